@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Set up everything bxtui needs on a Debian machine, from scratch and idempotently:
+# the test daemon (scripts/daemon.sh up) and a virtualenv at .venv with bxtui installed.
+# Prints the environment to use (DOCKER_HOST=..., BXTUI_BUILDX=...) on stdout.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3 python3-venv python3-pip >/dev/null
+fi
+bash scripts/daemon.sh up >/dev/null
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+extra=${BXTUI_PIP_EXTRA:-dev}
+if ! .venv/bin/python -c 'import tui, grpc_tools, pytest' >/dev/null 2>&1 \
+   || [ pyproject.toml -nt .venv/.bxtui-installed ]; then
+  .venv/bin/pip install -q --disable-pip-version-check -e ".[$extra]" 2>&1 \
+    | grep -v '^WARNING: Location' >&2 || true
+  .venv/bin/python -c 'import tui, grpc' || { echo "bootstrap: install failed" >&2; exit 1; }
+  touch .venv/.bxtui-installed
+fi
+bash scripts/daemon.sh env

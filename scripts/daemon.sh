@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# Provision a real BuildKit for bxtui: Docker Engine from Debian's packages, a private dockerd,
+# a `busybox:local` base image built from Debian's busybox-static, and `docker-buildx` as the
+# peer for comparison tests.
+#
+#   scripts/daemon.sh up     install what is missing, start the daemon, import the base image;
+#                            prints DOCKER_HOST=... on its last line (idempotent)
+#   scripts/daemon.sh down   stop the private daemon
+#   scripts/daemon.sh env    print DOCKER_HOST=... for the private daemon
+#
+# Everything lives under $BXTUI_DAEMON_DIR (default /var/lib/bxtui-daemon); the socket directory
+# is private (0700). Needs root (the daemon runs as root).
+set -euo pipefail
+
+DIR=${BXTUI_DAEMON_DIR:-/var/lib/bxtui-daemon}
+RUN=${BXTUI_DAEMON_RUN:-/run/bxtui-daemon}
+SOCK=$RUN/docker.sock
+PKG=$DIR/pkgs
+TOOLS=$DIR/tools           # docker-buildx (peer), unpacked, not installed system-wide
+IMAGE=busybox:local
+SUITE=trixie               # docker.io 26.1.5 (BuildKit 0.13), docker-buildx 0.13.1
+
+log() { printf 'daemon.sh: %s\n' "$*" >&2; }
+
+ping_daemon() {
+  curl -fsS --max-time 2 --unix-socket "$SOCK" http://d/_ping >/dev/null 2>&1
+}
+
+need_root() {
+  if [ "$(id -u)" != 0 ]; then
+    log "must run as root (it installs packages and starts dockerd)"
+    exit 1
+  fi
+}
+
+apt_updated=
+apt_install() {
+  local missing=()
+  for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ -z "$apt_updated" ]; then apt-get update -qq; apt_updated=1; fi
+  log "installing ${missing[*]}"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# Download packages of $SUITE with a private apt state, leaving the system's sources alone.
+suite_download() {
+  local st=$DIR/apt-$SUITE
+  mkdir -p "$st/lists/partial" "$PKG"
+  if [ ! -s "$st/sources.list" ]; then
+    echo "deb http://deb.debian.org/debian $SUITE main" >"$st/sources.list"
+  fi
+  local aptopts=(-o "Dir::State::Lists=$st/lists" -o "Dir::Etc::SourceList=$st/sources.list"
+                 -o "Dir::Etc::SourceParts=/dev/null" -o "Dir::Cache::Archives=$PKG" -o "APT::Sandbox::User=root")
+  if [ -z "$(ls "$st/lists" 2>/dev/null | grep -v partial)" ]; then
+    apt-get "${aptopts[@]}" update -qq
+  fi
+  (cd "$PKG" && apt-get "${aptopts[@]}" download "$@" >/dev/null)
+}
+
+install_engine() {
+  apt_install ca-certificates curl iptables runc containerd tini xz-utils python3 procps iproute2
+  if ! command -v dockerd >/dev/null 2>&1 || ! dockerd --version | grep -q ' 2[6-9]\.'; then
+    log "downloading docker.io from Debian $SUITE"
+    suite_download docker.io
+    log "installing docker.io"
+    # Its post-install script tries to start a service; with no init system that fails harmlessly.
+    DEBIAN_FRONTEND=noninteractive dpkg -i --force-confold "$PKG"/docker.io_*.deb >/dev/null 2>&1 \
+      || DEBIAN_FRONTEND=noninteractive apt-get install -f -y -qq >/dev/null
+    command -v dockerd >/dev/null || { log "dockerd did not install"; exit 1; }
+  fi
+  if [ ! -x "$TOOLS/docker-buildx" ] || [ ! -x "$TOOLS/busybox" ]; then
+    log "downloading docker-buildx and busybox-static from Debian $SUITE"
+    rm -f "$PKG"/docker-buildx_*.deb "$PKG"/busybox-static_*.deb
+    suite_download docker-buildx busybox-static
+    local x; x=$(mktemp -d)
+    dpkg -x "$PKG"/docker-buildx_*.deb "$x/bx"
+    dpkg -x "$PKG"/busybox-static_*.deb "$x/bb"
+    mkdir -p "$TOOLS"
+    install -m 0755 "$x/bx/usr/libexec/docker/cli-plugins/docker-buildx" "$TOOLS/docker-buildx"
+    install -m 0755 "$x/bb/usr/bin/busybox" "$TOOLS/busybox"
+    rm -rf "$x"
+  fi
+}
+
+start_daemon() {
+  if ping_daemon; then return 0; fi
+  mkdir -p "$DIR/data" "$DIR/exec"
+  install -d -m 0700 "$RUN"
+  rm -f "$SOCK"
+  log "starting dockerd on unix://$SOCK"
+  setsid dockerd --host "unix://$SOCK" --data-root "$DIR/data" --exec-root "$DIR/exec" \
+    --pidfile "$RUN/dockerd.pid" >"$DIR/dockerd.log" 2>&1 </dev/null &
+  local i
+  for i in $(seq 1 300); do
+    if ping_daemon; then return 0; fi
+    if ! kill -0 $! 2>/dev/null; then break; fi
+    sleep 0.1
+  done
+  log "dockerd did not answer; its log ends with:"
+  tail -n 20 "$DIR/dockerd.log" >&2
+  exit 1
+}
+
+import_base_image() {
+  if curl -fsS --unix-socket "$SOCK" "http://d/images/$IMAGE/json" >/dev/null 2>&1; then
+    return 0
+  fi
+  log "importing $IMAGE from busybox-static"
+  local root; root=$(mktemp -d)
+  mkdir -p "$root/bin" "$root/etc" "$root/tmp" "$root/root" "$root/usr/bin" "$root/usr/sbin" "$root/sbin"
+  chmod 1777 "$root/tmp"
+  cp "$TOOLS/busybox" "$root/bin/busybox"
+  local applet
+  for applet in $("$TOOLS/busybox" --list); do
+    [ "$applet" = busybox ] || ln -sf busybox "$root/bin/$applet"
+  done
+  printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' >"$root/etc/passwd"
+  printf 'root:x:0:\nnogroup:x:65534:\n' >"$root/etc/group"
+  local repo=${IMAGE%%:*} tag=${IMAGE##*:}
+  tar -C "$root" -c . | curl -fsS --unix-socket "$SOCK" -X POST -H 'Content-Type: application/x-tar' \
+    --data-binary @- "http://d/images/create?fromSrc=-&repo=$repo&tag=$tag" >/dev/null
+  rm -rf "$root"
+  curl -fsS --unix-socket "$SOCK" "http://d/images/$IMAGE/json" >/dev/null
+}
+
+stop_daemon() {
+  local pidf=$RUN/dockerd.pid
+  if [ -f "$pidf" ] && kill -0 "$(cat "$pidf")" 2>/dev/null; then
+    local pid; pid=$(cat "$pidf")
+    kill "$pid"
+    local i
+    for i in $(seq 1 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null || true
+    log "stopped dockerd ($pid)"
+  else
+    log "no private dockerd running"
+  fi
+}
+
+case "${1:-up}" in
+  up)
+    need_root
+    install_engine
+    start_daemon
+    import_base_image
+    log "docker-buildx (peer): $TOOLS/docker-buildx"
+    echo "DOCKER_HOST=unix://$SOCK"
+    ;;
+  down) need_root; stop_daemon ;;
+  env) echo "DOCKER_HOST=unix://$SOCK"; echo "BXTUI_BUILDX=$TOOLS/docker-buildx" ;;
+  *) echo "usage: $0 up|down|env" >&2; exit 2 ;;
+esac

@@ -1,0 +1,88 @@
+"""Shared fixtures: the real daemon, the buildx peer, running the real bxtui binary."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from tui.buildkit.address import parse_address
+from tui.buildkit.relay import DaemonUnreachable, ping_docker
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLES = REPO / "examples"
+PRIVATE_SOCKET = "unix:///run/bxtui-daemon/docker.sock"
+PEER_BUILDX = "/var/lib/bxtui-daemon/tools/docker-buildx"
+
+
+@pytest.fixture(scope="session")
+def docker_host() -> str:
+    """DOCKER_HOST of the real daemon; fails (never skips) when it does not answer."""
+    host = os.environ.get("DOCKER_HOST") or PRIVATE_SOCKET
+    try:
+        ping_docker(parse_address(host, "docker", "DOCKER_HOST"))
+    except DaemonUnreachable as exc:
+        pytest.fail(f"the test daemon is not running ({exc}); run scripts/daemon.sh up")
+    return host
+
+
+@pytest.fixture(scope="session")
+def buildx() -> str:
+    """Path of the docker-buildx peer binary; fails when it is missing."""
+    path = os.environ.get("BXTUI_BUILDX") or PEER_BUILDX
+    if not os.access(path, os.X_OK):
+        pytest.fail(f"docker-buildx peer not found at {path}; run scripts/daemon.sh up")
+    return path
+
+
+def bxtui_binary() -> str:
+    """The installed ``bxtui`` console script of this interpreter's environment."""
+    candidate = Path(sys.executable).parent / "bxtui"
+    if candidate.exists():
+        return str(candidate)
+    found = shutil.which("bxtui")
+    if not found:
+        pytest.fail("the bxtui console script is not installed (pip install -e .)")
+    return found
+
+
+def run_cmd(
+    argv: Sequence[str], env: dict[str, str] | None = None, timeout: float = 180, **kw: object
+) -> subprocess.CompletedProcess[str]:
+    """Run a command, capturing text output."""
+    full_env = dict(os.environ)
+    full_env.update(env or {})
+    return subprocess.run(  # type: ignore[call-overload, no-any-return]
+        list(argv), env=full_env, capture_output=True, text=True, timeout=timeout, **kw
+    )
+
+
+@pytest.fixture(scope="session")
+def run_bxtui(docker_host: str):  # type: ignore[no-untyped-def]
+    """Run the real bxtui binary against the test daemon."""
+
+    def run(*args: str, env: dict[str, str] | None = None, timeout: float = 180,
+            **kw: object) -> subprocess.CompletedProcess[str]:
+        e = {"DOCKER_HOST": docker_host}
+        e.update(env or {})
+        return run_cmd([bxtui_binary(), *args], env=e, timeout=timeout, **kw)
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def run_buildx(docker_host: str, buildx: str):  # type: ignore[no-untyped-def]
+    """Run the buildx peer (standalone docker-buildx) against the test daemon."""
+
+    def run(*args: str, env: dict[str, str] | None = None, timeout: float = 180,
+            **kw: object) -> subprocess.CompletedProcess[str]:
+        e = {"DOCKER_HOST": docker_host, "BUILDX_NO_DEFAULT_ATTESTATIONS": "1"}
+        e.update(env or {})
+        return run_cmd([buildx, *args], env=e, timeout=timeout, **kw)
+
+    return run

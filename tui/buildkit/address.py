@@ -1,0 +1,171 @@
+"""Choosing the builder: where BuildKit listens and how to reach it, as buildx decides."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+DEFAULT_DOCKER_SOCKET = "/var/run/docker.sock"
+
+
+class AddressError(ValueError):
+    """A builder address or name that cannot be used."""
+
+
+@dataclass(frozen=True)
+class TLSFiles:
+    """Client TLS material (paths), as buildctl's --tlscacert/--tlscert/--tlskey name them."""
+
+    ca: str | None = None
+    cert: str | None = None
+    key: str | None = None
+    server_name: str | None = None
+
+    def read(self) -> tuple[bytes | None, bytes | None, bytes | None]:
+        """Return (ca, key, cert) bytes; raise AddressError naming a missing file."""
+
+        def load(path: str | None) -> bytes | None:
+            if path is None:
+                return None
+            try:
+                return Path(path).read_bytes()
+            except OSError as exc:
+                raise AddressError(f"cannot read TLS file {path}: {exc.strerror}") from None
+
+        return load(self.ca), load(self.key), load(self.cert)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A resolved builder.
+
+    ``kind`` is ``"docker"`` (a Docker Engine API: BuildKit behind ``/grpc`` and ``/session``)
+    or ``"buildkitd"`` (plain gRPC).  ``scheme`` is ``unix`` or ``tcp``; ``location`` is the
+    socket path or ``host:port``.  ``source`` says which rule chose it (for messages).
+    """
+
+    kind: str
+    scheme: str
+    location: str
+    source: str
+    tls: TLSFiles | None = None
+
+    @property
+    def url(self) -> str:
+        """The address as a URL, e.g. ``unix:///var/run/docker.sock``."""
+        return f"{self.scheme}://{self.location}"
+
+    def describe(self) -> str:
+        """Human text naming the address and what chose it."""
+        what = "Docker Engine" if self.kind == "docker" else "buildkitd"
+        return f"{what} at {self.url} (from {self.source})"
+
+
+def parse_address(addr: str, kind: str, source: str, tls: TLSFiles | None = None) -> Endpoint:
+    """Parse ``unix:///path``, ``tcp://host:port`` (or ``host:port``) into an Endpoint."""
+    if not addr:
+        raise AddressError(f"empty builder address (from {source})")
+    if "://" not in addr:
+        addr = ("unix://" if addr.startswith("/") else "tcp://") + addr
+    parts = urlsplit(addr)
+    scheme = parts.scheme.lower()
+    if scheme == "unix":
+        path = parts.path or parts.netloc
+        if not path:
+            raise AddressError(f"invalid address {addr!r} (from {source}): no socket path")
+        return Endpoint(kind, "unix", path, source, tls)
+    if scheme in ("tcp", "http", "https"):
+        if not parts.hostname:
+            raise AddressError(f"invalid address {addr!r} (from {source}): no host")
+        try:
+            port = parts.port
+        except ValueError:
+            raise AddressError(f"invalid address {addr!r} (from {source}): bad port") from None
+        if port is None:
+            port = 2376 if (kind == "docker" and tls) else (2375 if kind == "docker" else 1234)
+        host = parts.hostname
+        hostport = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        return Endpoint(kind, "tcp", hostport, source, tls)
+    raise AddressError(
+        f"unsupported address {addr!r} (from {source}): use unix:///path or tcp://host:port"
+    )
+
+
+def _docker_config_dir(env: Mapping[str, str]) -> Path:
+    if env.get("DOCKER_CONFIG"):
+        return Path(env["DOCKER_CONFIG"])
+    return Path(env.get("HOME", str(Path.home()))) / ".docker"
+
+
+def _docker_tls(env: Mapping[str, str], cert_dir: Path | None = None) -> TLSFiles | None:
+    if not env.get("DOCKER_TLS_VERIFY") and cert_dir is None:
+        return None
+    base = cert_dir or Path(env.get("DOCKER_CERT_PATH") or _docker_config_dir(env))
+    return TLSFiles(str(base / "ca.pem"), str(base / "cert.pem"), str(base / "key.pem"))
+
+
+def _context_endpoint(name: str, env: Mapping[str, str], source: str) -> Endpoint:
+    """The Docker endpoint of a docker CLI context (``default`` is DOCKER_HOST or the socket)."""
+    if name == "default":
+        host = env.get("DOCKER_HOST")
+        if host:
+            return parse_address(host, "docker", "DOCKER_HOST", _docker_tls(env))
+        return Endpoint("docker", "unix", DEFAULT_DOCKER_SOCKET, "the default Docker socket")
+    cfg = _docker_config_dir(env)
+    digest = hashlib.sha256(name.encode()).hexdigest()
+    meta = cfg / "contexts" / "meta" / digest / "meta.json"
+    try:
+        data = json.loads(meta.read_text())
+        host = data["Endpoints"]["docker"]["Host"]
+    except FileNotFoundError:
+        raise AddressError(f"builder or docker context {name!r} not found ({source})") from None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise AddressError(f"docker context {name!r} is unreadable: {exc}") from None
+    tls_dir = cfg / "contexts" / "tls" / digest / "docker"
+    tls = _docker_tls(env, tls_dir) if tls_dir.is_dir() else None
+    return parse_address(host, "docker", f"{source} {name!r}", tls)
+
+
+def _current_context(env: Mapping[str, str]) -> str | None:
+    if env.get("DOCKER_CONTEXT"):
+        return env["DOCKER_CONTEXT"]
+    try:
+        data = json.loads((_docker_config_dir(env) / "config.json").read_text())
+    except (OSError, ValueError):
+        return None
+    ctx = data.get("currentContext") if isinstance(data, dict) else None
+    return ctx if isinstance(ctx, str) and ctx else None
+
+
+def resolve_builder(
+    *,
+    addr: str | None = None,
+    builder: str | None = None,
+    tls: TLSFiles | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Endpoint:
+    """Pick the builder like buildx: --addr, --builder, BUILDKIT_HOST, DOCKER_HOST, context, socket.
+
+    ``addr`` names a buildkitd (``unix://`` or ``tcp://``); ``builder`` names a docker context
+    (``default`` included).  TLS files apply to a buildkitd address.
+    """
+    env = os.environ if env is None else env
+    if addr:
+        return parse_address(addr, "buildkitd", "--addr", tls)
+    if builder:
+        return _context_endpoint(builder, env, "--builder")
+    if env.get("BUILDX_BUILDER"):
+        return _context_endpoint(env["BUILDX_BUILDER"], env, "BUILDX_BUILDER")
+    if env.get("BUILDKIT_HOST"):
+        return parse_address(env["BUILDKIT_HOST"], "buildkitd", "BUILDKIT_HOST", tls)
+    if env.get("DOCKER_HOST"):
+        return parse_address(env["DOCKER_HOST"], "docker", "DOCKER_HOST", _docker_tls(env))
+    ctx = _current_context(env)
+    if ctx and ctx != "default":
+        return _context_endpoint(ctx, env, "docker context")
+    return Endpoint("docker", "unix", DEFAULT_DOCKER_SOCKET, "the default Docker socket")

@@ -1,0 +1,1 @@
+"""fsutil-compatible directory transfer: patterns, walker and the DiffCopy protocol."""

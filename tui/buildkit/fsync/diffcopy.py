@@ -1,0 +1,255 @@
+"""The fsutil DiffCopy protocol (``fsutil.types.Packet`` streams), transport-neutral.
+
+``send_tree`` is the sender side of ``FileSync.DiffCopy`` (the daemon receives a local
+directory); ``receive_tree`` is the receiver side used by the ``local`` exporter over
+``FileSend.DiffCopy``. Both take an async iterator of incoming packets and an async
+``send`` callable, so they run over grpc.aio streams or in-memory queues alike.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from itertools import islice
+from typing import Final
+
+from tui.buildkit.fsync.errors import DiffCopyError, ProtocolError, RemoteError
+from tui.buildkit.fsync.receiver import Receiver
+from tui.buildkit.fsync.walk import Entry, open_entry, walk
+from tui.buildkit.proto import fsutil_types_pb2
+
+__all__ = [
+    "CHUNK_SIZE",
+    "DiffCopyError",
+    "Packet",
+    "ProtocolError",
+    "RemoteError",
+    "receive_tree",
+    "send_tree",
+]
+
+Packet = fsutil_types_pb2.Packet
+SendFn = Callable[[Packet], Awaitable[None]]
+
+STAT: Final = Packet.PACKET_STAT
+REQ: Final = Packet.PACKET_REQ
+DATA: Final = Packet.PACKET_DATA
+FIN: Final = Packet.PACKET_FIN
+ERR: Final = Packet.PACKET_ERR
+
+CHUNK_SIZE: Final = 1024 * 1024
+"""Largest DATA payload. Go sends 32 KiB, but per-message cost dominates in grpc.aio:
+over a local grpc.aio stream 1 MiB chunks moved large files ~2.5x faster than 32 KiB.
+BuildKit's session client accepts 16 MiB messages (4 MiB in old releases)."""
+PARALLEL_FILES: Final = 4
+"""Files served at once, as fsutil's sender."""
+_INLINE_READ: Final = 64 * 1024
+"""Files up to this size are read on the event loop (page-cache reads of a few
+microseconds); larger ones are read in a worker thread, a chunk per call."""
+_STAT_BATCH: Final = (64, 512)
+
+
+class _Sender:
+    def __init__(
+        self,
+        send: SendFn,
+        entries: Iterator[Entry],
+        reset_owner: bool,
+        progress: Callable[[int], None] | None,
+    ) -> None:
+        self._send = send
+        self._lock = asyncio.Lock()
+        self._entries = entries
+        self._reset_owner = reset_owner
+        self._progress = progress
+        self.files: dict[int, Entry] = {}
+        self.queue: asyncio.Queue[tuple[int, Entry]] = asyncio.Queue()
+
+    async def emit(self, pkt: Packet) -> None:
+        async with self._lock:
+            await self._send(pkt)
+        if self._progress is not None:
+            self._progress(pkt.ByteSize())
+
+    def _batch(self, size: int) -> list[tuple[Entry, Packet]]:
+        reset = self._reset_owner
+        return [
+            (e, Packet(type=STAT, stat=e.to_stat(reset_owner=reset)))
+            for e in islice(self._entries, size)
+        ]
+
+    async def stats(self) -> None:
+        """Send a STAT per entry (walking in a thread, one batch ahead), then the empty STAT."""
+        ahead = asyncio.ensure_future(asyncio.to_thread(self._batch, _STAT_BATCH[0]))
+        idx = 0
+        try:
+            while batch := await ahead:
+                ahead = asyncio.ensure_future(asyncio.to_thread(self._batch, _STAT_BATCH[1]))
+                for entry, pkt in batch:
+                    if entry.is_regular:
+                        self.files[idx] = entry
+                    idx += 1
+                    await self.emit(pkt)
+        finally:
+            ahead.cancel()
+        await self.emit(Packet(type=STAT))
+
+    async def serve(self) -> None:
+        """One of the parallel file senders."""
+        while True:
+            file_id, entry = await self.queue.get()
+            await self._send_file(file_id, entry)
+
+    async def _send_file(self, file_id: int, entry: Entry) -> None:
+        try:
+            fd = open_entry(entry)
+        except OSError:
+            fd = -1  # fsutil sends just the closing empty DATA when open fails
+        if fd >= 0:
+            try:
+                await self._stream(file_id, fd, entry.size)
+            finally:
+                os.close(fd)
+        await self.emit(Packet(type=DATA, ID=file_id))
+
+    async def _stream(self, file_id: int, fd: int, size: int) -> None:
+        inline = size <= _INLINE_READ
+        while True:
+            if inline:
+                data = os.read(fd, _INLINE_READ + 1)
+                inline = len(data) <= _INLINE_READ  # grew since the walk: use the thread
+            else:
+                data = await asyncio.to_thread(os.read, fd, CHUNK_SIZE)
+            if not data:
+                return
+            await self.emit(Packet(type=DATA, ID=file_id, data=data))
+
+    def request(self, file_id: int) -> None:
+        entry = self.files.pop(file_id, None)
+        if entry is None:
+            raise ProtocolError(f"invalid file id {file_id}")
+        self.queue.put_nowait((file_id, entry))
+
+
+async def _send_error(send: SendFn, exc: BaseException) -> None:
+    with contextlib.suppress(Exception):
+        await send(Packet(type=ERR, data=str(exc).encode("utf-8", "replace")))
+
+
+async def send_tree(
+    recv: AsyncIterator[Packet],
+    send: SendFn,
+    root: str,
+    *,
+    include_patterns: Iterable[str] = (),
+    exclude_patterns: Iterable[str] = (),
+    followpaths: Iterable[str] = (),
+    progress: Callable[[int], None] | None = None,
+    reset_owner: bool = True,
+) -> None:
+    """Send ``root`` as the fsutil sender until the receiver's FIN (answered with FIN).
+
+    Streams a STAT per walked entry (ids by position) and an empty STAT while serving
+    REQs with DATA chunks and a closing empty DATA, :data:`PARALLEL_FILES` files at a
+    time. Returns right after sending FIN, without waiting for the stream to close.
+    ``progress`` receives the size of every packet sent. ``reset_owner`` sends uid/gid 0
+    like the Go client (``resetUIDAndGID``); so files COPY'd without ``--chown`` are
+    root-owned as with buildx. Raises :class:`RemoteError` on the peer's ERR and
+    :class:`ProtocolError` (after sending ERR) on a bad REQ or a stream that ends early.
+    """
+    try:
+        entries = walk(root, include_patterns, exclude_patterns, followpaths)
+    except Exception as exc:
+        await _send_error(send, exc)
+        raise
+    sender = _Sender(send, entries, reset_owner, progress)
+
+    async def read() -> None:
+        async for pkt in recv:
+            if pkt.type == REQ:
+                sender.request(pkt.ID)
+            elif pkt.type == FIN:
+                await sender.emit(Packet(type=FIN))
+                return
+            elif pkt.type == ERR:
+                raise RemoteError(f"error from receiver: {pkt.data.decode('utf-8', 'replace')}")
+        raise ProtocolError("stream ended before FIN")
+
+    reader: asyncio.Future[None] = asyncio.ensure_future(read())
+    others: list[asyncio.Future[None]] = [asyncio.ensure_future(sender.stats())]
+    others += [asyncio.ensure_future(sender.serve()) for _ in range(PARALLEL_FILES)]
+    try:
+        await _until_done(reader, others)
+    except Exception as exc:
+        await _cancel([reader, *others])
+        if not isinstance(exc, RemoteError):
+            await _send_error(send, exc)
+        raise
+    finally:
+        await _cancel([reader, *others])
+
+
+async def _until_done(main: asyncio.Future[None], helpers: list[asyncio.Future[None]]) -> None:
+    """Wait for ``main``; re-raise the first failure of any task."""
+    pending: set[asyncio.Future[None]] = {main, *helpers}
+    while True:
+        done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            if not task.cancelled() and task.exception() is not None:
+                task.result()
+        if main in done:
+            return
+
+
+async def _cancel(tasks: list[asyncio.Future[None]]) -> None:
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def receive_tree(recv: AsyncIterator[Packet], send: SendFn, dest: str) -> None:
+    """Receive a tree into ``dest`` as the fsutil receiver (``local`` exporter).
+
+    Creates entries as their STATs arrive (dirs, symlinks, hardlinks, fifos/devices,
+    empty regular files), REQuests every regular file, writes its DATA until the empty
+    DATA, then sets modes and mtimes; after the empty STAT and the last file it applies
+    directory metadata, sends FIN and returns on the sender's FIN. Existing files are
+    replaced, others kept (fsutil's merge mode); ownership is left to the current user.
+    Paths must be clean, relative, in walk order and under ``dest``.
+    """
+    rx: Receiver | None = None
+    fin_sent = False
+    try:
+        rx = Receiver(dest)
+        async for pkt in recv:
+            kind = pkt.type
+            if kind == DATA:
+                rx.data(pkt.ID, pkt.data)
+            elif kind == STAT:
+                if pkt.HasField("stat"):
+                    file_id = rx.stat(pkt.stat)
+                    if file_id is not None:
+                        await send(Packet(type=REQ, ID=file_id))
+                else:
+                    rx.end_of_listing()
+            elif kind == FIN:
+                if not fin_sent:
+                    raise ProtocolError("FIN from sender before the transfer completed")
+                return
+            elif kind == ERR:
+                raise RemoteError(f"error from sender: {pkt.data.decode('utf-8', 'replace')}")
+            if not fin_sent and rx.complete:
+                rx.finish()
+                await send(Packet(type=FIN))
+                fin_sent = True
+        raise ProtocolError("stream ended before FIN")
+    except RemoteError:
+        raise
+    except Exception as exc:
+        await _send_error(send, exc)
+        raise
+    finally:
+        if rx is not None:
+            rx.close()

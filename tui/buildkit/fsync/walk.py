@@ -1,0 +1,438 @@
+"""Walk a local directory exactly like fsutil's sender (FilterFS over the host FS).
+
+Order: depth-first pre-order, the entries of each directory sorted bytewise by name, root
+not emitted, paths relative and '/'-separated. Symlinks are reported, never followed; the
+walk opens every directory with ``O_NOFOLLOW`` and checks it is the inode seen in its
+parent, so nothing outside the root is ever listed, stat'ed or read.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat as _stat
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Final
+
+from tui.buildkit.fsync.followpaths import resolve_followpaths, sort_names
+from tui.buildkit.fsync.patterns import MatchInfo, PatternMatcher, dedupe_paths
+from tui.buildkit.proto import fsutil_types_pb2
+
+__all__ = [
+    "MODE_CHAR_DEVICE",
+    "MODE_DEVICE",
+    "MODE_DIR",
+    "MODE_NAMED_PIPE",
+    "MODE_PERM",
+    "MODE_SETGID",
+    "MODE_SETUID",
+    "MODE_SOCKET",
+    "MODE_STICKY",
+    "MODE_SYMLINK",
+    "MODE_TYPE",
+    "Entry",
+    "Filter",
+    "go_file_mode",
+    "open_entry",
+    "posix_mode",
+    "walk",
+]
+
+# Go os.FileMode bits.
+MODE_DIR: Final = 1 << 31
+MODE_SYMLINK: Final = 1 << 27
+MODE_DEVICE: Final = 1 << 26
+MODE_NAMED_PIPE: Final = 1 << 25
+MODE_SOCKET: Final = 1 << 24
+MODE_SETUID: Final = 1 << 23
+MODE_SETGID: Final = 1 << 22
+MODE_CHAR_DEVICE: Final = 1 << 21
+MODE_STICKY: Final = 1 << 20
+MODE_IRREGULAR: Final = 1 << 19
+MODE_PERM: Final = 0o777
+MODE_TYPE: Final = (
+    MODE_DIR
+    | MODE_SYMLINK
+    | MODE_NAMED_PIPE
+    | MODE_SOCKET
+    | MODE_DEVICE
+    | MODE_CHAR_DEVICE
+    | MODE_IRREGULAR
+)
+
+_TYPE_BITS: Final = {
+    _stat.S_IFDIR: MODE_DIR,
+    _stat.S_IFLNK: MODE_SYMLINK,
+    _stat.S_IFREG: 0,
+    _stat.S_IFIFO: MODE_NAMED_PIPE,
+    _stat.S_IFCHR: MODE_DEVICE | MODE_CHAR_DEVICE,
+    _stat.S_IFBLK: MODE_DEVICE,
+    _stat.S_IFSOCK: MODE_SOCKET,
+}
+_DIR_FLAGS: Final = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_FILE_FLAGS: Final = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+_GONE: Final = (errno.ENOENT, errno.ENOTDIR, errno.ELOOP)
+_NO_XATTRS: Mapping[str, bytes] = MappingProxyType({})
+_PROC_FD: Final = os.path.isdir("/proc/self/fd")
+
+
+def _special_bits(st_mode: int) -> int:
+    mode = 0
+    if st_mode & _stat.S_ISUID:
+        mode |= MODE_SETUID
+    if st_mode & _stat.S_ISGID:
+        mode |= MODE_SETGID
+    if st_mode & _stat.S_ISVTX:
+        mode |= MODE_STICKY
+    return mode
+
+
+def go_file_mode(st_mode: int) -> int:
+    """Go's ``os.FileMode`` for a POSIX ``st_mode`` (what ``os.Lstat().Mode()`` returns)."""
+    mode = (st_mode & MODE_PERM) | _TYPE_BITS.get(_stat.S_IFMT(st_mode), MODE_IRREGULAR)
+    return mode | _special_bits(st_mode)
+
+
+def posix_mode(go_mode: int) -> int:
+    """Permission bits for ``chmod`` from a Go ``os.FileMode`` (as Go's ``os.Chmod``)."""
+    mode = go_mode & MODE_PERM
+    if go_mode & MODE_SETUID:
+        mode |= _stat.S_ISUID
+    if go_mode & MODE_SETGID:
+        mode |= _stat.S_ISGID
+    if go_mode & MODE_STICKY:
+        mode |= _stat.S_ISVTX
+    return mode
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One walked path with the fields fsutil puts in ``fsutil.types.Stat``."""
+
+    path: str
+    mode: int
+    uid: int
+    gid: int
+    size: int
+    mod_time_ns: int
+    linkname: str
+    devmajor: int
+    devminor: int
+    xattrs: Mapping[str, bytes]
+    os_path: str
+    dev: int = field(default=0, repr=False, compare=False)
+    ino: int = field(default=0, repr=False, compare=False)
+
+    @property
+    def is_dir(self) -> bool:
+        """A directory."""
+        return bool(self.mode & MODE_DIR)
+
+    @property
+    def is_symlink(self) -> bool:
+        """A symbolic link (``linkname`` is its target)."""
+        return bool(self.mode & MODE_SYMLINK)
+
+    @property
+    def is_regular(self) -> bool:
+        """No type bits: the receiver may request its data (fsutil fileCanRequestData)."""
+        return not self.mode & MODE_TYPE
+
+    @property
+    def is_hardlink(self) -> bool:
+        """A regular file that repeats an earlier entry's inode (``linkname`` = that path)."""
+        return bool(self.linkname) and not self.mode & MODE_TYPE
+
+    def to_stat(self, *, reset_owner: bool = False) -> fsutil_types_pb2.Stat:
+        """The wire ``Stat``; ``reset_owner`` sends uid/gid 0 like the Go client does."""
+        st = fsutil_types_pb2.Stat(
+            path=self.path,
+            mode=self.mode,
+            uid=0 if reset_owner else self.uid,
+            gid=0 if reset_owner else self.gid,
+            size=self.size,
+            modTime=self.mod_time_ns,
+            linkname=self.linkname,
+            devmajor=self.devmajor,
+            devminor=self.devminor,
+        )
+        if self.xattrs:
+            st.xattrs.update(self.xattrs)
+        return st
+
+
+class Filter:
+    """The include/exclude matchers of one walk, built like fsutil's NewFilterFS."""
+
+    __slots__ = ("exclude", "include")
+
+    def __init__(
+        self,
+        root: str,
+        include_patterns: Iterable[str] = (),
+        exclude_patterns: Iterable[str] = (),
+        followpaths: Iterable[str] = (),
+    ) -> None:
+        includes: list[str] | None = list(include_patterns)
+        follow = list(followpaths)
+        if follow:
+            targets = resolve_followpaths(root, follow)
+            if targets is not None:  # None: a followpath resolved to the root itself
+                includes = dedupe_paths([*(includes or []), *targets])
+        excludes = list(exclude_patterns)
+        self.include = PatternMatcher(includes) if includes else None
+        self.exclude = PatternMatcher(excludes) if excludes else None
+
+    @property
+    def active(self) -> bool:
+        """Whether any matching is needed at all."""
+        return self.include is not None or self.exclude is not None
+
+
+def open_entry(entry: Entry) -> int:
+    """Open a walked regular file for reading, refusing anything but that same inode."""
+    fd = os.open(entry.os_path, _FILE_FLAGS)
+    try:
+        st = os.fstat(fd)
+        if not _stat.S_ISREG(st.st_mode) or (st.st_dev, st.st_ino) != (entry.dev, entry.ino):
+            raise OSError(errno.ESTALE, "file changed during the walk", entry.os_path)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+class _Item:
+    """A directory child that survived filtering (emitted, or a directory to walk)."""
+
+    __slots__ = ("entry", "exc", "inc", "is_dir", "nlink", "skip")
+
+    def __init__(
+        self,
+        entry: Entry,
+        nlink: int,
+        skip: bool,
+        inc: MatchInfo | None,
+        exc: MatchInfo | None,
+    ) -> None:
+        self.entry = entry
+        self.nlink = nlink
+        self.is_dir = entry.is_dir
+        self.skip = skip
+        self.inc = inc
+        self.exc = exc
+
+
+class _Frame:
+    """A directory on the walk stack."""
+
+    __slots__ = ("emitted", "entry", "exc", "idx", "inc", "items")
+
+    def __init__(self, item: _Item | None, items: list[_Item]) -> None:
+        self.items = items
+        self.idx = 0
+        self.entry = item.entry if item else None
+        self.inc = item.inc if item else None
+        self.exc = item.exc if item else None
+        self.emitted = item is None or not item.skip
+
+
+class _Walker:
+    def __init__(self, root: str, flt: Filter) -> None:
+        self.root = root
+        self.include = flt.include
+        self.exclude = flt.exclude
+        self.filtered = flt.active
+        self.no_xattr_devs: set[int] = set()
+
+    def _xattrs(self, fd: int, name: str, os_path: str, dev: int) -> Mapping[str, bytes]:
+        target = f"/proc/self/fd/{fd}/{name}" if _PROC_FD else os_path
+        try:
+            keys = os.listxattr(target, follow_symlinks=False)
+        except OSError as exc:
+            if exc.errno in (errno.ENOTSUP, errno.EOPNOTSUPP):
+                self.no_xattr_devs.add(dev)
+                return _NO_XATTRS
+            raise
+        if not keys:
+            return _NO_XATTRS
+        out: dict[str, bytes] = {}
+        for key in keys:
+            if key.startswith("com.apple."):
+                continue
+            try:
+                out[key] = os.getxattr(target, key, follow_symlinks=False)
+            except OSError:
+                continue
+        return MappingProxyType(out) if out else _NO_XATTRS
+
+    def _entry(self, fd: int, de: os.DirEntry[str], rel: str, os_path: str) -> _Item:
+        st = de.stat(follow_symlinks=False)
+        m = st.st_mode
+        fmt = m & 0o170000
+        mode = m & MODE_PERM
+        if fmt != _stat.S_IFREG:
+            # fsutil clears the socket bit: sockets travel as (empty) regular files.
+            mode |= _TYPE_BITS.get(fmt, MODE_IRREGULAR) & ~MODE_SOCKET
+        if m & 0o7000:
+            mode |= _special_bits(m)
+        is_dir = fmt == _stat.S_IFDIR
+        rdev = 0 if is_dir else st.st_rdev
+        dev = st.st_dev
+        entry = Entry(
+            rel,
+            mode,
+            st.st_uid,
+            st.st_gid,
+            0 if is_dir else st.st_size,
+            st.st_mtime_ns,
+            os.readlink(de.name, dir_fd=fd) if fmt == _stat.S_IFLNK else "",
+            # fsutil's (old-style) major/minor split of st_rdev.
+            (rdev >> 8) & 0xFFF,
+            (rdev & 0xFF) | ((rdev >> 12) & 0xFFF00),
+            _NO_XATTRS if dev in self.no_xattr_devs else self._xattrs(fd, de.name, os_path, dev),
+            os_path,
+            dev,
+            st.st_ino,
+        )
+        return _Item(entry, st.st_nlink, False, None, None)
+
+    def _decide(
+        self, rel: str, is_dir: bool, parent: _Frame
+    ) -> tuple[bool, bool, MatchInfo | None, MatchInfo | None]:
+        """(keep, skip, include info, exclude info) as fsutil's filterFS.Walk decides."""
+        skip = False
+        inc_info = exc_info = None
+        include, exclude = self.include, self.exclude
+        if include is not None:
+            m, inc_info = include.matches_with_parent(rel, parent.inc)
+            if not m:
+                if is_dir and not include.could_include_below(rel):
+                    return False, True, None, None
+                skip = True
+        if exclude is not None:
+            m, exc_info = exclude.matches_with_parent(rel, parent.exc)
+            if m:
+                if is_dir and not exclude.could_except_below(rel):
+                    return False, True, None, None
+                skip = True
+        return True, skip, inc_info, exc_info
+
+    def scan(self, os_dir: str, prefix: str, ident: tuple[int, int], parent: _Frame) -> list[_Item]:
+        """The surviving children of one directory, in walk order."""
+        try:
+            fd = os.open(os_dir, _DIR_FLAGS)
+        except OSError as exc:
+            if exc.errno in _GONE:
+                return []  # vanished, or replaced by a symlink: never follow it
+            if exc.errno == errno.EACCES and not parent.emitted:
+                return []  # fsutil ignores permission errors on filtered-out dirs
+            raise
+        try:
+            st = os.fstat(fd)
+            if (st.st_dev, st.st_ino) != ident:
+                return []
+            with os.scandir(fd) as it:
+                children = {de.name: de for de in it}
+            items: list[_Item] = []
+            for name in sort_names(list(children)):
+                de = children[name]
+                rel = prefix + name
+                try:
+                    is_dir = de.is_dir(follow_symlinks=False)
+                except OSError:
+                    is_dir = False
+                skip, inc, exc_ = False, None, None
+                if self.filtered:
+                    keep, skip, inc, exc_ = self._decide(rel, is_dir, parent)
+                    if not keep or (skip and not is_dir):
+                        continue
+                try:
+                    item = self._entry(fd, de, rel, f"{os_dir}/{name}")
+                except OSError as exc:
+                    if exc.errno in _GONE:
+                        continue
+                    raise
+                if item.is_dir != is_dir:
+                    continue  # changed type since readdir: skip rather than guess
+                item.skip, item.inc, item.exc = skip, inc, exc_
+                items.append(item)
+            return items
+        finally:
+            os.close(fd)
+
+    def run(self) -> Iterator[Entry]:
+        st = os.stat(self.root)
+        top = _Frame(None, [])
+        top.items = self.scan(self.root, "", (st.st_dev, st.st_ino), top)
+        stack = [top]
+        seen: dict[tuple[int, int], str] = {}
+        filtered = self.filtered
+        while stack:
+            frame = stack[-1]
+            if frame.idx >= len(frame.items):
+                stack.pop()
+                continue
+            item = frame.items[frame.idx]
+            frame.idx += 1
+            entry = item.entry
+            if not item.skip:
+                if filtered:
+                    for anc in stack:
+                        if not anc.emitted and anc.entry is not None:
+                            anc.emitted = True
+                            yield anc.entry
+                if item.nlink > 1 and not entry.mode & (MODE_DIR | MODE_SYMLINK):
+                    key = (entry.dev, entry.ino)
+                    first = seen.get(key)
+                    if first is None:
+                        seen[key] = entry.path
+                    else:
+                        entry = _relink(entry, first)
+                yield entry
+            if item.is_dir:
+                child = _Frame(item, [])
+                ident = (entry.dev, entry.ino)
+                child.items = self.scan(entry.os_path, entry.path + "/", ident, child)
+                if child.items:
+                    stack.append(child)
+
+
+def _relink(entry: Entry, first: str) -> Entry:
+    """The hardlink form of ``entry``: ``linkname`` = first path (size kept, as fsutil)."""
+    return Entry(
+        path=entry.path,
+        mode=entry.mode,
+        uid=entry.uid,
+        gid=entry.gid,
+        size=entry.size,
+        mod_time_ns=entry.mod_time_ns,
+        linkname=first,
+        devmajor=entry.devmajor,
+        devminor=entry.devminor,
+        xattrs=entry.xattrs,
+        os_path=entry.os_path,
+        dev=entry.dev,
+        ino=entry.ino,
+    )
+
+
+def walk(
+    root: str,
+    include_patterns: Iterable[str] = (),
+    exclude_patterns: Iterable[str] = (),
+    followpaths: Iterable[str] = (),
+) -> Iterator[Entry]:
+    """Entries under ``root`` in fsutil's order with its include/exclude/followpaths rules.
+
+    Patterns are compiled (and followpaths resolved) before returning, so bad patterns
+    raise :class:`~tui.buildkit.fsync.patterns.PatternError` here; filesystem errors
+    surface while iterating.
+    """
+    real = os.path.realpath(root)
+    if not os.path.isdir(real):
+        raise NotADirectoryError(errno.ENOTDIR, "not a directory", root)
+    flt = Filter(real, include_patterns, exclude_patterns, followpaths)
+    return _Walker(real, flt).run()

@@ -1,0 +1,235 @@
+"""Byte relays: Docker's HTTP upgrade (hijack) and splicing sockets in threads.
+
+grpcio can neither dial over an existing socket nor serve an accepted one, so the Docker
+``/grpc`` and ``/session`` endpoints are reached through local unix sockets whose connections
+are spliced, byte for byte, to hijacked daemon connections.  Splicing runs in plain threads on
+blocking sockets (the copy loops release the GIL in their system calls), so a 1 GB context
+upload never touches the asyncio event loop.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import socket
+import ssl
+import tempfile
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from tui.buildkit.address import Endpoint
+
+CHUNK = 256 * 1024
+CONNECT_TIMEOUT = 2.0
+
+
+class DaemonUnreachable(ConnectionError):
+    """The builder's address does not answer."""
+
+
+class PrivateDir:
+    """A 0700 directory for local sockets; removed by :meth:`cleanup`."""
+
+    def __init__(self) -> None:
+        self.path = Path(tempfile.mkdtemp(prefix="bxtui-"))
+        self.path.chmod(0o700)
+
+    def socket_path(self, name: str) -> str:
+        """Path of a socket named ``name`` inside the directory."""
+        return str(self.path / name)
+
+    def cleanup(self) -> None:
+        """Remove the directory and everything in it."""
+        shutil.rmtree(self.path, ignore_errors=True)
+
+
+def _tls_context(endpoint: Endpoint) -> ssl.SSLContext | None:
+    tls = endpoint.tls
+    if tls is None:
+        return None
+    ctx = ssl.create_default_context(cafile=tls.ca) if tls.ca else ssl.create_default_context()
+    if tls.cert and tls.key:
+        ctx.load_cert_chain(tls.cert, tls.key)
+    return ctx
+
+
+def connect(endpoint: Endpoint, timeout: float = CONNECT_TIMEOUT) -> socket.socket:
+    """Open a blocking socket to the endpoint (TLS-wrapped when it has TLS files)."""
+    try:
+        if endpoint.scheme == "unix":
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.settimeout(timeout)
+            try:
+                sock.connect(endpoint.location)
+            except BaseException:
+                sock.close()
+                raise
+        else:
+            host, _, port = endpoint.location.rpartition(":")
+            sock = socket.create_connection((host.strip("[]"), int(port)), timeout=timeout)
+            ctx = _tls_context(endpoint)
+            if ctx is not None:
+                name = (endpoint.tls.server_name if endpoint.tls else None) or host.strip("[]")
+                sock = ctx.wrap_socket(sock, server_hostname=name)
+    except (OSError, ssl.SSLError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise DaemonUnreachable(f"cannot reach {endpoint.describe()}: {reason}") from None
+    sock.settimeout(None)
+    return sock
+
+
+def http_upgrade(
+    sock: socket.socket,
+    path: str,
+    headers: Sequence[tuple[str, str]] = (),
+    timeout: float = 10.0,
+) -> bytes:
+    """Send ``POST path`` asking for an h2c upgrade; return bytes read past the 101 headers."""
+    lines = [f"POST {path} HTTP/1.1", "Host: docker", "Connection: Upgrade", "Upgrade: h2c"]
+    lines += [f"{k}: {v}" for k, v in headers]
+    sock.settimeout(timeout)
+    sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        chunk = sock.recv(4096)
+        if not chunk:
+            raise ConnectionError(f"daemon closed the connection during the {path} upgrade")
+        buf += chunk
+        if len(buf) > 65536:
+            raise ConnectionError(f"oversized response to the {path} upgrade")
+    head, _, rest = buf.partition(b"\r\n\r\n")
+    status_line = head.split(b"\r\n", 1)[0].decode("latin-1")
+    parts = status_line.split(" ", 2)
+    if len(parts) < 2 or parts[1] != "101":
+        body = rest.decode("utf-8", "replace").strip()
+        raise ConnectionError(f"{path} upgrade refused: {status_line} {body}".strip())
+    sock.settimeout(None)
+    return rest
+
+
+def _pump(src: socket.socket, dst: socket.socket, done: Callable[[], None]) -> None:
+    buf = bytearray(CHUNK)
+    view = memoryview(buf)
+    try:
+        while True:
+            n = src.recv_into(buf)
+            if n == 0:
+                break
+            dst.sendall(view[:n])
+    except (OSError, ValueError):
+        pass
+    finally:
+        with contextlib.suppress(OSError):
+            dst.shutdown(socket.SHUT_WR)
+        done()
+
+
+class Splice:
+    """Copy bytes both ways between two sockets until both directions end."""
+
+    def __init__(self, a: socket.socket, b: socket.socket, b_leftover: bytes = b"") -> None:
+        self._socks = (a, b)
+        self._lock = threading.Lock()
+        self._open = 2
+        self.finished = threading.Event()
+        if b_leftover:
+            a.sendall(b_leftover)
+        for src, dst in ((a, b), (b, a)):
+            threading.Thread(target=_pump, args=(src, dst, self._one_done), daemon=True).start()
+
+    def _one_done(self) -> None:
+        with self._lock:
+            self._open -= 1
+            last = self._open == 0
+        if last:
+            self.close()
+
+    def close(self) -> None:
+        """Close both sockets (ends both copy threads)."""
+        for s in self._socks:
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+            with contextlib.suppress(OSError):
+                s.close()
+        self.finished.set()
+
+
+class UpgradeRelay:
+    """A local unix socket whose connections are spliced to hijacked daemon connections.
+
+    Each accepted connection opens a new connection to ``endpoint``, asks for an upgrade of
+    ``path`` (Docker's ``/grpc``), and splices the two.
+    """
+
+    def __init__(self, endpoint: Endpoint, path: str, sock_path: str) -> None:
+        self.endpoint = endpoint
+        self.path = path
+        self.sock_path = sock_path
+        self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._listener.bind(sock_path)
+        self._listener.listen(16)
+        self._splices: list[Splice] = []
+        self._lock = threading.Lock()
+        self._closed = False
+        threading.Thread(target=self._accept_loop, daemon=True).start()
+
+    def _accept_loop(self) -> None:
+        while True:
+            try:
+                conn, _ = self._listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        try:
+            upstream = connect(self.endpoint)
+            leftover = http_upgrade(upstream, self.path)
+        except (OSError, ConnectionError):
+            conn.close()
+            return
+        with self._lock:
+            if self._closed:
+                upstream.close()
+                conn.close()
+                return
+            self._splices = [s for s in self._splices if not s.finished.is_set()]
+            self._splices.append(Splice(conn, upstream, leftover))
+
+    def close(self) -> None:
+        """Stop accepting, cut every spliced connection, remove the socket file."""
+        with self._lock:
+            self._closed = True
+            splices, self._splices = self._splices, []
+        with contextlib.suppress(OSError):
+            self._listener.shutdown(socket.SHUT_RDWR)
+        with contextlib.suppress(OSError):
+            self._listener.close()
+        for s in splices:
+            s.close()
+        with contextlib.suppress(OSError):
+            Path(self.sock_path).unlink()
+
+
+def ping_docker(endpoint: Endpoint, timeout: float = CONNECT_TIMEOUT) -> None:
+    """GET /_ping on a Docker endpoint; raise DaemonUnreachable unless it answers OK."""
+    sock = connect(endpoint, timeout)
+    try:
+        sock.settimeout(timeout)
+        sock.sendall(b"GET /_ping HTTP/1.1\r\nHost: docker\r\nConnection: close\r\n\r\n")
+        data = b""
+        while b"\r\n" not in data:
+            chunk = sock.recv(1024)
+            if not chunk:
+                break
+            data += chunk
+    except OSError as exc:
+        raise DaemonUnreachable(f"cannot reach {endpoint.describe()}: {exc}") from None
+    finally:
+        sock.close()
+    status = data.split(b"\r\n", 1)[0].split(b" ")
+    if len(status) < 2 or status[1] != b"200":
+        raise DaemonUnreachable(
+            f"{endpoint.describe()} did not answer the Docker API (got {data[:40]!r})"
+        )

@@ -1,0 +1,138 @@
+"""The ``bxtui`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Sequence
+from typing import NoReturn, TextIO
+
+from tui.buildkit.address import AddressError, TLSFiles, resolve_builder
+from tui.buildkit.client import BuildkitClient
+from tui.buildkit.errors import BuildError
+from tui.buildkit.relay import DaemonUnreachable
+from tui.buildkit.session.secrets import SecretSpecError, parse_secret
+from tui.debug.build import run_dockerfile_build
+from tui.debug.options import BuildOptions, OptionsError, parse_key_values, parse_output
+from tui.debug.plain import PlainPrinter
+from tui.debug.report import print_build_error
+
+
+class UsageError(Exception):
+    """Bad command-line usage; printed as one line."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message)
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="bxtui", description="Debug Docker BuildKit builds.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    b = sub.add_parser("build", help="build a Dockerfile (buildx flags)")
+    b.add_argument("context", metavar="PATH", help="build context directory")
+    b.add_argument("-f", "--file", dest="dockerfile", help="Dockerfile (default PATH/Dockerfile)")
+    b.add_argument("-t", "--tag", action="append", default=[], help="image name and tag")
+    b.add_argument("--target", help="stage to build")
+    b.add_argument("--build-arg", action="append", default=[], metavar="KEY=VALUE")
+    b.add_argument("--build-context", action="append", default=[], metavar="NAME=PATH")
+    b.add_argument("--platform", action="append", default=[], help="os/arch[/variant]")
+    b.add_argument("--no-cache", action="store_true", help="do not use the cache")
+    b.add_argument("--no-cache-filter", action="append", default=[], metavar="STAGE")
+    b.add_argument("--pull", action="store_true", help="always look for newer base images")
+    b.add_argument("--network", help="RUN network mode: default, host or none")
+    b.add_argument("--add-host", action="append", default=[], metavar="HOST:IP")
+    b.add_argument("--label", action="append", default=[], metavar="KEY=VALUE")
+    b.add_argument("-o", "--output", action="append", default=[], metavar="SPEC")
+    b.add_argument("--load", action="store_true", help="load into the engine (the default)")
+    b.add_argument("--secret", action="append", default=[], metavar="id=ID,src=PATH|env=VAR")
+    b.add_argument("--allow", action="append", default=[], metavar="ENTITLEMENT")
+    b.add_argument("--progress", default="auto", choices=["auto", "plain", "tty", "quiet"])
+    b.add_argument("--builder", help="docker context to build on")
+    b.add_argument("--addr", help="buildkitd address: unix:///path or tcp://host:port")
+    b.add_argument("--tlscacert", help="CA certificate for --addr")
+    b.add_argument("--tlscert", help="client certificate for --addr")
+    b.add_argument("--tlskey", help="client key for --addr")
+    b.add_argument("--tlsservername", help="server name expected in the TLS certificate")
+    return parser
+
+
+def _options(args: argparse.Namespace) -> BuildOptions:
+    env = os.environ
+    contexts = parse_key_values(args.build_context, "--build-context", {})
+    filters = [f for item in args.no_cache_filter for f in item.split(",") if f]
+    try:
+        secrets = [parse_secret(s) for s in args.secret]
+    except SecretSpecError as exc:
+        raise OptionsError(str(exc)) from None
+    opts = BuildOptions(
+        context=args.context,
+        dockerfile=args.dockerfile,
+        target=args.target,
+        build_args=parse_key_values(args.build_arg, "--build-arg", env),
+        build_contexts=contexts,
+        platforms=[p for item in args.platform for p in item.split(",") if p],
+        no_cache=args.no_cache,
+        no_cache_filter=filters,
+        pull=args.pull,
+        network=args.network,
+        add_hosts=list(args.add_host),
+        labels=parse_key_values(args.label, "--label", {}),
+        tags=list(args.tag),
+        outputs=[parse_output(o) for o in args.output],
+        secrets=secrets,
+        allow=[a for item in args.allow for a in item.split(",") if a],
+    )
+    opts.validate()
+    return opts
+
+
+async def _build(args: argparse.Namespace, opts: BuildOptions, out: TextIO) -> int:
+    tls = None
+    if args.tlscacert or args.tlscert or args.tlskey:
+        tls = TLSFiles(args.tlscacert, args.tlscert, args.tlskey, args.tlsservername)
+    endpoint = resolve_builder(addr=args.addr, builder=args.builder, tls=tls)
+    client = await BuildkitClient.open(endpoint)
+    printer = PlainPrinter(out) if args.progress != "quiet" else None
+    if printer is not None:
+        out.write(f"#0 building with {endpoint.describe()}\n\n")
+    try:
+        await run_dockerfile_build(client, opts, printer.feed if printer else None)
+    except BuildError as err:
+        if printer is not None:
+            printer.finish()
+        print_build_error(err, out)
+        return 1
+    finally:
+        await client.close()
+    if printer is not None:
+        printer.finish()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``bxtui`` console script."""
+    parser = _build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if args.command != "build":
+            parser.print_help(sys.stderr)
+            return 2
+        opts = _options(args)
+        return asyncio.run(_build(args, opts, sys.stderr))
+    except UsageError as exc:
+        print(f"bxtui: {exc} (see 'bxtui build --help')", file=sys.stderr)
+        return 2
+    except (OptionsError, AddressError, DaemonUnreachable) as exc:
+        print(f"ERROR: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("ERROR: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,212 @@
+"""Client-driven gateway builds, as BuildKit's ``client.Build`` runs them."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import secrets
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+
+import grpc
+
+from tui.buildkit.client import BuildkitClient
+from tui.buildkit.errors import BuildError, error_from_rpc, status_from_error
+from tui.buildkit.gateway import Gateway
+from tui.buildkit.proto import control_pb2, gateway_pb2
+from tui.buildkit.session.filesync import ExportTarget
+from tui.buildkit.session.secrets import SecretSource
+from tui.buildkit.session.server import SessionServer
+from tui.debug.options import DOCKERFILE_FRONTEND, BuildOptions
+
+StatusCallback = Callable[[control_pb2.StatusResponse], None]
+BuildFunc = Callable[[Gateway], Awaitable[gateway_pb2.Result | None]]
+
+
+@dataclass
+class SolveSetup:
+    """Everything the job needs besides the build function: session and exporters."""
+
+    dirs: dict[str, str] = field(default_factory=dict)
+    exporters: list[control_pb2.Exporter] = field(default_factory=list)
+    export_targets: list[ExportTarget] = field(default_factory=list)
+    secrets: dict[str, SecretSource] = field(default_factory=dict)
+    frontend_attrs: dict[str, str] = field(default_factory=dict)
+    entitlements: list[str] = field(default_factory=list)
+    environ: Mapping[str, str] | None = None
+    name: str = "bxtui"
+    ref: str = field(default_factory=lambda: secrets.token_hex(13))
+
+    def request(self, session_id: str) -> control_pb2.SolveRequest:
+        """The Control.Solve request: no frontend, no definition; the client drives."""
+        req = control_pb2.SolveRequest(
+            Ref=self.ref,
+            Session=session_id,
+            FrontendAttrs=self.frontend_attrs,
+            Entitlements=self.entitlements,
+            Exporters=self.exporters,
+        )
+        if self.exporters:
+            req.ExporterDeprecated = self.exporters[0].Type
+            req.ExporterAttrsDeprecated.update(self.exporters[0].Attrs)
+        return req
+
+
+def setup_for(opts: BuildOptions, engine: bool) -> SolveSetup:
+    """The job setup for a Dockerfile build with buildx's flags."""
+    exporters, targets = opts.exporters(engine)
+    return SolveSetup(
+        dirs=opts.local_dirs(),
+        exporters=exporters,
+        export_targets=targets,
+        secrets={s.id: s for s in opts.secrets},
+        frontend_attrs=opts.frontend_opts(),
+        entitlements=opts.entitlements(),
+        name=os.path.basename(os.path.abspath(opts.context)) or "bxtui",
+    )
+
+
+async def _read_status(client: BuildkitClient, ref: str, on_status: StatusCallback | None) -> None:
+    call = client.control.Status(control_pb2.StatusRequest(Ref=ref))
+    try:
+        async for resp in call:
+            if on_status is not None:
+                on_status(resp)
+    except grpc.aio.AioRpcError:
+        pass  # the job never appeared or was cancelled: Solve reports why
+
+
+async def gateway_build(
+    client: BuildkitClient,
+    setup: SolveSetup,
+    build_func: BuildFunc,
+    on_status: StatusCallback | None = None,
+) -> control_pb2.SolveResponse:
+    """Run one job whose result ``build_func`` computes through the gateway.
+
+    ``build_func``'s result (or its BuildError) is returned to the job; Control.Solve then
+    exports it.  Raises BuildError when the job fails.  Cancelling the caller aborts the job.
+    """
+    session = SessionServer(
+        client.private.socket_path(f"session-{setup.ref[:8]}.sock"),
+        dirs=setup.dirs,
+        exports=setup.export_targets,
+        secrets=setup.secrets,
+        environ=setup.environ,
+        name=setup.name,
+    )
+    await session.start()
+    link = None
+    status_task: asyncio.Task[None] | None = None
+    solve_task: asyncio.Task[control_pb2.SolveResponse] | None = None
+    try:
+        link = await client.attach_session(session)
+        status_task = asyncio.create_task(_read_status(client, setup.ref, on_status))
+        solve_task = asyncio.create_task(_solve(client, setup.request(session.id)))
+        gw = client.gateway(setup.ref)
+        func_task = asyncio.create_task(_drive(gw, build_func))
+        done, _ = await asyncio.wait({func_task, solve_task}, return_when=asyncio.FIRST_COMPLETED)
+        if func_task not in done:
+            # The job ended before the client returned anything: report the job's error.
+            func_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, BuildError):
+                await func_task
+        else:
+            func_task.result()
+        try:
+            resp = await solve_task
+        except grpc.aio.AioRpcError as exc:
+            raise error_from_rpc(exc) from None
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(asyncio.shield(status_task), 5)
+        return resp
+    finally:
+        if solve_task is not None and not solve_task.done():
+            solve_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, grpc.RpcError):
+                await solve_task
+        if status_task is not None and not status_task.done():
+            status_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await status_task
+        if link is not None:
+            await link.close()
+        await session.stop()
+
+
+async def _solve(
+    client: BuildkitClient, req: control_pb2.SolveRequest
+) -> control_pb2.SolveResponse:
+    resp: control_pb2.SolveResponse = await client.control.Solve(req)
+    return resp
+
+
+async def _drive(gw: Gateway, build_func: BuildFunc) -> None:
+    """Run the build function and hand its result or error to the job."""
+    try:
+        result = await build_func(gw)
+    except BuildError as err:
+        await gw.return_error(status_from_error(err))
+        return
+    await gw.return_result(result if result is not None else gateway_pb2.Result())
+
+
+def _has_definition(ref: gateway_pb2.Ref) -> bool:
+    return ref.HasField("def") and len(getattr(getattr(ref, "def"), "def")) > 0
+
+
+def result_refs(result: gateway_pb2.Result) -> dict[str, gateway_pb2.Ref]:
+    """The refs of a result by key (``""`` for a single ref, else platform ids)."""
+    kind = result.WhichOneof("result")
+    if kind == "ref":
+        return {"": result.ref}
+    if kind == "refs":
+        return dict(result.refs.refs)
+    return {}
+
+
+async def evaluate_result(gw: Gateway, result: gateway_pb2.Result) -> gateway_pb2.Result:
+    """Force evaluation of every ref of ``result`` (the seed's getDefinition/evalDefinition).
+
+    Each ref's definition is solved again with Evaluate set, in parallel; the new refs replace
+    the old ones and the metadata is kept.  A failing step raises BuildError here.
+    """
+    refs = result_refs(result)
+    keys = [k for k, r in refs.items() if _has_definition(r)]
+    if not keys:
+        return result
+    solved = await asyncio.gather(
+        *(gw.solve(definition=getattr(refs[k], "def"), evaluate=True) for k in keys)
+    )
+    out = gateway_pb2.Result()
+    out.CopyFrom(result)
+    for key, res in zip(keys, solved, strict=True):
+        new_ref = res.ref if res.WhichOneof("result") == "ref" else None
+        if new_ref is None:
+            continue
+        if key == "":
+            out.ref.CopyFrom(new_ref)
+        else:
+            out.refs.refs[key].CopyFrom(new_ref)
+    return out
+
+
+def dockerfile_build_func(opts: BuildOptions) -> BuildFunc:
+    """A build function calling the ``dockerfile.v0`` frontend, then evaluating its refs."""
+    frontend_opt = opts.frontend_opts()
+
+    async def build(gw: Gateway) -> gateway_pb2.Result:
+        await gw.ping()
+        res = await gw.solve(frontend=DOCKERFILE_FRONTEND, frontend_opt=frontend_opt)
+        return await evaluate_result(gw, res)
+
+    return build
+
+
+async def run_dockerfile_build(
+    client: BuildkitClient, opts: BuildOptions, on_status: StatusCallback | None = None
+) -> control_pb2.SolveResponse:
+    """Build a Dockerfile with buildx's flags; raise BuildError on failure."""
+    setup = setup_for(opts, engine=client.endpoint.kind == "docker")
+    return await gateway_build(client, setup, dockerfile_build_func(opts), on_status)

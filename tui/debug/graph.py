@@ -1,0 +1,812 @@
+"""UI-free model of a BuildKit build, fed with ``Control.Status`` responses.
+
+``BuildGraph.apply`` merges one ``StatusResponse`` at a time. Every message only carries
+the items that changed, so the work done per message is proportional to its size: no
+step ever rescans the whole graph.
+
+Merge rules follow buildkit's ``util/progress/progressui/display.go`` (``trace.update``):
+
+* a ``Vertex`` item replaces the vertex's fields (BuildKit always sends the whole vertex),
+  except that a repeated *initial* vertex (no ``started``) does not reset a started one;
+* every ``started`` value opens an interval keyed by its start time; the vertex's run time
+  is the sum of its merged intervals and it is complete when the newest merged interval
+  has a stop time;
+* vertices carrying a ``progressGroup`` are shown as one step per group; the group appears
+  once one of its non-weak members has started (or one of them failed).
+
+Step numbers follow the order in which progressui's trace first sees a step start (a cached
+step counts: BuildKit sends it with ``started == completed``). That is the order of buildx's
+tty view and of its error-log block. ``--progress=plain`` numbers a step when it first
+*prints* it, which is the same order unless steps run concurrently; see
+``tui.debug.plain.PlainPrinter.step_of`` for that exact numbering.
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from array import array
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from google.protobuf.timestamp_pb2 import Timestamp
+
+    from tui.buildkit.proto import control_pb2
+
+__all__ = [
+    "CANCELED_SUFFIX",
+    "DEFAULT_LOG_CAP",
+    "STDERR",
+    "STDOUT",
+    "BuildGraph",
+    "BuildWarning",
+    "Changes",
+    "Interval",
+    "LogBuffer",
+    "LogChunk",
+    "ProgressGroup",
+    "SourceRange",
+    "StatusItem",
+    "Step",
+    "Vertex",
+    "VertexState",
+    "go_seconds",
+    "merge_intervals",
+    "ns_to_datetime",
+    "timestamp_ns",
+]
+
+STDOUT = 1
+STDERR = 2
+#: Bytes of log output kept per vertex by default (the tail is kept).
+DEFAULT_LOG_CAP = 1 << 20
+#: progressui treats an error ending with this text as a cancellation.
+CANCELED_SUFFIX = "context canceled"
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# StatusResponse field numbers
+_VERTEXES, _STATUSES, _LOGS, _WARNINGS = 1, 2, 3, 4
+_NS = 1_000_000_000
+
+#: A time interval in Unix nanoseconds; ``None`` as stop means "still open".
+Interval = tuple[int, int | None]
+
+
+def timestamp_ns(ts: Timestamp) -> int:
+    """Convert a protobuf ``Timestamp`` to integer Unix nanoseconds."""
+    return ts.seconds * _NS + ts.nanos
+
+
+def ns_to_datetime(ns: int) -> datetime:
+    """Convert Unix nanoseconds to an aware UTC ``datetime`` (microsecond precision)."""
+    return _EPOCH + timedelta(microseconds=ns // 1000)
+
+
+def go_seconds(ns: int) -> float:
+    """Seconds as Go's ``time.Duration.Seconds`` computes them (bit-identical result)."""
+    whole = abs(ns) // _NS
+    if ns < 0:
+        whole = -whole
+    return float(whole) + float(ns - whole * _NS) / 1e9
+
+
+def merge_intervals(intervals: Iterable[Interval]) -> list[Interval]:
+    """Merge overlapping intervals like progressui's ``mergeIntervals``.
+
+    An open interval (stop ``None``) swallows every interval starting after it. Touching
+    intervals (stop == next start) are merged.
+    """
+    ivals = sorted(intervals, key=lambda iv: iv[0])
+    if not ivals:
+        return []
+    merged: list[Interval] = []
+    cur_start, cur_stop = ivals[0]
+    for nxt_start, nxt_stop in ivals[1:]:
+        if cur_stop is None:
+            merged.append((cur_start, None))
+            return merged
+        if cur_stop < nxt_start:
+            merged.append((cur_start, cur_stop))
+            cur_start, cur_stop = nxt_start, nxt_stop
+            continue
+        if nxt_stop is None:
+            merged.append((cur_start, None))
+            return merged
+        if cur_stop >= nxt_stop:
+            continue
+        cur_stop = nxt_stop
+    merged.append((cur_start, cur_stop))
+    return merged
+
+
+class VertexState(enum.StrEnum):
+    """Display state of a vertex."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    CACHED = "cached"
+    DONE = "done"
+    ERROR = "error"
+    CANCELED = "canceled"
+
+
+@dataclass(slots=True, frozen=True)
+class ProgressGroup:
+    """A ``pb.ProgressGroup``: vertices shown together as one step."""
+
+    id: str
+    name: str
+    weak: bool
+
+
+@dataclass(slots=True)
+class StatusItem:
+    """A ``VertexStatus`` (e.g. ``transferring context:``), replaced on every update."""
+
+    id: str
+    vertex: str
+    name: str
+    current: int
+    total: int
+    timestamp_ns: int | None
+    started_ns: int | None
+    completed_ns: int | None
+
+    @property
+    def done(self) -> bool:
+        """Whether the status has a completion time."""
+        return self.completed_ns is not None
+
+    @property
+    def started(self) -> datetime | None:
+        """Start time as a UTC datetime."""
+        return None if self.started_ns is None else ns_to_datetime(self.started_ns)
+
+    @property
+    def completed(self) -> datetime | None:
+        """Completion time as a UTC datetime."""
+        return None if self.completed_ns is None else ns_to_datetime(self.completed_ns)
+
+
+class LogChunk(NamedTuple):
+    """One ``VertexLog`` payload as received (arbitrary chunking, raw bytes)."""
+
+    stream: int
+    timestamp_ns: int
+    data: bytes
+
+
+class LogBuffer:
+    """Per-vertex log output capped at ``cap`` bytes, keeping the tail.
+
+    Stored column-wise (one ``bytearray`` plus end offset, timestamp and stream arrays) so
+    a chunk costs ~17 bytes beyond its text; dropped head bytes are compacted away in
+    amortized O(1). Offsets are absolute byte positions in the vertex's whole output:
+    ``start_offset`` is where the kept data begins (= bytes dropped so far), ``end_offset``
+    the total received.
+    """
+
+    __slots__ = (
+        "_data",
+        "_dead",
+        "_ends",
+        "_first",
+        "_streams",
+        "_ts",
+        "cap",
+        "dropped_chunks",
+        "end_offset",
+    )
+
+    def __init__(self, cap: int = DEFAULT_LOG_CAP) -> None:
+        if cap < 0:
+            raise ValueError("cap must be >= 0")
+        self.cap = cap
+        self._data = bytearray()
+        self._dead = 0  # dropped bytes still at the front of _data
+        self._ends = array("q")  # absolute end offset of each chunk
+        self._ts = array("q")
+        self._streams = array("b")
+        self._first = 0  # index of the first kept chunk in the arrays
+        self.end_offset = 0
+        self.dropped_chunks = 0
+
+    def append(self, chunk: LogChunk) -> None:
+        """Add a chunk, then drop from the head until the buffer fits its cap."""
+        self.add(chunk.stream, chunk.timestamp_ns, chunk.data)
+
+    def add(self, stream: int, timestamp_ns: int, data: bytes) -> None:
+        """Add one chunk given as its parts (empty chunks are ignored)."""
+        if not data:
+            return
+        self._data += data
+        self.end_offset += len(data)
+        self._ends.append(self.end_offset)
+        self._ts.append(timestamp_ns)
+        self._streams.append(stream)
+        if len(self._data) - self._dead > self.cap:
+            self._trim()
+
+    def _trim(self) -> None:
+        start = self.end_offset - self.cap
+        self._dead = len(self._data) - self.cap
+        ends, first = self._ends, self._first
+        n = len(ends)
+        while first < n and ends[first] <= start:
+            first += 1
+        self.dropped_chunks += first - self._first
+        self._first = first
+        if self._dead > max(self.cap, 4096):  # compact once the dead head is big enough
+            del self._data[: self._dead]
+            self._dead = 0
+            del self._ends[:first]
+            del self._ts[:first]
+            del self._streams[:first]
+            self._first = 0
+
+    @property
+    def size(self) -> int:
+        """Bytes currently kept."""
+        return len(self._data) - self._dead
+
+    @property
+    def start_offset(self) -> int:
+        """Absolute offset of the first kept byte."""
+        return self.end_offset - self.size
+
+    @property
+    def dropped_bytes(self) -> int:
+        """Bytes dropped from the head because of the cap."""
+        return self.start_offset
+
+    @property
+    def truncated(self) -> bool:
+        """Whether any output was dropped because of the cap."""
+        return self.start_offset > 0
+
+    def __len__(self) -> int:
+        return len(self._ends) - self._first
+
+    def __iter__(self) -> Iterator[LogChunk]:
+        """Kept chunks (the first one may have lost its head to the cap)."""
+        base = self.end_offset - len(self._data)  # absolute offset of _data[0]
+        start = self.start_offset
+        data, ends, ts, streams = self._data, self._ends, self._ts, self._streams
+        for i in range(self._first, len(ends)):
+            lo = ends[i - 1] if i else 0
+            lo = max(lo, start)
+            yield LogChunk(streams[i], ts[i], bytes(data[lo - base : ends[i] - base]))
+
+    def data(self, stream: int | None = None) -> bytes:
+        """Kept bytes, optionally of one stream only (1 stdout, 2 stderr)."""
+        if stream is None:
+            return bytes(self._data[self._dead :])
+        return b"".join(c.data for c in self if c.stream == stream)
+
+    def read(self, offset: int) -> bytes:
+        """Kept bytes from absolute ``offset`` on (clamped to what is still kept)."""
+        base = self.end_offset - len(self._data)
+        lo = max(offset, self.start_offset) - base
+        return bytes(self._data[lo:])
+
+    def text(self, stream: int | None = None) -> str:
+        """Kept output decoded as UTF-8 (invalid bytes replaced)."""
+        return self.data(stream).decode("utf-8", "replace")
+
+
+@dataclass(slots=True, frozen=True)
+class SourceRange:
+    """A ``pb.Range`` in a source file (1-based lines)."""
+
+    start_line: int
+    start_character: int
+    end_line: int
+    end_character: int
+
+
+@dataclass(slots=True, frozen=True)
+class BuildWarning:
+    """A ``VertexWarning`` (e.g. a Dockerfile lint warning)."""
+
+    vertex: str
+    level: int
+    short: str
+    detail: tuple[str, ...]
+    url: str
+    filename: str
+    source: bytes
+    language: str
+    ranges: tuple[SourceRange, ...]
+    has_source: bool
+
+    @property
+    def line_ranges(self) -> list[tuple[int, int]]:
+        """``(start_line, end_line)`` pairs, as ``format_source_error`` takes them."""
+        return [(r.start_line, r.end_line) for r in self.ranges]
+
+
+def _cancelled(error: str) -> bool:
+    return error.endswith(CANCELED_SUFFIX)
+
+
+class Vertex:
+    """A build vertex and everything the status stream said about it."""
+
+    __slots__ = (
+        "_merged",
+        "cached",
+        "completed_ns",
+        "declared",
+        "digest",
+        "error",
+        "inputs",
+        "intervals",
+        "logs",
+        "name",
+        "progress_group",
+        "seq",
+        "started_ns",
+        "state",
+        "statuses",
+        "step",
+        "warnings",
+    )
+
+    def __init__(self, digest: str, seq: int, log_cap: int) -> None:
+        self.digest = digest
+        #: Position in first-seen order (0-based).
+        self.seq = seq
+        #: False while only logs/statuses referenced this digest (no Vertex item yet).
+        self.declared = False
+        self.name = ""
+        self.inputs: tuple[str, ...] = ()
+        self.cached = False
+        self.error = ""
+        self.started_ns: int | None = None
+        self.completed_ns: int | None = None
+        self.progress_group: ProgressGroup | None = None
+        #: start ns -> stop ns (or None), one entry per distinct ``started`` value.
+        self.intervals: dict[int, int | None] = {}
+        self._merged: list[Interval] = []
+        self.state = VertexState.QUEUED
+        #: Step number (1-based) once started; group members use their group's number.
+        self.step: int | None = None
+        self.logs = LogBuffer(log_cap)
+        self.statuses: dict[str, StatusItem] = {}
+        self.warnings: list[BuildWarning] = []
+
+    def __repr__(self) -> str:
+        return f"Vertex({self.digest[:19]!r}, {self.name!r}, {self.state.value}, step={self.step})"
+
+    @property
+    def merged_intervals(self) -> list[Interval]:
+        """Run intervals merged as progressui merges them."""
+        return self._merged
+
+    @property
+    def is_started(self) -> bool:
+        """Whether the vertex has started at least once."""
+        return bool(self._merged)
+
+    @property
+    def is_completed(self) -> bool:
+        """Whether the newest run interval has ended."""
+        return bool(self._merged) and self._merged[-1][1] is not None
+
+    @property
+    def started(self) -> datetime | None:
+        """``started`` of the last vertex update, as a UTC datetime."""
+        return None if self.started_ns is None else ns_to_datetime(self.started_ns)
+
+    @property
+    def completed(self) -> datetime | None:
+        """``completed`` of the last vertex update, as a UTC datetime."""
+        return None if self.completed_ns is None else ns_to_datetime(self.completed_ns)
+
+    @property
+    def first_started_ns(self) -> int | None:
+        """Start of the earliest run interval."""
+        return self._merged[0][0] if self._merged else None
+
+    def duration(self, now_ns: int | None = None) -> float | None:
+        """Run time in seconds (sum of merged intervals, as ``#N DONE 1.2s`` shows it).
+
+        An open interval counts up to ``now_ns`` (default: the current time).
+        """
+        if not self._merged:
+            return None
+        total = 0.0
+        for start, stop in self._merged:
+            if stop is None:
+                stop = now_ns if now_ns is not None else _now_ns()
+            total += go_seconds(stop - start)
+        return total
+
+    def _derive_state(self) -> VertexState:
+        if self.error:
+            return VertexState.CANCELED if _cancelled(self.error) else VertexState.ERROR
+        if self._merged:
+            if self._merged[-1][1] is not None:
+                return VertexState.CACHED if self.cached else VertexState.DONE
+            return VertexState.RUNNING
+        return VertexState.QUEUED
+
+
+class Step:
+    """A progress group as one displayed step."""
+
+    __slots__ = ("cached", "error", "hidden", "id", "intervals", "members", "name", "step")
+
+    def __init__(self, group: ProgressGroup) -> None:
+        self.id = group.id
+        self.name = group.name
+        self.members: dict[str, None] = {}
+        self.hidden = True
+        self.step: int | None = None
+        self.cached = False
+        self.error = ""
+        self.intervals: dict[int, int | None] = {}
+
+    def __repr__(self) -> str:
+        return f"Step({self.id!r}, {self.name!r}, step={self.step}, members={len(self.members)})"
+
+
+class Changes:
+    """What one ``apply`` call changed (sets of vertex digests)."""
+
+    __slots__ = ("logs", "new_steps", "statuses", "vertices", "warnings")
+
+    def __init__(self) -> None:
+        #: Vertices whose ``Vertex`` record was updated.
+        self.vertices: set[str] = set()
+        #: Vertices with updated status items.
+        self.statuses: set[str] = set()
+        #: Vertices that received log output.
+        self.logs: set[str] = set()
+        #: Vertices that received warnings.
+        self.warnings: set[str] = set()
+        #: Digests (or group ids) that received a step number, in numbering order.
+        self.new_steps: list[str] = []
+
+    def __repr__(self) -> str:
+        return (
+            f"Changes(vertices={self.vertices}, statuses={self.statuses}, logs={self.logs}, "
+            f"warnings={self.warnings}, new_steps={self.new_steps})"
+        )
+
+    @property
+    def digests(self) -> set[str]:
+        """Every digest touched by the message."""
+        return self.vertices | self.statuses | self.logs | self.warnings
+
+    def __bool__(self) -> bool:
+        return bool(self.vertices or self.statuses or self.logs or self.warnings)
+
+
+def _now_ns() -> int:
+    return time.time_ns()
+
+
+class BuildGraph:
+    """Incrementally merged state of one build's status stream."""
+
+    def __init__(self, log_cap: int = DEFAULT_LOG_CAP) -> None:
+        self.log_cap = log_cap
+        self._vertices: dict[str, Vertex] = {}
+        self._groups: dict[str, Step] = {}
+        self._steps: list[str] = []
+        self._dependents: dict[str, list[str]] = {}
+        self._open: dict[str, None] = {}
+        self._errors: dict[str, None] = {}
+        self._counts: dict[VertexState, int] = dict.fromkeys(VertexState, 0)
+        self._warnings: list[BuildWarning] = []
+        self.first_started_ns: int | None = None
+        self.last_completed_ns: int | None = None
+        #: Number of ``StatusResponse`` messages applied.
+        self.messages = 0
+
+    # ----------------------------------------------------------------- read access
+    @property
+    def vertices(self) -> Mapping[str, Vertex]:
+        """All vertices by digest, in first-seen order."""
+        return self._vertices
+
+    def __len__(self) -> int:
+        return len(self._vertices)
+
+    def __contains__(self, digest: object) -> bool:
+        return digest in self._vertices
+
+    def __iter__(self) -> Iterator[Vertex]:
+        return iter(self._vertices.values())
+
+    def __getitem__(self, digest: str) -> Vertex:
+        return self._vertices[digest]
+
+    def get(self, digest: str) -> Vertex | None:
+        """The vertex with this digest, if known."""
+        return self._vertices.get(digest)
+
+    @property
+    def groups(self) -> Mapping[str, Step]:
+        """Progress groups by id."""
+        return self._groups
+
+    @property
+    def steps(self) -> Sequence[str]:
+        """Step keys (vertex digest or group id) by step number; ``steps[n - 1]`` is #n."""
+        return self._steps
+
+    def step_of(self, digest: str) -> int | None:
+        """Step number of a vertex digest or group id."""
+        v = self._vertices.get(digest)
+        if v is not None:
+            return v.step
+        g = self._groups.get(digest)
+        return g.step if g is not None else None
+
+    def vertex_for_step(self, step: int) -> Vertex | None:
+        """The vertex numbered ``step``; for a group, its first member."""
+        if not 1 <= step <= len(self._steps):
+            return None
+        key = self._steps[step - 1]
+        v = self._vertices.get(key)
+        if v is not None:
+            return v
+        g = self._groups[key]
+        return self._vertices.get(next(iter(g.members)))
+
+    def dependents(self, digest: str) -> list[str]:
+        """Digests of vertices that list ``digest`` among their inputs."""
+        return list(self._dependents.get(digest, ()))
+
+    @property
+    def running(self) -> list[Vertex]:
+        """Vertices currently running, in start order."""
+        return [self._vertices[d] for d in self._open]
+
+    def count(self, state: VertexState) -> int:
+        """Number of declared vertices in ``state``."""
+        return self._counts[state]
+
+    @property
+    def completed_count(self) -> int:
+        """Declared vertices that finished (done, cached, error or canceled)."""
+        c = self._counts
+        return (
+            c[VertexState.DONE]
+            + c[VertexState.CACHED]
+            + c[VertexState.ERROR]
+            + c[VertexState.CANCELED]
+        )
+
+    @property
+    def errors(self) -> list[Vertex]:
+        """Vertices with an error (cancellations included), in the order errors arrived."""
+        return [self._vertices[d] for d in self._errors]
+
+    @property
+    def failed(self) -> Vertex | None:
+        """The failed vertex: the lowest-numbered one whose error is not a cancellation."""
+        best: Vertex | None = None
+        for d in self._errors:
+            v = self._vertices[d]
+            if _cancelled(v.error):
+                continue
+            if best is None or _order_key(v) < _order_key(best):
+                best = v
+        return best
+
+    @property
+    def warnings(self) -> list[BuildWarning]:
+        """All warnings in arrival order."""
+        return self._warnings
+
+    def duration(self, now_ns: int | None = None) -> float | None:
+        """Wall time from the first start to the last completion, in seconds.
+
+        While some vertex is still running the end is ``now_ns`` (default: now).
+        """
+        if self.first_started_ns is None:
+            return None
+        end = self.last_completed_ns
+        if self._open or end is None:
+            end = now_ns if now_ns is not None else _now_ns()
+        return go_seconds(end - self.first_started_ns)
+
+    # ----------------------------------------------------------------- updates
+    def _vertex(self, digest: str) -> Vertex:
+        v = self._vertices.get(digest)
+        if v is None:
+            v = Vertex(digest, len(self._vertices), self.log_cap)
+            self._vertices[digest] = v
+        return v
+
+    def apply(self, resp: control_pb2.StatusResponse) -> Changes:
+        """Merge one ``StatusResponse``; return what changed."""
+        self.messages += 1
+        ch = Changes()
+        # ListFields yields only the non-empty repeated fields, in field-number order
+        # (vertexes, statuses, logs, warnings): one call instead of four slow accesses.
+        for fd, items in resp.ListFields():
+            num = fd.number
+            if num == _LOGS:
+                self._apply_logs(items, ch)
+            elif num == _VERTEXES:
+                groups_seen: dict[str, None] = {}
+                for pv in items:
+                    self._apply_vertex(pv, ch, groups_seen)
+                for gid in groups_seen:
+                    self._refresh_group(self._groups[gid], ch)
+            elif num == _STATUSES:
+                self._apply_statuses(items, ch)
+            elif num == _WARNINGS:
+                self._apply_warnings(items, ch)
+        return ch
+
+    def _apply_vertex(
+        self, pv: control_pb2.Vertex, ch: Changes, groups_seen: dict[str, None]
+    ) -> None:
+        v = self._vertex(pv.digest)
+        has_started = pv.HasField("started")
+        if v.declared and v.is_started and not has_started:
+            # progressui: "allow a duplicate initial vertex that shouldn't reset state"
+            if not v.inputs and pv.inputs:
+                self._set_inputs(v, tuple(pv.inputs))
+                ch.vertices.add(v.digest)
+            return
+        old_state = v.state if v.declared else None
+        v.declared = True
+        v.name = pv.name
+        inputs = tuple(pv.inputs)
+        if inputs != v.inputs:
+            self._set_inputs(v, inputs)
+        v.cached = pv.cached
+        if pv.error and not v.error:
+            self._errors[v.digest] = None
+        elif not pv.error and v.error:
+            self._errors.pop(v.digest, None)
+        v.error = pv.error
+        if pv.HasField("progressGroup"):
+            pg = pv.progressGroup
+            grp = ProgressGroup(pg.id, pg.name, pg.weak)
+            v.progress_group = grp
+            groups_seen[grp.id] = None
+            g = self._groups.get(grp.id)
+            if g is None:
+                g = self._groups[grp.id] = Step(grp)
+            g.members[v.digest] = None
+        if has_started:
+            start = timestamp_ns(pv.started)
+            stop = timestamp_ns(pv.completed) if pv.HasField("completed") else None
+            v.started_ns = start
+            v.completed_ns = stop
+            if start not in v.intervals or v.intervals[start] != stop:
+                v.intervals[start] = stop
+                v._merged = merge_intervals(v.intervals.items())
+            if self.first_started_ns is None or start < self.first_started_ns:
+                self.first_started_ns = start
+            if stop is not None and (
+                self.last_completed_ns is None or stop > self.last_completed_ns
+            ):
+                self.last_completed_ns = stop
+            if v.step is None and v.progress_group is None:
+                self._number(v.digest, ch)
+                v.step = len(self._steps)
+        else:
+            v.started_ns = None
+            v.completed_ns = None
+        new_state = v._derive_state()
+        if new_state is not old_state:
+            if old_state is not None:
+                self._counts[old_state] -= 1
+            self._counts[new_state] += 1
+            v.state = new_state
+        if new_state is VertexState.RUNNING:
+            self._open[v.digest] = None
+        else:
+            self._open.pop(v.digest, None)
+        ch.vertices.add(v.digest)
+
+    def _number(self, key: str, ch: Changes) -> None:
+        self._steps.append(key)
+        ch.new_steps.append(key)
+
+    def _set_inputs(self, v: Vertex, inputs: tuple[str, ...]) -> None:
+        for d in v.inputs:
+            deps = self._dependents.get(d)
+            if deps is not None and v.digest in deps:
+                deps.remove(v.digest)
+        for d in inputs:
+            deps = self._dependents.setdefault(d, [])
+            if v.digest not in deps:
+                deps.append(v.digest)
+        v.inputs = inputs
+
+    def _refresh_group(self, g: Step, ch: Changes) -> None:
+        # progressui vertexGroup.refresh: cached iff all members cached, first error wins,
+        # revealed once a non-weak member started (or a second member brought an error).
+        cached = True
+        error = g.error
+        for d in g.members:
+            m = self._vertices[d]
+            if m.started_ns is not None:
+                g.intervals[m.started_ns] = m.completed_ns
+                pg = m.progress_group
+                if pg is not None and not pg.weak:
+                    g.hidden = False
+            cached = cached and m.cached
+            if not error:
+                error = m.error
+            else:
+                g.hidden = False
+        g.cached = cached
+        g.error = error
+        if not g.hidden and g.step is None:
+            self._number(g.id, ch)
+            g.step = len(self._steps)
+        if g.step is not None:
+            for d in g.members:
+                self._vertices[d].step = g.step
+
+    def _apply_statuses(self, statuses: Iterable[control_pb2.VertexStatus], ch: Changes) -> None:
+        for ps in statuses:
+            v = self._vertex(ps.vertex)
+            item = StatusItem(
+                ps.ID,
+                ps.vertex,
+                ps.name,
+                ps.current,
+                ps.total,
+                timestamp_ns(ps.timestamp) if ps.HasField("timestamp") else None,
+                timestamp_ns(ps.started) if ps.HasField("started") else None,
+                timestamp_ns(ps.completed) if ps.HasField("completed") else None,
+            )
+            v.statuses[ps.ID] = item
+            ch.statuses.add(ps.vertex)
+
+    def _apply_logs(self, logs: Iterable[control_pb2.VertexLog], ch: Changes) -> None:
+        vertices = self._vertices
+        last_digest = ""
+        buf: LogBuffer | None = None
+        for pl in logs:
+            d = pl.vertex
+            if d != last_digest or buf is None:
+                v = vertices.get(d)
+                if v is None:
+                    v = self._vertex(d)
+                buf = v.logs
+                last_digest = d
+                ch.logs.add(d)
+            ts = pl.timestamp
+            buf.add(pl.stream, ts.seconds * _NS + ts.nanos, pl.msg)
+
+    def _apply_warnings(self, warnings: Iterable[control_pb2.VertexWarning], ch: Changes) -> None:
+        for pw in warnings:
+            v = self._vertex(pw.vertex)
+            info = pw.info
+            w = BuildWarning(
+                vertex=pw.vertex,
+                level=pw.level,
+                short=pw.short.decode("utf-8", "replace"),
+                detail=tuple(d.decode("utf-8", "replace") for d in pw.detail),
+                url=pw.url,
+                filename=info.filename,
+                source=info.data,
+                language=info.language,
+                ranges=tuple(
+                    SourceRange(r.start.line, r.start.character, r.end.line, r.end.character)
+                    for r in pw.ranges
+                ),
+                has_source=pw.HasField("info"),
+            )
+            v.warnings.append(w)
+            self._warnings.append(w)
+            ch.warnings.add(pw.vertex)
+
+
+def _order_key(v: Vertex) -> tuple[int, int]:
+    return (v.step if v.step is not None else 1 << 62, v.seq)

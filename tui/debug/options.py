@@ -1,0 +1,219 @@
+"""Build options as buildx names them, validated and turned into what BuildKit takes."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tui.buildkit.proto import control_pb2
+from tui.buildkit.session.filesync import ExportTarget
+from tui.buildkit.session.secrets import SecretSource
+
+DOCKERFILE_FRONTEND = "dockerfile.v0"
+
+_PLATFORM = re.compile(r"^[a-z0-9_.-]+(/[a-z0-9_.-]+){0,2}$|^local$")
+_TAG = re.compile(
+    r"^(?:[a-zA-Z0-9](?:[a-zA-Z0-9.-]*[a-zA-Z0-9])?(?::[0-9]+)?/)?"
+    r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
+    r"(?::[\w][\w.-]{0,127})?(?:@sha256:[0-9a-f]{64})?$"
+)
+_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
+
+
+class OptionsError(ValueError):
+    """A build option that cannot be used; the message is one line for the user."""
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    """One ``-o``/``--output``: ``moby`` (image store), ``local`` (dir) or ``tar`` (file)."""
+
+    type: str
+    dest: str | None = None
+    attrs: tuple[tuple[str, str], ...] = ()
+
+
+def parse_output(spec: str) -> OutputSpec:
+    """Parse ``type=local,dest=DIR``, ``type=tar,dest=FILE``, ``type=docker|image`` or ``DIR``."""
+    if "=" not in spec and "," not in spec:
+        if spec == "-":
+            raise OptionsError("output to stdout (-o -) is not supported; use type=tar,dest=FILE")
+        return OutputSpec("local", spec)
+    fields: dict[str, str] = {}
+    for part in spec.split(","):
+        key, sep, value = part.partition("=")
+        if not sep:
+            raise OptionsError(f"invalid --output {spec!r}: expected key=value, got {part!r}")
+        fields[key.strip()] = value
+    kind = fields.pop("type", "")
+    dest = fields.pop("dest", None)
+    if kind in ("local", "tar"):
+        if not dest:
+            raise OptionsError(f"invalid --output {spec!r}: type={kind} needs dest=")
+        if dest == "-":
+            raise OptionsError("output to stdout (dest=-) is not supported; give a file")
+        return OutputSpec(kind, dest, tuple(sorted(fields.items())))
+    if kind in ("docker", "image", "moby"):
+        if dest:
+            raise OptionsError(f"invalid --output {spec!r}: dest= is not supported for {kind}")
+        return OutputSpec("moby", None, tuple(sorted(fields.items())))
+    if not kind:
+        raise OptionsError(f"invalid --output {spec!r}: type= is required")
+    raise OptionsError(f"unsupported output type {kind!r} (use local, tar, docker or image)")
+
+
+def parse_key_values(values: list[str], flag: str, environ: Mapping[str, str]) -> dict[str, str]:
+    """``K=V`` items; a bare ``K`` takes its value from the environment (skipped if unset)."""
+    out: dict[str, str] = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not key:
+            raise OptionsError(f"invalid {flag} {item!r}: expected KEY=VALUE")
+        if not sep:
+            if key in environ:
+                out[key] = environ[key]
+            continue
+        out[key] = value
+    return out
+
+
+@dataclass
+class BuildOptions:
+    """What ``bxtui build`` was asked to build, with buildx's flag semantics."""
+
+    context: str
+    dockerfile: str | None = None
+    target: str | None = None
+    build_args: dict[str, str] = field(default_factory=dict)
+    build_contexts: dict[str, str] = field(default_factory=dict)
+    platforms: list[str] = field(default_factory=list)
+    no_cache: bool = False
+    no_cache_filter: list[str] = field(default_factory=list)
+    pull: bool = False
+    network: str | None = None
+    add_hosts: list[str] = field(default_factory=list)
+    labels: dict[str, str] = field(default_factory=dict)
+    tags: list[str] = field(default_factory=list)
+    outputs: list[OutputSpec] = field(default_factory=list)
+    secrets: list[SecretSource] = field(default_factory=list)
+    allow: list[str] = field(default_factory=list)
+
+    def validate(self) -> None:
+        """Check paths and values before any daemon is contacted."""
+        ctx = Path(self.context)
+        if not ctx.exists():
+            raise OptionsError(f"unable to prepare context: path {self.context!r} not found")
+        if not ctx.is_dir():
+            raise OptionsError(f"unable to prepare context: {self.context!r} is not a directory")
+        df = self.dockerfile_path
+        if not df.is_file():
+            raise OptionsError(f"failed to read dockerfile: open {df}: no such file or directory")
+        for p in self.platforms:
+            if not _PLATFORM.match(p):
+                raise OptionsError(f"invalid --platform {p!r}: expected os/arch[/variant]")
+        for t in self.tags:
+            if not _TAG.match(t):
+                raise OptionsError(f"invalid tag {t!r}: invalid reference format")
+        for name, path in self.build_contexts.items():
+            if not _NAME.match(name):
+                raise OptionsError(f"invalid --build-context name {name!r}")
+            if "://" not in path and not Path(path).is_dir():
+                raise OptionsError(f"invalid --build-context {name}={path}: not a directory")
+        if self.network not in (None, "", "default", "host", "none"):
+            raise OptionsError(
+                f"network mode {self.network!r} not supported by buildkit (use default, host, none)"
+            )
+        for h in self.add_hosts:
+            self._host_entry(h)
+        for a in self.allow:
+            if a not in ("network.host", "security.insecure"):
+                raise OptionsError(f"invalid --allow {a!r} (network.host or security.insecure)")
+        moby = [o for o in self.outputs if o.type == "moby"]
+        if len(moby) > 1:
+            raise OptionsError("only one docker/image output is supported")
+
+    @staticmethod
+    def _host_entry(value: str) -> str:
+        for sep in ("=", ":"):
+            host, found, ip = value.partition(sep)
+            if found and host and ip:
+                return f"{host}={ip}"
+        raise OptionsError(f"invalid --add-host {value!r}: expected host:ip")
+
+    @property
+    def dockerfile_path(self) -> Path:
+        """The Dockerfile: ``-f`` (relative to the working directory) or CONTEXT/Dockerfile."""
+        if self.dockerfile:
+            return Path(self.dockerfile)
+        return Path(self.context) / "Dockerfile"
+
+    def local_dirs(self) -> dict[str, str]:
+        """Directories the session serves, by the frontend's local names."""
+        dirs = {
+            "context": os.path.abspath(self.context),
+            "dockerfile": os.path.abspath(self.dockerfile_path.parent),
+        }
+        for name, path in self.build_contexts.items():
+            if "://" not in path:
+                dirs[name] = os.path.abspath(path)
+        return dirs
+
+    def frontend_opts(self) -> dict[str, str]:
+        """``dockerfile.v0`` options for these flags."""
+        opts = {"filename": self.dockerfile_path.name}
+        if self.target:
+            opts["target"] = self.target
+        for k, v in self.build_args.items():
+            opts[f"build-arg:{k}"] = v
+        for k, v in self.labels.items():
+            opts[f"label:{k}"] = v
+        for name, path in self.build_contexts.items():
+            opts[f"context:{name}"] = path if "://" in path else f"local:{name}"
+        if self.platforms:
+            opts["platform"] = ",".join(self.platforms)
+        if self.no_cache:
+            opts["no-cache"] = ""
+        elif self.no_cache_filter:
+            opts["no-cache"] = ",".join(self.no_cache_filter)
+        if self.pull:
+            opts["image-resolve-mode"] = "pull"
+        if self.network in ("host", "none"):
+            opts["force-network-mode"] = self.network
+        if self.add_hosts:
+            opts["add-hosts"] = ",".join(self._host_entry(h) for h in self.add_hosts)
+        return opts
+
+    def entitlements(self) -> list[str]:
+        """Entitlements asked of the daemon (``--allow``; ``--network=host`` implies one)."""
+        ents = list(dict.fromkeys(self.allow))
+        if self.network == "host" and "network.host" not in ents:
+            ents.append("network.host")
+        return ents
+
+    def exporters(self, engine: bool) -> tuple[list[control_pb2.Exporter], list[ExportTarget]]:
+        """Exporters for Control.Solve and the session's FileSend targets, by index.
+
+        On a Docker Engine with no output given the image is loaded into the engine's store
+        and tagged with every ``-t``, as buildx's docker driver does.
+        """
+        outputs = list(self.outputs)
+        if not outputs and engine:
+            outputs = [OutputSpec("moby")]
+        exporters: list[control_pb2.Exporter] = []
+        targets: list[ExportTarget] = []
+        for out in outputs:
+            attrs = dict(out.attrs)
+            if out.type == "moby":
+                if not engine:
+                    raise OptionsError("type=docker/image outputs need a Docker Engine builder")
+                if self.tags:
+                    attrs["name"] = ",".join(self.tags)
+                exporters.append(control_pb2.Exporter(Type="moby", Attrs=attrs))
+                targets.append(ExportTarget("none", ""))
+            else:
+                exporters.append(control_pb2.Exporter(Type=out.type, Attrs=attrs))
+                targets.append(ExportTarget(out.type, os.path.abspath(out.dest or "")))
+        return exporters, targets
