@@ -20,11 +20,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from google.protobuf.timestamp_pb2 import Timestamp  # noqa: E402
+from google.protobuf.timestamp_pb2 import Timestamp
 
-from tui.buildkit.proto import control_pb2 as pb  # noqa: E402
-from tui.debug.graph import BuildGraph  # noqa: E402
-from tui.debug.plain import PlainPrinter  # noqa: E402
+from tui.buildkit.proto import control_pb2 as pb
+from tui.debug.graph import BuildGraph
+from tui.debug.plain import PlainPrinter
 
 BASE = 1_790_000_000 * 10**9
 
@@ -35,7 +35,9 @@ def _ts(ns: int) -> Timestamp:
     return t
 
 
-def make_messages(n_vertices: int, n_logs: int, batch: int, seed: int = 1) -> list[pb.StatusResponse]:
+def make_messages(
+    n_vertices: int, n_logs: int, batch: int, seed: int = 1
+) -> list[pb.StatusResponse]:
     """Declare all vertices, then run them a few at a time, interleaving log messages."""
     rnd = random.Random(seed)
     digests = [f"sha256:{i:064x}" for i in range(n_vertices)]

@@ -639,6 +639,12 @@ def test_format_warnings_debug_and_plural() -> None:
         "   1 |     FROM x\n   2 |     RUN a \\\n   3 | >>> \n   4 |       b\n   5 |     \n"
         "--------------------\n\n"
     )
+    # the graph's warnings render the same way
+    from tui.debug.graph import BuildGraph
+
+    g = BuildGraph()
+    g.apply(pb.StatusResponse(warnings=[w, w2]))
+    assert format_warnings(g.warnings, debug=True) == format_warnings([w, w2], debug=True)
 
 
 def test_truncated_names() -> None:
@@ -730,3 +736,23 @@ def test_big_line_numbers_keep_format(n: int) -> None:
     data = b"".join(b"L%d\n" % i for i in range(1, n + 1))
     text = format_source("f", data, [(n, n)])
     assert f"{n:3d} | >>> L{n}\n" in text
+
+
+@pytest.mark.parametrize(
+    "recorded", [FAILING, CACHED, PARTIAL], ids=["failing", "cached", "partial"]
+)
+def test_graph_steps_agree_with_printed_numbers_for_sequential_builds(
+    recorded: list[tuple[float, list[Item]]],
+) -> None:
+    from tui.debug.graph import BuildGraph
+
+    g = BuildGraph()
+    now = [0.0]
+    p = PlainPrinter(io.StringIO(), clock=lambda: now[0])
+    for t, items in recorded:
+        now[0] = t
+        msg = build(items)
+        g.apply(msg)
+        p.feed(msg)
+    p.finish()
+    assert {d: p.step_of(d) for d in g.vertices} == {d: g.step_of(d) for d in g.vertices}

@@ -14,7 +14,7 @@ Merge rules follow buildkit's ``util/progress/progressui/display.go`` (``trace.u
 * vertices carrying a ``progressGroup`` are shown as one step per group; the group appears
   once one of its non-weak members has started (or one of them failed).
 
-Step numbers follow the order in which progressui's trace first sees a step start (a cached
+Group numbers follow the order in which progressui's trace first sees a step start (a cached
 step counts: BuildKit sends it with ``started == completed``). That is the order of buildx's
 tty view and of its error-log block. ``--progress=plain`` numbers a step when it first
 *prints* it, which is the same order unless steps run concurrently; see
@@ -44,13 +44,13 @@ __all__ = [
     "BuildGraph",
     "BuildWarning",
     "Changes",
+    "Group",
     "Interval",
     "LogBuffer",
     "LogChunk",
     "ProgressGroup",
     "SourceRange",
     "StatusItem",
-    "Step",
     "Vertex",
     "VertexState",
     "go_seconds",
@@ -372,7 +372,7 @@ class Vertex:
         self.intervals: dict[int, int | None] = {}
         self._merged: list[Interval] = []
         self.state = VertexState.QUEUED
-        #: Step number (1-based) once started; group members use their group's number.
+        #: Group number (1-based) once started; group members use their group's number.
         self.step: int | None = None
         self.logs = LogBuffer(log_cap)
         self.statuses: dict[str, StatusItem] = {}
@@ -435,8 +435,12 @@ class Vertex:
         return VertexState.QUEUED
 
 
-class Step:
-    """A progress group as one displayed step."""
+class Group:
+    """A progress group: member vertices shown (and numbered) as one step.
+
+    Hidden until a non-weak member has started; ``cached`` when all members are, ``error``
+    is the first member error.
+    """
 
     __slots__ = ("cached", "error", "hidden", "id", "intervals", "members", "name", "step")
 
@@ -451,7 +455,7 @@ class Step:
         self.intervals: dict[int, int | None] = {}
 
     def __repr__(self) -> str:
-        return f"Step({self.id!r}, {self.name!r}, step={self.step}, members={len(self.members)})"
+        return f"Group({self.id!r}, {self.name!r}, step={self.step}, members={len(self.members)})"
 
 
 class Changes:
@@ -496,7 +500,7 @@ class BuildGraph:
     def __init__(self, log_cap: int = DEFAULT_LOG_CAP) -> None:
         self.log_cap = log_cap
         self._vertices: dict[str, Vertex] = {}
-        self._groups: dict[str, Step] = {}
+        self._groups: dict[str, Group] = {}
         self._steps: list[str] = []
         self._dependents: dict[str, list[str]] = {}
         self._open: dict[str, None] = {}
@@ -531,17 +535,17 @@ class BuildGraph:
         return self._vertices.get(digest)
 
     @property
-    def groups(self) -> Mapping[str, Step]:
+    def groups(self) -> Mapping[str, Group]:
         """Progress groups by id."""
         return self._groups
 
     @property
     def steps(self) -> Sequence[str]:
-        """Step keys (vertex digest or group id) by step number; ``steps[n - 1]`` is #n."""
+        """Group keys (vertex digest or group id) by step number; ``steps[n - 1]`` is #n."""
         return self._steps
 
     def step_of(self, digest: str) -> int | None:
-        """Step number of a vertex digest or group id."""
+        """Group number of a vertex digest or group id."""
         v = self._vertices.get(digest)
         if v is not None:
             return v.step
@@ -590,15 +594,15 @@ class BuildGraph:
 
     @property
     def failed(self) -> Vertex | None:
-        """The failed vertex: the lowest-numbered one whose error is not a cancellation."""
-        best: Vertex | None = None
+        """The failed vertex: the first to report an error that is not a cancellation.
+
+        (The daemon's ``errdefs.Vertex`` error detail names it authoritatively.)
+        """
         for d in self._errors:
             v = self._vertices[d]
-            if _cancelled(v.error):
-                continue
-            if best is None or _order_key(v) < _order_key(best):
-                best = v
-        return best
+            if not _cancelled(v.error):
+                return v
+        return None
 
     @property
     def warnings(self) -> list[BuildWarning]:
@@ -677,7 +681,7 @@ class BuildGraph:
             groups_seen[grp.id] = None
             g = self._groups.get(grp.id)
             if g is None:
-                g = self._groups[grp.id] = Step(grp)
+                g = self._groups[grp.id] = Group(grp)
             g.members[v.digest] = None
         if has_started:
             start = timestamp_ns(pv.started)
@@ -726,7 +730,7 @@ class BuildGraph:
                 deps.append(v.digest)
         v.inputs = inputs
 
-    def _refresh_group(self, g: Step, ch: Changes) -> None:
+    def _refresh_group(self, g: Group, ch: Changes) -> None:
         # progressui vertexGroup.refresh: cached iff all members cached, first error wins,
         # revealed once a non-weak member started (or a second member brought an error).
         cached = True
@@ -806,7 +810,3 @@ class BuildGraph:
             v.warnings.append(w)
             self._warnings.append(w)
             ch.warnings.add(pw.vertex)
-
-
-def _order_key(v: Vertex) -> tuple[int, int]:
-    return (v.step if v.step is not None else 1 << 62, v.seq)

@@ -105,9 +105,9 @@ class BuildOptions:
         """Check paths and values before any daemon is contacted."""
         ctx = Path(self.context)
         if not ctx.exists():
-            raise OptionsError(f"unable to prepare context: path {self.context!r} not found")
+            raise OptionsError(f'unable to prepare context: path "{self.context}" not found')
         if not ctx.is_dir():
-            raise OptionsError(f"unable to prepare context: {self.context!r} is not a directory")
+            raise OptionsError(f'unable to prepare context: "{self.context}" is not a directory')
         df = self.dockerfile_path
         if not df.is_file():
             raise OptionsError(f"failed to read dockerfile: open {df}: no such file or directory")

@@ -31,7 +31,13 @@ import time
 from collections.abc import AsyncIterable, Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, TextIO
 
-from tui.debug.graph import CANCELED_SUFFIX, Interval, go_seconds, merge_intervals
+from tui.debug.graph import (
+    CANCELED_SUFFIX,
+    BuildWarning,
+    Interval,
+    go_seconds,
+    merge_intervals,
+)
 
 if TYPE_CHECKING:
     from google.protobuf.timestamp_pb2 import Timestamp
@@ -147,29 +153,42 @@ def format_source_error(
 class _Warn:
     __slots__ = ("detail", "filename", "has_source", "ranges", "short", "source", "url")
 
-    def __init__(self, pw: control_pb2.VertexWarning) -> None:
-        self.short = pw.short
-        self.detail = list(pw.detail)
-        self.url = pw.url
-        self.has_source = pw.HasField("info")
-        self.filename = pw.info.filename
-        self.source = pw.info.data
-        self.ranges = [(r.start.line, r.end.line) for r in pw.ranges]
+    def __init__(self, w: control_pb2.VertexWarning | BuildWarning) -> None:
+        if isinstance(w, BuildWarning):
+            self.short = w.short.encode()
+            self.detail = [d.encode() for d in w.detail]
+            self.url = w.url
+            self.has_source = w.has_source
+            self.filename = w.filename
+            self.source = w.source
+            self.ranges = w.line_ranges
+            return
+        self.short = w.short
+        self.detail = list(w.detail)
+        self.url = w.url
+        self.has_source = w.HasField("info")
+        self.filename = w.info.filename
+        self.source = w.info.data
+        self.ranges = [(r.start.line, r.end.line) for r in w.ranges]
 
 
 def format_warnings(
-    warnings: Sequence[_Warn | control_pb2.VertexWarning],
+    warnings: Sequence[control_pb2.VertexWarning | BuildWarning],
     *,
     debug: bool = False,
     color: bool = True,
 ) -> str:
     """The end-of-build warning summary of buildx (``printWarnings``), ``""`` if none.
 
-    buildx 0.13 colours the heading yellow even when stderr is not a terminal.
+    Takes ``VertexWarning`` messages or ``BuildGraph.warnings``. buildx 0.13 colours the
+    heading yellow even when stderr is not a terminal; ``debug`` is ``--debug``'s form.
     """
-    if not warnings:
+    return _format_warnings([_Warn(w) for w in warnings], debug=debug, color=color)
+
+
+def _format_warnings(ws: list[_Warn], *, debug: bool, color: bool) -> str:
+    if not ws:
         return ""
-    ws = [w if isinstance(w, _Warn) else _Warn(w) for w in warnings]
     head = "1 warning found" if len(ws) == 1 else f"{len(ws)} warnings found"
     if not debug:
         head += " (use --debug to expand)"
@@ -362,7 +381,7 @@ class PlainPrinter:
         text = self._decoder.decode(bytes(self._buf), final=True)
         self._buf.clear()
         if warnings:
-            text += format_warnings(self._warnings, debug=self._debug, color=self._color)
+            text += _format_warnings(self._warnings, debug=self._debug, color=self._color)
         self._write_text(text)
 
     async def consume(self, stream: AsyncIterable[control_pb2.StatusResponse]) -> None:

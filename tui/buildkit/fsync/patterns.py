@@ -74,20 +74,25 @@ def _check_class(p: str, i: int) -> int:
     while True:
         if i < n and p[i] == "]" and nrange > 0:
             return i + 1
-        for _ in range(2):  # lo, then optionally hi after '-'
-            if i >= n or p[i] in "-]":
-                raise PatternError("syntax error in pattern")
-            if p[i] == "\\":
-                i += 1
-                if i >= n:
-                    raise PatternError("syntax error in pattern")
-            i += 1
-            if i >= n:
-                raise PatternError("syntax error in pattern")
-            if p[i] != "-":
-                break
-            i += 1
+        i = _check_class_char(p, i)  # lo
+        if p[i] == "-":
+            i = _check_class_char(p, i + 1)  # hi
         nrange += 1
+
+
+def _check_class_char(p: str, i: int) -> int:
+    """Go's getEsc: one (possibly escaped) class character; something must follow it."""
+    n = len(p)
+    if i >= n or p[i] in "-]":
+        raise PatternError("syntax error in pattern")
+    if p[i] == "\\":
+        i += 1
+        if i >= n:
+            raise PatternError("syntax error in pattern")
+    i += 1
+    if i >= n:
+        raise PatternError("syntax error in pattern")
+    return i
 
 
 def check_go_glob(pattern: str) -> None:
@@ -111,21 +116,43 @@ def _glob_class(p: str, i: int, out: list[str]) -> int:
     if p[i] == "^":
         out.append("^")
         i += 1
-    first = True
-    while first or p[i] != "]":
-        first = False
-        for k in range(2):
+    while True:
+        for part in range(2):  # lo, then hi after '-'
             if p[i] == "\\":
                 i += 1
             out.append(re.escape(p[i]))
             i += 1
-            if k == 0 and p[i] == "-":
-                out.append("-")
-                i += 1
-            else:
+            if part or p[i] != "-":
                 break
-    out.append("]")
-    return i + 1
+            out.append("-")
+            i += 1
+        if p[i] == "]":
+            out.append("]")
+            return i + 1
+
+
+def _compile_glob(pattern: str) -> re.Pattern[str] | None:
+    try:
+        check_go_glob(pattern)
+    except PatternError:
+        return None
+    out: list[str] = []
+    i, n = 0, len(pattern)
+    while i < n:
+        ch = pattern[i]
+        if ch == "[":
+            i = _glob_class(pattern, i + 1, out)
+            continue
+        if ch == "*":
+            out.append("[^/]*")
+        elif ch == "?":
+            out.append("[^/]")
+        else:
+            if ch == "\\":
+                i += 1
+            out.append(re.escape(pattern[i]))
+        i += 1
+    return re.compile("".join(out) + r"\Z", re.DOTALL)
 
 
 _GLOB_CACHE: dict[str, re.Pattern[str] | None] = {}
@@ -133,33 +160,10 @@ _GLOB_CACHE: dict[str, re.Pattern[str] | None] = {}
 
 def go_glob_match(pattern: str, name: str) -> bool:
     """Go ``filepath.Match`` on one name; malformed patterns match nothing."""
-    rx = _GLOB_CACHE.get(pattern, False)
-    if rx is False:
-        try:
-            check_go_glob(pattern)
-        except PatternError:
-            rx = None
-        else:
-            out: list[str] = []
-            i, n = 0, len(pattern)
-            while i < n:
-                ch = pattern[i]
-                if ch == "*":
-                    out.append("[^/]*")
-                elif ch == "?":
-                    out.append("[^/]")
-                elif ch == "[":
-                    i = _glob_class(pattern, i + 1, out)
-                    continue
-                elif ch == "\\":
-                    i += 1
-                    out.append(re.escape(pattern[i]))
-                else:
-                    out.append(re.escape(ch))
-                i += 1
-            rx = re.compile("".join(out) + r"\Z", re.DOTALL)
-        _GLOB_CACHE[pattern] = rx
-    return rx is not None and rx.match(name) is not None  # type: ignore[union-attr]
+    if pattern not in _GLOB_CACHE:
+        _GLOB_CACHE[pattern] = _compile_glob(pattern)
+    rx = _GLOB_CACHE[pattern]
+    return rx is not None and rx.match(name) is not None
 
 
 class Pattern:
