@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import socket
 import stat
@@ -23,8 +24,8 @@ from tui.buildkit.fsync.walk import (
     MODE_STICKY,
     MODE_SYMLINK,
     Entry,
+    FileOpener,
     go_file_mode,
-    open_entry,
     posix_mode,
     walk,
 )
@@ -398,25 +399,42 @@ def test_nothing_outside_root_is_touched(
     assert not [p for p in file_access if p.startswith(outside_real)]
 
 
-def test_open_entry_refuses_swapped_files(
-    escape_tree: tuple[Path, Path], file_access: list[str]
+@pytest.mark.parametrize("openat2", [True, False])
+def test_file_opener_refuses_swapped_paths(
+    escape_tree: tuple[Path, Path], file_access: list[str], openat2: bool
 ) -> None:
     root, outside = escape_tree
-    make(root, ["sub/f"])
+    make(root, ["sub/f", "sub2/f", "sub3/f"])
     entries = {e.path: e for e in walk(str(root))}
-    # file replaced by a symlink to a secret
+    # after the walk: a file replaced by a symlink to a secret ...
     os.unlink(root / "inside")
     os.symlink(str(outside / "secret"), root / "inside")
-    with pytest.raises(OSError):
-        open_entry(entries["inside"])
-    # parent directory replaced by a symlink to a directory with the same file name
+    # ... a directory replaced by a symlink to a directory holding the same name ...
     os.rename(root / "sub", root / "sub.old")
     make(outside, ["f"])
     os.symlink(str(outside), root / "sub")
-    with pytest.raises(OSError):
-        open_entry(entries["sub/f"])
-    # only the link itself was resolved by the kernel; no descriptor stayed open on it
-    os.rename(root / "sub.old", root / "sub2")
-    entries2 = {e.path: e for e in walk(str(root))}
-    fd = open_entry(entries2["sub2/f"])
-    os.close(fd)
+    # ... and a file replaced by another inode (created while the old one still exists)
+    (root / "sub2" / "f.new").write_text("new")
+    os.replace(root / "sub2" / "f.new", root / "sub2" / "f")
+    file_access.clear()
+    with FileOpener(str(root)) as opener:
+        opener._openat2 = openat2 and opener._openat2
+        beneath = opener._openat2
+        fd = opener.open(entries["sub3/f"])
+        assert os.read(fd, 100) == b"sub3/f"
+        os.close(fd)
+        errnos = {}
+        for name in ("inside", "sub/f", "sub2/f"):
+            with pytest.raises(OSError) as info:
+                opener.open(entries[name])
+            errnos[name] = info.value.errno
+    assert errnos["inside"] == errno.ELOOP
+    assert errnos["sub2/f"] == errno.ESTALE
+    escaped = [p for p in file_access if p.startswith(str(outside.resolve()))]
+    if beneath:
+        # openat2 refuses to resolve the symlinked directory at all
+        assert errnos["sub/f"] == errno.ELOOP
+        assert not escaped
+    else:
+        # fallback: the kernel follows the swapped parent; the inode check rejects it
+        assert errnos["sub/f"] == errno.ESTALE

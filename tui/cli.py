@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
 import sys
-from collections.abc import Sequence
-from typing import NoReturn, TextIO
+from collections.abc import Coroutine, Sequence
+from typing import Any, NoReturn, TextIO
 
 from tui.buildkit.address import AddressError, TLSFiles, resolve_builder
 from tui.buildkit.client import BuildkitClient
@@ -18,6 +19,37 @@ from tui.debug.build import run_dockerfile_build
 from tui.debug.options import BuildOptions, OptionsError, parse_key_values, parse_output
 from tui.debug.plain import PlainPrinter
 from tui.debug.report import print_build_error
+
+
+class Interrupted(Exception):
+    """The process was asked to stop by a signal; cleanup has run."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+async def _interruptible(coro: Coroutine[Any, Any, int]) -> int:
+    """Run ``coro``; SIGTERM and SIGHUP cancel it so every cleanup path runs."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.ensure_future(coro)
+    got: list[int] = []
+
+    def stop(signum: int) -> None:
+        got.append(signum)
+        task.cancel()
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        loop.add_signal_handler(sig, stop, sig)
+    try:
+        return await task
+    except asyncio.CancelledError:
+        if got:
+            raise Interrupted(got[0]) from None
+        raise
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            loop.remove_signal_handler(sig)
 
 
 class UsageError(Exception):
@@ -99,18 +131,31 @@ async def _build(args: argparse.Namespace, opts: BuildOptions, out: TextIO) -> i
     printer = PlainPrinter(out) if args.progress != "quiet" else None
     if printer is not None:
         out.write(f"#0 building with {endpoint.describe()}\n\n")
+    ticker = asyncio.create_task(_tick(printer)) if printer is not None else None
     try:
         await run_dockerfile_build(client, opts, printer.feed if printer else None)
     except BuildError as err:
-        if printer is not None:
-            printer.finish()
+        _finish(printer, ticker)
         print_build_error(err, out)
         return 1
     finally:
+        _finish(printer, ticker)
         await client.close()
-    if printer is not None:
-        printer.finish()
     return 0
+
+
+async def _tick(printer: PlainPrinter) -> None:
+    """Let the printer flush paced updates while no status message arrives."""
+    while True:
+        await asyncio.sleep(printer.tick)
+        printer.refresh()
+
+
+def _finish(printer: PlainPrinter | None, ticker: asyncio.Task[None] | None) -> None:
+    if ticker is not None:
+        ticker.cancel()
+    if printer is not None:
+        printer.finish()  # idempotent
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -122,16 +167,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.print_help(sys.stderr)
             return 2
         opts = _options(args)
-        return asyncio.run(_build(args, opts, sys.stderr))
+        return asyncio.run(_interruptible(_build(args, opts, sys.stderr)))
     except UsageError as exc:
         print(f"bxtui: {exc} (see 'bxtui build --help')", file=sys.stderr)
         return 2
     except (OptionsError, AddressError, DaemonUnreachable) as exc:
         print(f"ERROR: {exc}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Interrupted) as exc:
         print("ERROR: interrupted", file=sys.stderr)
-        return 130
+        return 128 + (exc.signum if isinstance(exc, Interrupted) else signal.SIGINT)
 
 
 if __name__ == "__main__":

@@ -110,6 +110,16 @@ class BuildkitClient:
                 f"cannot reach {self.endpoint.describe()}: {exc.details() or exc.code().name}"
             ) from None
 
+    async def active_builds(self) -> list[str]:
+        """Refs of the builds the daemon's build history lists as still running."""
+        req = control_pb2.BuildHistoryRequest(ActiveOnly=True, EarlyExit=True)
+        refs: list[str] = []
+        event: control_pb2.BuildHistoryEvent
+        async for event in self.control.ListenBuildHistory(req):
+            if event.record.Ref and not event.record.HasField("CompletedAt"):
+                refs.append(event.record.Ref)
+        return refs
+
     def gateway(self, build_ref: str) -> Gateway:
         """An LLBBridge client bound to the build job ``build_ref``."""
         return Gateway(self.channel, build_ref)

@@ -17,7 +17,7 @@ from typing import Final
 
 from tui.buildkit.fsync.errors import DiffCopyError, ProtocolError, RemoteError
 from tui.buildkit.fsync.receiver import Receiver
-from tui.buildkit.fsync.walk import Entry, open_entry, walk
+from tui.buildkit.fsync.walk import Entry, FileOpener, walk
 from tui.buildkit.proto import fsutil_types_pb2
 
 __all__ = [
@@ -56,12 +56,14 @@ class _Sender:
         self,
         send: SendFn,
         entries: Iterator[Entry],
+        opener: FileOpener,
         reset_owner: bool,
         progress: Callable[[int], None] | None,
     ) -> None:
         self._send = send
         self._lock = asyncio.Lock()
         self._entries = entries
+        self._opener = opener
         self._reset_owner = reset_owner
         self._progress = progress
         self.files: dict[int, Entry] = {}
@@ -104,7 +106,7 @@ class _Sender:
 
     async def _send_file(self, file_id: int, entry: Entry) -> None:
         try:
-            fd = open_entry(entry)
+            fd = self._opener.open(entry)
         except OSError:
             fd = -1  # fsutil sends just the closing empty DATA when open fails
         if fd >= 0:
@@ -161,10 +163,11 @@ async def send_tree(
     """
     try:
         entries = walk(root, include_patterns, exclude_patterns, followpaths)
+        opener = FileOpener(root)
     except Exception as exc:
         await _send_error(send, exc)
         raise
-    sender = _Sender(send, entries, reset_owner, progress)
+    sender = _Sender(send, entries, opener, reset_owner, progress)
 
     async def read() -> None:
         async for pkt in recv:
@@ -189,6 +192,7 @@ async def send_tree(
         raise
     finally:
         await _cancel([reader, *others])
+        opener.close()
 
 
 async def _until_done(main: asyncio.Future[None], helpers: list[asyncio.Future[None]]) -> None:

@@ -12,13 +12,32 @@ import errno
 import os
 import stat as _stat
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Final
 
+from tui.buildkit.fsync.entry import (
+    MODE_CHAR_DEVICE,
+    MODE_DEVICE,
+    MODE_DIR,
+    MODE_IRREGULAR,
+    MODE_NAMED_PIPE,
+    MODE_PERM,
+    MODE_SETGID,
+    MODE_SETUID,
+    MODE_SOCKET,
+    MODE_STICKY,
+    MODE_SYMLINK,
+    MODE_TYPE,
+    NO_XATTRS,
+    TYPE_BITS,
+    Entry,
+    go_file_mode,
+    posix_mode,
+    special_bits,
+)
 from tui.buildkit.fsync.followpaths import resolve_followpaths, sort_names
+from tui.buildkit.fsync.opener import FileOpener
 from tui.buildkit.fsync.patterns import MatchInfo, PatternMatcher, dedupe_paths
-from tui.buildkit.proto import fsutil_types_pb2
 
 __all__ = [
     "MODE_CHAR_DEVICE",
@@ -33,134 +52,16 @@ __all__ = [
     "MODE_SYMLINK",
     "MODE_TYPE",
     "Entry",
+    "FileOpener",
     "Filter",
     "go_file_mode",
-    "open_entry",
     "posix_mode",
     "walk",
 ]
 
-# Go os.FileMode bits.
-MODE_DIR: Final = 1 << 31
-MODE_SYMLINK: Final = 1 << 27
-MODE_DEVICE: Final = 1 << 26
-MODE_NAMED_PIPE: Final = 1 << 25
-MODE_SOCKET: Final = 1 << 24
-MODE_SETUID: Final = 1 << 23
-MODE_SETGID: Final = 1 << 22
-MODE_CHAR_DEVICE: Final = 1 << 21
-MODE_STICKY: Final = 1 << 20
-MODE_IRREGULAR: Final = 1 << 19
-MODE_PERM: Final = 0o777
-MODE_TYPE: Final = (
-    MODE_DIR
-    | MODE_SYMLINK
-    | MODE_NAMED_PIPE
-    | MODE_SOCKET
-    | MODE_DEVICE
-    | MODE_CHAR_DEVICE
-    | MODE_IRREGULAR
-)
-
-_TYPE_BITS: Final = {
-    _stat.S_IFDIR: MODE_DIR,
-    _stat.S_IFLNK: MODE_SYMLINK,
-    _stat.S_IFREG: 0,
-    _stat.S_IFIFO: MODE_NAMED_PIPE,
-    _stat.S_IFCHR: MODE_DEVICE | MODE_CHAR_DEVICE,
-    _stat.S_IFBLK: MODE_DEVICE,
-    _stat.S_IFSOCK: MODE_SOCKET,
-}
 _DIR_FLAGS: Final = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-_FILE_FLAGS: Final = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 _GONE: Final = (errno.ENOENT, errno.ENOTDIR, errno.ELOOP)
-_NO_XATTRS: Mapping[str, bytes] = MappingProxyType({})
 _PROC_FD: Final = os.path.isdir("/proc/self/fd")
-
-
-def _special_bits(st_mode: int) -> int:
-    mode = 0
-    if st_mode & _stat.S_ISUID:
-        mode |= MODE_SETUID
-    if st_mode & _stat.S_ISGID:
-        mode |= MODE_SETGID
-    if st_mode & _stat.S_ISVTX:
-        mode |= MODE_STICKY
-    return mode
-
-
-def go_file_mode(st_mode: int) -> int:
-    """Go's ``os.FileMode`` for a POSIX ``st_mode`` (what ``os.Lstat().Mode()`` returns)."""
-    mode = (st_mode & MODE_PERM) | _TYPE_BITS.get(_stat.S_IFMT(st_mode), MODE_IRREGULAR)
-    return mode | _special_bits(st_mode)
-
-
-def posix_mode(go_mode: int) -> int:
-    """Permission bits for ``chmod`` from a Go ``os.FileMode`` (as Go's ``os.Chmod``)."""
-    mode = go_mode & MODE_PERM
-    if go_mode & MODE_SETUID:
-        mode |= _stat.S_ISUID
-    if go_mode & MODE_SETGID:
-        mode |= _stat.S_ISGID
-    if go_mode & MODE_STICKY:
-        mode |= _stat.S_ISVTX
-    return mode
-
-
-@dataclass(frozen=True, slots=True)
-class Entry:
-    """One walked path with the fields fsutil puts in ``fsutil.types.Stat``."""
-
-    path: str
-    mode: int
-    uid: int
-    gid: int
-    size: int
-    mod_time_ns: int
-    linkname: str
-    devmajor: int
-    devminor: int
-    xattrs: Mapping[str, bytes]
-    os_path: str
-    dev: int = field(default=0, repr=False, compare=False)
-    ino: int = field(default=0, repr=False, compare=False)
-
-    @property
-    def is_dir(self) -> bool:
-        """A directory."""
-        return bool(self.mode & MODE_DIR)
-
-    @property
-    def is_symlink(self) -> bool:
-        """A symbolic link (``linkname`` is its target)."""
-        return bool(self.mode & MODE_SYMLINK)
-
-    @property
-    def is_regular(self) -> bool:
-        """No type bits: the receiver may request its data (fsutil fileCanRequestData)."""
-        return not self.mode & MODE_TYPE
-
-    @property
-    def is_hardlink(self) -> bool:
-        """A regular file that repeats an earlier entry's inode (``linkname`` = that path)."""
-        return bool(self.linkname) and not self.mode & MODE_TYPE
-
-    def to_stat(self, *, reset_owner: bool = False) -> fsutil_types_pb2.Stat:
-        """The wire ``Stat``; ``reset_owner`` sends uid/gid 0 like the Go client does."""
-        st = fsutil_types_pb2.Stat(
-            path=self.path,
-            mode=self.mode,
-            uid=0 if reset_owner else self.uid,
-            gid=0 if reset_owner else self.gid,
-            size=self.size,
-            modTime=self.mod_time_ns,
-            linkname=self.linkname,
-            devmajor=self.devmajor,
-            devminor=self.devminor,
-        )
-        if self.xattrs:
-            st.xattrs.update(self.xattrs)
-        return st
 
 
 class Filter:
@@ -189,19 +90,6 @@ class Filter:
     def active(self) -> bool:
         """Whether any matching is needed at all."""
         return self.include is not None or self.exclude is not None
-
-
-def open_entry(entry: Entry) -> int:
-    """Open a walked regular file for reading, refusing anything but that same inode."""
-    fd = os.open(entry.os_path, _FILE_FLAGS)
-    try:
-        st = os.fstat(fd)
-        if not _stat.S_ISREG(st.st_mode) or (st.st_dev, st.st_ino) != (entry.dev, entry.ino):
-            raise OSError(errno.ESTALE, "file changed during the walk", entry.os_path)
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
 
 
 class _Item:
@@ -254,10 +142,10 @@ class _Walker:
         except OSError as exc:
             if exc.errno in (errno.ENOTSUP, errno.EOPNOTSUPP):
                 self.no_xattr_devs.add(dev)
-                return _NO_XATTRS
+                return NO_XATTRS
             raise
         if not keys:
-            return _NO_XATTRS
+            return NO_XATTRS
         out: dict[str, bytes] = {}
         for key in keys:
             if key.startswith("com.apple."):
@@ -266,7 +154,7 @@ class _Walker:
                 out[key] = os.getxattr(target, key, follow_symlinks=False)
             except OSError:
                 continue
-        return MappingProxyType(out) if out else _NO_XATTRS
+        return MappingProxyType(out) if out else NO_XATTRS
 
     def _entry(self, fd: int, de: os.DirEntry[str], rel: str, os_path: str) -> _Item:
         st = de.stat(follow_symlinks=False)
@@ -275,9 +163,9 @@ class _Walker:
         mode = m & MODE_PERM
         if fmt != _stat.S_IFREG:
             # fsutil clears the socket bit: sockets travel as (empty) regular files.
-            mode |= _TYPE_BITS.get(fmt, MODE_IRREGULAR) & ~MODE_SOCKET
+            mode |= TYPE_BITS.get(fmt, MODE_IRREGULAR) & ~MODE_SOCKET
         if m & 0o7000:
-            mode |= _special_bits(m)
+            mode |= special_bits(m)
         is_dir = fmt == _stat.S_IFDIR
         rdev = 0 if is_dir else st.st_rdev
         dev = st.st_dev
@@ -292,7 +180,7 @@ class _Walker:
             # fsutil's (old-style) major/minor split of st_rdev.
             (rdev >> 8) & 0xFFF,
             (rdev & 0xFF) | ((rdev >> 12) & 0xFFF00),
-            _NO_XATTRS if dev in self.no_xattr_devs else self._xattrs(fd, de.name, os_path, dev),
+            NO_XATTRS if dev in self.no_xattr_devs else self._xattrs(fd, de.name, os_path, dev),
             os_path,
             dev,
             st.st_ino,

@@ -1,0 +1,78 @@
+"""Interrupting a running build: clean exit, the daemon-side build ends, nothing left behind."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import queue
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from conftest import bxtui_binary
+
+from tui.buildkit.address import parse_address
+from tui.buildkit.client import BuildkitClient
+
+pytestmark = pytest.mark.daemon
+
+
+def _active(docker_host: str) -> list[str]:
+    async def go() -> list[str]:
+        client = await BuildkitClient.open(parse_address(docker_host, "docker", "test"))
+        try:
+            return await client.active_builds()
+        finally:
+            await client.close()
+
+    return asyncio.run(go())
+
+
+def _wait_until(cond, timeout: float) -> bool:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return True
+        time.sleep(0.2)
+    return bool(cond())
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
+def test_signal_during_build(sig: int, tmp_path: Path, docker_host: str) -> None:
+    token = os.urandom(4).hex()
+    (tmp_path / "Dockerfile").write_text(
+        f"FROM busybox:local\nRUN echo started-{token} && sleep 120\n"
+    )
+    before_dirs = set(Path("/tmp").glob("bxtui-*"))
+    proc = subprocess.Popen(
+        [bxtui_binary(), "build", "--progress=plain", str(tmp_path)],
+        env=dict(os.environ, DOCKER_HOST=docker_host),
+        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    assert proc.stderr is not None
+    stream = proc.stderr
+    threading.Thread(target=lambda: [lines.put(x) for x in stream], daemon=True).start()
+    seen = []
+    try:
+        while True:
+            line = lines.get(timeout=60)
+            seen.append(line)
+            if f"started-{token}" in line and "echo" not in line:
+                break
+        assert _active(docker_host), "the build should be running in the daemon"
+        proc.send_signal(sig)
+        rc = proc.wait(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert rc == 128 + sig
+    rest = []
+    while not lines.empty():
+        rest.append(lines.get())
+    assert "Traceback" not in "".join(seen + rest)
+    assert _wait_until(lambda: not _active(docker_host), 10), "build still running in daemon"
+    assert set(Path("/tmp").glob("bxtui-*")) == before_dirs

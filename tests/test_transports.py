@@ -1,0 +1,120 @@
+"""The buildkitd transports (unix://, tcp:// with mutual TLS) and the Docker hijack."""
+
+from __future__ import annotations
+
+import os
+import stat
+import time
+from pathlib import Path
+
+import pytest
+from buildkitd_relay import TLSRelay, make_certs, unix_relay
+from conftest import EXAMPLES
+
+from tui.buildkit.address import parse_address
+
+pytestmark = pytest.mark.daemon
+
+
+@pytest.fixture(scope="module")
+def docker_ep(docker_host: str):  # type: ignore[no-untyped-def]
+    return parse_address(docker_host, "docker", "test")
+
+
+def _private_dirs() -> set[str]:
+    return {p.name for p in Path("/tmp").glob("bxtui-*")}
+
+
+def test_buildkitd_over_unix(tmp_path: Path, docker_ep, run_bxtui) -> None:  # type: ignore[no-untyped-def]
+    sock = str(tmp_path / "buildkitd.sock")
+    relay = unix_relay(docker_ep, sock)
+    try:
+        before = _private_dirs()
+        res = run_bxtui(
+            "build", "--progress=plain", "--addr", f"unix://{sock}", "-o",
+            f"type=local,dest={tmp_path / 'out'}", str(EXAMPLES / "success"),
+            env={"DOCKER_HOST": "unix:///nonexistent.sock"},
+        )
+        assert res.returncode == 0, res.stderr
+        assert "buildkitd at unix://" in res.stderr
+        # the session ran over Control.Session: the context arrived and the export came back
+        assert (tmp_path / "out" / "app" / "status").read_text() == "built ok\n"
+        assert _private_dirs() == before
+    finally:
+        relay.close()
+
+
+def test_buildkitd_over_tcp_with_mutual_tls(tmp_path: Path, docker_ep, run_bxtui) -> None:  # type: ignore[no-untyped-def]
+    certs = make_certs(tmp_path)
+    relay = TLSRelay(docker_ep, certs)
+    try:
+        res = run_bxtui(
+            "build", "--progress=plain", "--addr", f"tcp://127.0.0.1:{relay.port}",
+            "--tlscacert", certs.ca, "--tlscert", certs.client_cert, "--tlskey", certs.client_key,
+            str(EXAMPLES / "fail-run"),
+        )
+        assert res.returncode == 1, res.stderr
+        assert ">>> RUN echo \"partial output\"" in res.stderr
+        assert "exit code: 3" in res.stderr
+        assert relay.connections >= 1
+    finally:
+        relay.close()
+
+
+def test_tls_wrong_ca_is_one_clear_line(tmp_path: Path, docker_ep, run_bxtui) -> None:  # type: ignore[no-untyped-def]
+    certs = make_certs(tmp_path)
+    relay = TLSRelay(docker_ep, certs)
+    try:
+        t0 = time.monotonic()
+        res = run_bxtui(
+            "build", "--addr", f"tcp://127.0.0.1:{relay.port}",
+            "--tlscacert", certs.other_ca, "--tlscert", certs.client_cert,
+            "--tlskey", certs.client_key, str(EXAMPLES / "success"),
+        )
+        elapsed = time.monotonic() - t0
+    finally:
+        relay.close()
+    assert res.returncode == 1
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1, res.stderr
+    assert f"127.0.0.1:{relay.port}" in lines[0]
+    assert elapsed < 10
+
+
+@pytest.mark.parametrize(
+    "env,args,needle",
+    [
+        ({"DOCKER_HOST": "unix:///nonexistent/docker.sock"}, [], "unix:///nonexistent/docker.sock"),
+        ({}, ["--addr", "unix:///nonexistent/buildkitd.sock"], "unix:///nonexistent/buildkitd.sock"),
+        ({}, ["--addr", "tcp://127.0.0.1:9"], "127.0.0.1:9"),
+    ],
+)
+def test_unreachable_daemon_fails_fast(env, args, needle, run_bxtui) -> None:  # type: ignore[no-untyped-def]
+    t0 = time.monotonic()
+    res = run_bxtui("build", *args, str(EXAMPLES / "success"), env=env)
+    elapsed = time.monotonic() - t0
+    assert res.returncode == 1
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0], res.stderr
+    assert "Traceback" not in res.stderr
+    # under 2 s of waiting, plus interpreter start-up
+    assert elapsed < 5, elapsed
+
+
+def test_private_socket_dir_is_0700_and_removed(docker_host: str) -> None:
+    import asyncio
+
+    from tui.buildkit.client import BuildkitClient
+
+    async def go() -> tuple[str, int, bool]:
+        client = await BuildkitClient.open(parse_address(docker_host, "docker", "test"))
+        path = client.private.path
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+        sock_exists = any(p.suffix == ".sock" for p in path.iterdir())
+        await client.close()
+        return str(path), mode, sock_exists
+
+    path, mode, sock_exists = asyncio.run(go())
+    assert mode == 0o700
+    assert sock_exists
+    assert not os.path.exists(path)
