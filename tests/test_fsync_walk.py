@@ -392,6 +392,8 @@ def test_nothing_outside_root_is_touched(
     assert sorted(e.path for e in entries) == ["abs", "deep", "up"]
     assert all(e.is_symlink for e in entries)
     assert all(e.os_path.startswith(real_root + "/") for e in entries)
+    # an escaping followpath alone selects nothing (like upstream), it does not disable filtering
+    assert paths(root, follow=["../outside/secret"]) == []
     # full walk: symlinked dirs are links, never descended
     assert paths(root) == ["abs", "deep", "inside", "up"]
     assert file_access, "audit hook saw nothing"

@@ -192,7 +192,9 @@ async def evaluate_result(gw: Gateway, result: gateway_pb2.Result) -> gateway_pb
     return out
 
 
-def dockerfile_build_func(opts: BuildOptions) -> BuildFunc:
+def dockerfile_build_func(
+    opts: BuildOptions,
+) -> Callable[[Gateway], Awaitable[gateway_pb2.Result]]:
     """A build function calling the ``dockerfile.v0`` frontend, then evaluating its refs."""
     frontend_opt = opts.frontend_opts()
 

@@ -66,11 +66,15 @@ class _Sender:
         self._opener = opener
         self._reset_owner = reset_owner
         self._progress = progress
+        self.finished = False
         self.files: dict[int, Entry] = {}
         self.queue: asyncio.Queue[tuple[int, Entry]] = asyncio.Queue()
 
     async def emit(self, pkt: Packet) -> None:
         async with self._lock:
+            if self.finished:
+                return  # nothing may follow our FIN
+            self.finished = pkt.type == FIN
             await self._send(pkt)
         if self._progress is not None:
             self._progress(pkt.ByteSize())

@@ -164,7 +164,10 @@ def resolve_followpaths(root: str, paths: Iterable[str]) -> list[str] | None:
     while stack:
         p = go_join(".", stack.pop()) or "."
         if p == ".." or p.startswith("../"):
-            continue  # would escape the root; upstream has no guard here
+            # Upstream would stat outside the root here; keep the path as a pattern
+            # (it matches nothing) without looking at the filesystem.
+            resolved.add(p)
+            continue
         current = "."
         while True:
             first, _, rest = p.partition("/")

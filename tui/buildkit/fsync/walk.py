@@ -208,14 +208,14 @@ class _Walker:
                 skip = True
         return True, skip, inc_info, exc_info
 
-    def scan(self, os_dir: str, prefix: str, ident: tuple[int, int], parent: _Frame) -> list[_Item]:
-        """The surviving children of one directory, in walk order."""
+    def scan(self, os_dir: str, prefix: str, ident: tuple[int, int], frame: _Frame) -> list[_Item]:
+        """The surviving children of ``frame``'s directory, in walk order."""
         try:
             fd = os.open(os_dir, _DIR_FLAGS)
         except OSError as exc:
             if exc.errno in _GONE:
                 return []  # vanished, or replaced by a symlink: never follow it
-            if exc.errno == errno.EACCES and not parent.emitted:
+            if exc.errno == errno.EACCES and not frame.emitted:
                 return []  # fsutil ignores permission errors on filtered-out dirs
             raise
         try:
@@ -234,7 +234,7 @@ class _Walker:
                     is_dir = False
                 skip, inc, exc_ = False, None, None
                 if self.filtered:
-                    keep, skip, inc, exc_ = self._decide(rel, is_dir, parent)
+                    keep, skip, inc, exc_ = self._decide(rel, is_dir, frame)
                     if not keep or (skip and not is_dir):
                         continue
                 try:
@@ -257,21 +257,23 @@ class _Walker:
         top.items = self.scan(self.root, "", (st.st_dev, st.st_ino), top)
         stack = [top]
         seen: dict[tuple[int, int], str] = {}
-        filtered = self.filtered
+        unemitted = 0  # frames on the stack whose directory was not sent yet
         while stack:
             frame = stack[-1]
             if frame.idx >= len(frame.items):
                 stack.pop()
+                unemitted -= not frame.emitted
                 continue
             item = frame.items[frame.idx]
             frame.idx += 1
             entry = item.entry
             if not item.skip:
-                if filtered:
+                if unemitted:  # parents that did not match go out right before a child
                     for anc in stack:
                         if not anc.emitted and anc.entry is not None:
                             anc.emitted = True
                             yield anc.entry
+                    unemitted = 0
                 if item.nlink > 1 and not entry.mode & (MODE_DIR | MODE_SYMLINK):
                     key = (entry.dev, entry.ino)
                     first = seen.get(key)
@@ -286,6 +288,7 @@ class _Walker:
                 child.items = self.scan(entry.os_path, entry.path + "/", ident, child)
                 if child.items:
                     stack.append(child)
+                    unemitted += not child.emitted
 
 
 def _relink(entry: Entry, first: str) -> Entry:
@@ -320,7 +323,7 @@ def walk(
     surface while iterating.
     """
     real = os.path.realpath(root)
-    if not os.path.isdir(real):
+    if not _stat.S_ISDIR(os.stat(real).st_mode):
         raise NotADirectoryError(errno.ENOTDIR, "not a directory", root)
     flt = Filter(real, include_patterns, exclude_patterns, followpaths)
     return _Walker(real, flt).run()

@@ -1,0 +1,200 @@
+"""Debug containers and their processes, over LLBBridge NewContainer / ExecProcess."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+from collections.abc import Callable
+
+import grpc
+
+from tui.buildkit.errors import BuildError, error_from_rpc, error_from_status
+from tui.buildkit.gateway import Gateway
+from tui.buildkit.proto import gateway_pb2, ops_pb2
+from tui.debug.invoke import ProcessSpec
+
+OutputFn = Callable[[int, bytes], None]
+
+
+class ProcessError(RuntimeError):
+    """A process could not be started or its stream broke."""
+
+
+class Process:
+    """One process in a container: stdin, output callback, resize, signals, exit status.
+
+    Exit codes follow BuildKit: 0 for success, the process's code otherwise, 255 when
+    unknown; ``error`` holds the daemon's message for a non-zero exit.
+    """
+
+    def __init__(self, gateway: Gateway, container_id: str, spec: ProcessSpec,
+                 on_output: OutputFn) -> None:
+        self.id = f"{container_id}:{secrets.token_hex(6)}"
+        self.container_id = container_id
+        self.spec = spec
+        self._on_output = on_output
+        self._call = gateway.exec_process()
+        self._started = asyncio.Event()
+        self._exited = asyncio.Event()
+        self._done = asyncio.Event()
+        self._stdin_closed = False
+        self._write_lock = asyncio.Lock()
+        self.exit_code: int | None = None
+        self.error: str | None = None
+        self._reader: asyncio.Task[None] | None = None
+
+    async def start(self, rows: int = 24, cols: int = 80) -> None:
+        """Send Init and wait for Started (raises ProcessError when it cannot start)."""
+        init = gateway_pb2.InitMessage(
+            ContainerID=self.container_id, Meta=self.spec.meta(), Fds=[0, 1, 2],
+            Tty=self.spec.tty,
+        )
+        await self._send(gateway_pb2.ExecMessage(ProcessID=self.id, Init=init))
+        self._reader = asyncio.create_task(self._read())
+        started = asyncio.create_task(self._started.wait())
+        finished = asyncio.create_task(self._done.wait())
+        await asyncio.wait({started, finished}, return_when=asyncio.FIRST_COMPLETED)
+        started.cancel()
+        finished.cancel()
+        if not self._started.is_set():
+            raise ProcessError(self.error or "the process did not start")
+        if self.spec.tty:
+            await self.resize(rows, cols)
+
+    async def _send(self, msg: gateway_pb2.ExecMessage) -> None:
+        async with self._write_lock:
+            await self._call.write(msg)
+
+    async def _read(self) -> None:
+        try:
+            while True:
+                msg = await self._call.read()
+                if msg is grpc.aio.EOF:
+                    break
+                kind = msg.WhichOneof("Input")
+                if kind == "File":
+                    if msg.File.Data:
+                        self._on_output(msg.File.Fd, msg.File.Data)
+                elif kind == "Started":
+                    self._started.set()
+                elif kind == "Exit":
+                    self._record_exit(msg.Exit)
+                    await self.close_stdin()
+                elif kind == "Done":
+                    break
+        except grpc.aio.AioRpcError as exc:
+            if self.exit_code is None:
+                self.error = error_from_rpc(exc).message
+        finally:
+            if self.exit_code is None:
+                self.exit_code = 255
+                self.error = self.error or "the process stream ended without an exit status"
+            self._exited.set()
+            self._done.set()
+            with contextlib.suppress(grpc.RpcError, asyncio.InvalidStateError, RuntimeError):
+                await self._call.done_writing()
+
+    def _record_exit(self, exit_msg: gateway_pb2.ExitMessage) -> None:
+        self.exit_code = int(exit_msg.Code)
+        if exit_msg.HasField("Error") and exit_msg.Error.code:
+            self.error = error_from_status(exit_msg.Error).message
+        self._exited.set()
+
+    async def write(self, data: bytes) -> None:
+        """Send bytes to the process's stdin (dropped once it has exited)."""
+        if self._exited.is_set() or self._stdin_closed or not data:
+            return
+        fd = gateway_pb2.FdMessage(Fd=0, Data=data)
+        await self._send(gateway_pb2.ExecMessage(ProcessID=self.id, File=fd))
+
+    async def close_stdin(self) -> None:
+        """Send EOF on stdin (required before the daemon reports Done)."""
+        if self._stdin_closed:
+            return
+        self._stdin_closed = True
+        fd = gateway_pb2.FdMessage(Fd=0, EOF=True)
+        with contextlib.suppress(grpc.RpcError, asyncio.InvalidStateError, RuntimeError):
+            await self._send(gateway_pb2.ExecMessage(ProcessID=self.id, File=fd))
+
+    async def resize(self, rows: int, cols: int) -> None:
+        """Tell the process's terminal its size."""
+        if self._exited.is_set():
+            return
+        msg = gateway_pb2.ResizeMessage(Rows=rows, Cols=cols)
+        await self._send(gateway_pb2.ExecMessage(ProcessID=self.id, Resize=msg))
+
+    async def signal(self, name: str) -> None:
+        """Send a signal by name (``TERM``, ``INT``, ``KILL``; a ``SIG`` prefix is removed)."""
+        if self._exited.is_set():
+            return
+        sig = gateway_pb2.SignalMessage(Name=name.upper().removeprefix("SIG"))
+        await self._send(gateway_pb2.ExecMessage(ProcessID=self.id, Signal=sig))
+
+    async def wait(self) -> int:
+        """Wait until the process has exited and its output is drained; the exit code."""
+        await self._done.wait()
+        assert self.exit_code is not None
+        return self.exit_code
+
+    async def abort(self) -> None:
+        """Cancel the stream (the container's release kills the process)."""
+        self._call.cancel()
+        if self._reader is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
+
+
+class Container:
+    """A debug container created through the gateway; release it when done."""
+
+    def __init__(self, gateway: Gateway, request: gateway_pb2.NewContainerRequest) -> None:
+        self.gateway = gateway
+        self.request = request
+        self.id = request.ContainerID
+        self.released = False
+        self.processes: list[Process] = []
+
+    @classmethod
+    async def create(
+        cls,
+        gateway: Gateway,
+        mounts: list[ops_pb2.Mount],
+        *,
+        network: ops_pb2.NetMode = ops_pb2.UNSET,
+        platform: ops_pb2.Platform | None = None,
+        extra_hosts: list[ops_pb2.HostIP] | None = None,
+        hostname: str = "",
+    ) -> Container:
+        """NewContainer with a fresh id."""
+        req = gateway_pb2.NewContainerRequest(
+            ContainerID=f"bxtui{secrets.token_hex(8)}", Mounts=mounts, Network=network,
+            extraHosts=extra_hosts or [], hostname=hostname,
+        )
+        if platform is not None:
+            req.platform.CopyFrom(platform)
+        await gateway.new_container(req)
+        return cls(gateway, req)
+
+    async def start(self, spec: ProcessSpec, on_output: OutputFn, rows: int = 24,
+                    cols: int = 80) -> Process:
+        """Start a process (the first one is the container's init)."""
+        proc = Process(self.gateway, self.id, spec, on_output)
+        self.processes.append(proc)
+        await proc.start(rows, cols)
+        return proc
+
+    async def release(self) -> str | None:
+        """Release the container; returns the daemon's (informational) error text, if any."""
+        if self.released:
+            return None
+        self.released = True
+        try:
+            await self.gateway.release_container(self.id)
+        except BuildError as err:
+            return err.message
+        finally:
+            for p in self.processes:
+                if not p._done.is_set():
+                    await p.abort()
+        return None
