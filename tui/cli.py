@@ -13,12 +13,17 @@ from typing import Any, NoReturn, TextIO
 from tui.buildkit.address import AddressError, TLSFiles, resolve_builder
 from tui.buildkit.client import BuildkitClient
 from tui.buildkit.errors import BuildError
+from tui.buildkit.proto import control_pb2
 from tui.buildkit.relay import DaemonUnreachable
 from tui.buildkit.session.secrets import SecretSpecError, parse_secret
+from tui.debug.attach import run_attached
 from tui.debug.build import run_dockerfile_build
+from tui.debug.container import ProcessError
+from tui.debug.invoke import InvokeError, parse_invoke
 from tui.debug.options import BuildOptions, OptionsError, parse_key_values, parse_output
 from tui.debug.plain import PlainPrinter
 from tui.debug.report import print_build_error
+from tui.debug.result import new_result_context
 
 
 class Interrupted(Exception):
@@ -83,6 +88,12 @@ def _build_parser() -> argparse.ArgumentParser:
     b.add_argument("--secret", action="append", default=[], metavar="id=ID,src=PATH|env=VAR")
     b.add_argument("--allow", action="append", default=[], metavar="ENTITLEMENT")
     b.add_argument("--progress", default="auto", choices=["auto", "plain", "tty", "quiet"])
+    b.add_argument("--invoke", metavar="CMD",
+                   help="run CMD in a debug container after the build (e.g. /bin/sh)")
+    b.add_argument("--on", choices=["error", "always"], default="error",
+                   help="with --invoke: debug only failed builds (default) or always")
+    b.add_argument("--initial", action="store_true",
+                   help="with --invoke: the failed step's state before it ran")
     b.add_argument("--builder", help="docker context to build on")
     b.add_argument("--addr", help="buildkitd address: unix:///path or tcp://host:port")
     b.add_argument("--tlscacert", help="CA certificate for --addr")
@@ -132,6 +143,12 @@ async def _build(args: argparse.Namespace, opts: BuildOptions, out: TextIO) -> i
     if printer is not None:
         out.write(f"#0 building with {endpoint.describe()}\n\n")
     ticker = asyncio.create_task(_tick(printer)) if printer is not None else None
+    if args.invoke is not None:
+        try:
+            return await _debug(client, args, opts, printer, ticker, out)
+        finally:
+            _finish(printer, ticker)
+            await client.close()
     try:
         await run_dockerfile_build(client, opts, printer.feed if printer else None)
     except BuildError as err:
@@ -142,6 +159,56 @@ async def _build(args: argparse.Namespace, opts: BuildOptions, out: TextIO) -> i
         _finish(printer, ticker)
         await client.close()
     return 0
+
+
+async def _debug(
+    client: BuildkitClient,
+    args: argparse.Namespace,
+    opts: BuildOptions,
+    printer: PlainPrinter | None,
+    ticker: asyncio.Task[None] | None,
+    out: TextIO,
+) -> int:
+    """Build, then run ``--invoke`` in the failed step (or the result) on this terminal."""
+    cfg = parse_invoke(args.invoke)
+    cfg.initial = args.initial
+    names: dict[str, str] = {}
+
+    def on_status(resp: control_pb2.StatusResponse) -> None:
+        for v in resp.vertexes:
+            if v.name:
+                names[v.digest] = v.name
+        if printer is not None:
+            printer.feed(resp)
+
+    ctx, _, err = await new_result_context(client, opts, on_status)
+    _finish(printer, ticker)
+    if err is not None:
+        print_build_error(err, out)
+    status = 1 if err is not None else 0
+    if ctx is None:
+        if err is not None:
+            out.write("ERROR: cannot debug: the build failed before any step ran\n")
+        return status
+    try:
+        if args.on == "error" and err is None:
+            return status
+        where = "result" if err is None else ("initial" if cfg.initial else "final")
+        step = names.get(err.vertex or "", "") if err is not None else ""
+        label = f"the {where} state of {step}" if step else f"the build {where}"
+        if err is None:
+            label = "the build result"
+        out.flush()
+        banner = f"bxtui: running {args.invoke!r} in {label}; exit it to finish\n"
+        try:
+            code = await run_attached(ctx, cfg, banner=banner)
+        except (InvokeError, ProcessError) as exc:
+            out.write(f"ERROR: {exc}\n")
+            return 1
+        out.write(f"bxtui: debug process exited with status {code}\n")
+        return status
+    finally:
+        await ctx.done()
 
 
 async def _tick(printer: PlainPrinter) -> None:
@@ -171,7 +238,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"bxtui: {exc} (see 'bxtui build --help')", file=sys.stderr)
         return 2
-    except (OptionsError, AddressError, DaemonUnreachable) as exc:
+    except (OptionsError, AddressError, DaemonUnreachable, InvokeError) as exc:
         print(f"ERROR: {exc}", file=sys.stderr)
         return 1
     except (KeyboardInterrupt, Interrupted) as exc:

@@ -1,0 +1,120 @@
+"""Attach a debug process to the real terminal: raw mode, resize, restored on every path."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+import termios
+import tty
+from typing import Any, BinaryIO
+
+from tui.debug.container import Process
+from tui.debug.invoke import InvokeConfig
+from tui.debug.result import ResultContext
+
+
+def terminal_size(fd: int) -> tuple[int, int]:
+    """(rows, cols) of the terminal on ``fd``; 24x80 when it is not a terminal."""
+    try:
+        size = os.get_terminal_size(fd)
+    except OSError:
+        return 24, 80
+    return size.lines, size.columns
+
+
+class RawMode:
+    """Puts a terminal in raw mode and restores its previous settings on exit."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self._saved: list[Any] | None = None
+
+    def __enter__(self) -> RawMode:
+        if os.isatty(self.fd):
+            self._saved = termios.tcgetattr(self.fd)
+            tty.setraw(self.fd, termios.TCSANOW)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._saved is not None:
+            termios.tcsetattr(self.fd, termios.TCSADRAIN, self._saved)
+            self._saved = None
+
+
+async def run_attached(
+    ctx: ResultContext,
+    cfg: InvokeConfig,
+    stdin: BinaryIO | None = None,
+    stdout: BinaryIO | None = None,
+    banner: str = "",
+) -> int:
+    """Run ``cfg`` in a new container with this process's terminal; return its exit code.
+
+    Keystrokes go to the process (stdin EOF closes its stdin), its output to stdout, and
+    SIGWINCH resizes it.  The terminal is restored however this ends.  ``banner`` is
+    written once the terminal is raw (so nothing typed early is echoed twice).
+    """
+    in_fd = (stdin or sys.stdin.buffer).fileno()
+    out = stdout or sys.stdout.buffer
+    is_tty = os.isatty(in_fd)
+    if not is_tty:
+        cfg.tty = False
+    rows, cols = terminal_size(out.fileno() if os.isatty(out.fileno()) else in_fd)
+
+    def on_output(_fd: int, data: bytes) -> None:
+        out.write(data)
+        out.flush()
+
+    raw = RawMode(in_fd) if is_tty else contextlib.nullcontext()
+    with raw:
+        if banner:
+            on_output(1, banner.replace("\n", "\r\n" if is_tty else "\n").encode())
+        _, proc = await ctx.exec(cfg, on_output, rows, cols)
+        return await _pump_terminal(proc, in_fd, out)
+
+
+async def _pump_terminal(proc: Process, in_fd: int, out: BinaryIO) -> int:
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[bytes | tuple[int, int]] = asyncio.Queue()
+
+    def on_stdin() -> None:
+        try:
+            data = os.read(in_fd, 65536)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        if not data:
+            loop.remove_reader(in_fd)
+        queue.put_nowait(data)
+
+    def on_winch() -> None:
+        queue.put_nowait(terminal_size(out.fileno() if os.isatty(out.fileno()) else in_fd))
+
+    forward = asyncio.create_task(_forward(proc, queue))
+    loop.add_reader(in_fd, on_stdin)
+    loop.add_signal_handler(signal.SIGWINCH, on_winch)
+    try:
+        return await proc.wait()
+    finally:
+        loop.remove_signal_handler(signal.SIGWINCH)
+        loop.remove_reader(in_fd)
+        forward.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await forward
+
+
+async def _forward(proc: Process, queue: asyncio.Queue[bytes | tuple[int, int]]) -> None:
+    """Send keystrokes and resizes to the process, in order."""
+    while True:
+        data = await queue.get()
+        if isinstance(data, tuple):
+            await proc.resize(*data)
+            continue
+        if not data:
+            await proc.close_stdin()
+            return
+        await proc.write(data)
