@@ -12,7 +12,8 @@ Usage: .venv/bin/python bench/bench_context.py [--reps N] [--dir DIR] [--json PA
 
        FROM busybox:local
        ARG NONCE
-       RUN --mount=type=bind,target=/ctx echo "bench nonce=$NONCE files=$(find /ctx -type f | wc -l)"
+       RUN --mount=type=bind,target=/ctx \\
+           echo "bench nonce=$NONCE files=$(find /ctx -type f | wc -l)"
 
    The count printed by the step must equal the tree's file count (so the whole tree arrived);
    ``NONCE`` differs on every run so the step always runs and the count is always checked.
@@ -124,7 +125,7 @@ def ensure_tree(ctx: Path, n_files: int, total: int, seed: int) -> dict[str, Any
     want = {"version": MANIFEST_VERSION, "files": n_files, "bytes": total, "seed": seed}
     mpath = _manifest_path(ctx)
     if mpath.exists() and ctx.is_dir():
-        have = json.loads(mpath.read_text())
+        have: dict[str, Any] = json.loads(mpath.read_text())
         if all(have.get(k) == v for k, v in want.items()):
             n, size, ndirs = _scan(ctx)
             if (n, size, ndirs) == (have["files"], have["bytes"], have["dirs"]):
@@ -249,6 +250,30 @@ def parse_output(text: str) -> dict[str, Any]:
     }
 
 
+_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def proc_cpu(pid: int | None) -> float | None:
+    """utime+stime of a process in seconds (None if unknown or unreadable)."""
+    if pid is None:
+        return None
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    f = text[text.rindex(")") + 2 :].split()
+    return (int(f[11]) + int(f[12])) / _TCK
+
+
+def host_busy() -> float | None:
+    """CPU seconds the whole machine spent not idle (all cores), from /proc/stat."""
+    try:
+        f = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return None
+    return (sum(f[:8]) - f[3] - f[4]) / _TCK
+
+
 def _poll_hwm(proc: subprocess.Popen[bytes]) -> int:
     """Fallback: poll /proc/PID/status for VmHWM (kB) until the process exits."""
     peak = 0
@@ -272,7 +297,9 @@ def run_build(
     env: dict[str, str],
     log_path: Path,
     timeout: float,
+    daemon_pid: int | None = None,
 ) -> dict[str, Any]:
+    d0, h0 = proc_cpu(daemon_pid), host_busy()
     gnu_time = shutil.which("time", path="/usr/bin:/bin")
     with tempfile.NamedTemporaryFile("r", suffix=".time") as tf:
         cmd = [gnu_time, "-f", _TIME_FMT, "-o", tf.name, *argv] if gnu_time else argv
@@ -287,6 +314,7 @@ def run_build(
                 proc.wait()
                 rc = -9
             wall = time.perf_counter() - t0
+        d1, h1 = proc_cpu(daemon_pid), host_busy()
         rss_kb = hwm
         cpu = None
         if gnu_time:
@@ -295,8 +323,21 @@ def run_build(
                 rss_kb = int(fields[1])
                 cpu = float(fields[2]) + float(fields[3])
     text = log_path.read_text("utf-8", "replace")
-    return {"tool": tool, "rc": rc, "wall_s": wall, "rss_mb": rss_kb / 1024, "cpu_s": cpu,
-            **parse_output(text), "log": str(log_path)}
+    daemon_cpu = d1 - d0 if d0 is not None and d1 is not None else None
+    busy = h1 - h0 if h0 is not None and h1 is not None else None
+    other = (busy - (cpu or 0.0) - (daemon_cpu or 0.0)) if busy is not None else None
+    return {
+        "tool": tool,
+        "rc": rc,
+        "wall_s": wall,
+        "rss_mb": rss_kb / 1024,
+        "cpu_s": cpu,
+        "daemon_cpu_s": daemon_cpu,
+        "host_busy_s": busy,
+        "other_cpu_s": other,
+        **parse_output(text),
+        "log": str(log_path),
+    }
 
 
 # --------------------------------------------------------------------------- driver
@@ -324,16 +365,23 @@ def _source_digest() -> str:
 
 def _git_head() -> str | None:
     try:
-        out = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
-                             capture_output=True, text=True, timeout=10)
+        out = subprocess.run(
+            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
         return out.stdout.strip() or None
     except OSError:
         return None
 
 
 def _versions(host: str, buildx: str) -> dict[str, Any]:
-    info: dict[str, Any] = {"python": platform.python_version(), "cpus": os.cpu_count(),
-                            "kernel": platform.release()}
+    info: dict[str, Any] = {
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "kernel": platform.release(),
+    }
     try:
         v = docker_api(host, "GET", "/version")
         info["engine"] = v.get("Version")
@@ -341,8 +389,9 @@ def _versions(host: str, buildx: str) -> dict[str, Any]:
     except (OSError, RuntimeError) as exc:
         info["engine"] = f"? ({exc})"
     try:
-        info["buildx"] = subprocess.run([buildx, "version"], capture_output=True, text=True,
-                                        timeout=20).stdout.strip()
+        info["buildx"] = subprocess.run(
+            [buildx, "version"], capture_output=True, text=True, timeout=20
+        ).stdout.strip()
     except OSError as exc:
         info["buildx"] = f"? ({exc})"
     info["bxtui_head"] = _git_head()
@@ -364,8 +413,18 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
             rs = [r for r in runs if r["mode"] == mode and r["tool"] == tool and r["ok"]]
             out[f"{tool}/{mode}"] = {
                 "n": len(rs),
-                **{k: _stats([r[k] for r in rs])
-                   for k in ("wall_s", "transfer_s", "transfer_bytes", "rss_mb", "cpu_s")},
+                **{
+                    k: _stats([r[k] for r in rs])
+                    for k in (
+                        "wall_s",
+                        "transfer_s",
+                        "transfer_bytes",
+                        "rss_mb",
+                        "cpu_s",
+                        "daemon_cpu_s",
+                        "other_cpu_s",
+                    )
+                },
             }
     ratios: dict[str, Any] = {}
     for mode in MODES:
@@ -397,28 +456,54 @@ def _size(n: float | None) -> str:
 
 
 def print_table(summary: dict[str, Any], file: Any = sys.stdout) -> None:
-    hdr = (f"{'mode':<10} {'tool':<7} {'n':>2}  {'wall med':>8} {'wall min':>8}  "
-           f"{'xfer med':>8} {'xfer min':>8} {'size med':>9}  {'rss med':>7} {'cpu med':>7}")
+    hdr = (
+        f"{'mode':<10} {'tool':<7} {'n':>2}  {'wall med':>8} {'wall min':>8}  "
+        f"{'xfer med':>8} {'xfer min':>8} {'size med':>9}  {'rss med':>7}  "
+        f"{'cpu med':>7} {'daemon':>7} {'other':>7}"
+    )
     print(hdr, file=file)
     print("-" * len(hdr), file=file)
     for mode in MODES:
         for tool in TOOLS:
             s = summary[f"{tool}/{mode}"]
             size = s["transfer_bytes"]["median"]
-            print(f"{mode:<10} {tool:<7} {s['n']:>2}  "
-                  f"{_fmt(s['wall_s']['median'], '7.2f')}s {_fmt(s['wall_s']['min'], '7.2f')}s  "
-                  f"{_fmt(s['transfer_s']['median'], '7.1f')}s {_fmt(s['transfer_s']['min'], '7.1f')}s "
-                  f"{_size(size):>9}  "
-                  f"{_fmt(s['rss_mb']['median'], '5.0f')}MB {_fmt(s['cpu_s']['median'], '6.2f')}s",
-                  file=file)
+            med = {k: v["median"] for k, v in s.items() if isinstance(v, dict)}
+            print(
+                f"{mode:<10} {tool:<7} {s['n']:>2}  "
+                f"{_fmt(med['wall_s'], '7.2f')}s {_fmt(s['wall_s']['min'], '7.2f')}s  "
+                f"{_fmt(med['transfer_s'], '7.1f')}s {_fmt(s['transfer_s']['min'], '7.1f')}s "
+                f"{_size(size):>9}  {_fmt(med['rss_mb'], '5.0f')}MB  "
+                f"{_fmt(med['cpu_s'], '6.2f')}s {_fmt(med['daemon_cpu_s'], '6.2f')}s "
+                f"{_fmt(med['other_cpu_s'], '6.2f')}s",
+                file=file,
+            )
+    print(
+        "(xfer: daemon-reported transfer time; cpu: client user+sys; daemon: dockerd CPU;\n"
+        " other: rest of the machine's CPU during the run, i.e. noise)",
+        file=file,
+    )
     print(file=file)
     for mode in MODES:
         r = summary["ratios"][mode]
         verdict = "meets" if r["meets_goal"] else "MISSES"
-        print(f"bxtui/buildx {mode:<9}: wall {_fmt(r['wall_s'], '.2f')}x median "
-              f"({_fmt(r['wall_s_min'], '.2f')}x min), transfer {_fmt(r['transfer_s'], '.2f')}x, "
-              f"rss {_fmt(r['rss_mb'], '.2f')}x, cpu {_fmt(r['cpu_s'], '.2f')}x "
-              f"-- goal <= {r['goal']}x: {verdict}", file=file)
+        print(
+            f"bxtui/buildx {mode:<9}: wall {_fmt(r['wall_s'], '.2f')}x median "
+            f"({_fmt(r['wall_s_min'], '.2f')}x min), transfer {_fmt(r['transfer_s'], '.2f')}x, "
+            f"rss {_fmt(r['rss_mb'], '.2f')}x, cpu {_fmt(r['cpu_s'], '.2f')}x "
+            f"-- goal <= {r['goal']}x: {verdict}",
+            file=file,
+        )
+
+
+def _daemon_pid(arg: str | None) -> int | None:
+    for cand in ([arg] if arg else []) + ["/run/bxtui-daemon/dockerd.pid"]:
+        if cand.isdigit():
+            return int(cand)
+        try:
+            return int(Path(cand).read_text().strip())
+        except (OSError, ValueError):
+            continue
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -433,8 +518,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--bxtui", help="bxtui command (default: bxtui next to this interpreter)")
     p.add_argument("--only", choices=TOOLS, help="run just one tool")
     p.add_argument("--timeout", type=float, default=300, help="per-run timeout in seconds")
-    p.add_argument("--settle", type=float, default=1.0,
-                   help="seconds to wait after sync before each run (default 1)")
+    p.add_argument(
+        "--daemon-pid",
+        help="dockerd PID or pid file, for its CPU time (default /run/bxtui-daemon/dockerd.pid)",
+    )
+    p.add_argument(
+        "--settle",
+        type=float,
+        default=1.0,
+        help="seconds to wait after sync before each run (default 1)",
+    )
     args = p.parse_args(argv)
 
     host = os.environ.get("DOCKER_HOST") or DEFAULT_HOST
@@ -453,13 +546,18 @@ def main(argv: list[str] | None = None) -> int:
 
     commands = {
         "buildx": [args.buildx, "build", "--progress=plain"],
-        "bxtui": (args.bxtui.split() if args.bxtui else _bxtui_cmd()) + ["build", "--progress=plain"],
+        "bxtui": (args.bxtui.split() if args.bxtui else _bxtui_cmd())
+        + ["build", "--progress=plain"],
     }
     versions = _versions(host, args.buildx)
-    print(f"engine {versions.get('engine')}, {versions.get('buildx')}, bxtui "
-          f"{versions['bxtui_head']} (tui digest {versions['bxtui_tui_digest']}), "
-          f"{versions['cpus']} cpus", file=sys.stderr)
+    print(
+        f"engine {versions.get('engine')}, {versions.get('buildx')}, bxtui "
+        f"{versions['bxtui_head']} (tui digest {versions['bxtui_tui_digest']}), "
+        f"{versions['cpus']} cpus",
+        file=sys.stderr,
+    )
 
+    daemon_pid = _daemon_pid(args.daemon_pid)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     seq = 0
 
@@ -467,12 +565,20 @@ def main(argv: list[str] | None = None) -> int:
         nonlocal seq
         seq += 1
         nonce = f"{stamp}-{seq}"
-        argv = [*commands[tool], "-f", str(dfdir / "Dockerfile"), "--build-arg", f"NONCE={nonce}",
-                str(build_ctx)]
+        argv = [
+            *commands[tool],
+            "-f",
+            str(dfdir / "Dockerfile"),
+            "--build-arg",
+            f"NONCE={nonce}",
+            str(build_ctx),
+        ]
         os.sync()
         time.sleep(args.settle)
         load = _loadavg()
-        r = run_build(tool, argv, env, logs / f"{stamp}-{seq:02d}-{tool}-{mode}.log", args.timeout)
+        r = run_build(
+            tool, argv, env, logs / f"{stamp}-{seq:02d}-{tool}-{mode}.log", args.timeout, daemon_pid
+        )
         r.update(mode=mode, rep=rep, nonce=nonce, loadavg_before=load)
         return r
 
@@ -489,7 +595,7 @@ def main(argv: list[str] | None = None) -> int:
     runs: list[dict[str, Any]] = []
     t_start = time.perf_counter()
     for rep in range(args.reps):
-        order = TOOLS if rep % 2 == 0 else TOOLS[::-1]
+        order: tuple[str, ...] = TOOLS if rep % 2 == 0 else TOOLS[::-1]
         if args.only:
             order = (args.only,)
         for tool in order:
@@ -498,27 +604,36 @@ def main(argv: list[str] | None = None) -> int:
                 r = one(tool, mode, rep, ctx)
                 if mode == "cold":
                     r["pruned_bytes"] = reclaimed
-                r["ok"] = (r["rc"] == 0 and r["files_seen"] == manifest["files"]
-                           and r["nonce_seen"] == r["nonce"])
+                r["ok"] = (
+                    r["rc"] == 0
+                    and r["files_seen"] == manifest["files"]
+                    and r["nonce_seen"] == r["nonce"]
+                )
                 runs.append(r)
                 size = r["transfer_bytes"]
-                print(f"rep {rep} {tool:<6} {mode:<9} wall {r['wall_s']:6.2f}s  transfer "
-                      f"{_size(size)} "
-                      f"{_fmt(r['transfer_s'], '.1f')}s  rss {r['rss_mb']:.0f}MB  cpu "
-                      f"{_fmt(r['cpu_s'], '.2f')}s  files {r['files_seen']}  load "
-                      f"{r['loadavg_before']:.2f}" + ("" if r["ok"] else f"  FAILED ({r['log']})"),
-                      file=sys.stderr, flush=True)
+                print(
+                    f"rep {rep} {tool:<6} {mode:<9} wall {r['wall_s']:6.2f}s  transfer "
+                    f"{_size(size)} "
+                    f"{_fmt(r['transfer_s'], '.1f')}s  rss {r['rss_mb']:.0f}MB  cpu "
+                    f"{_fmt(r['cpu_s'], '.2f')}s  daemon {_fmt(r['daemon_cpu_s'], '.2f')}s  other "
+                    f"{_fmt(r['other_cpu_s'], '.2f')}s  files {r['files_seen']}  load "
+                    f"{r['loadavg_before']:.2f}" + ("" if r["ok"] else f"  FAILED ({r['log']})"),
+                    file=sys.stderr,
+                    flush=True,
+                )
     elapsed = time.perf_counter() - t_start
 
     summary = summarize(runs)
     sys.stderr.flush()
     print()
-    print(f"context: {manifest['files']} files, {manifest['dirs']} dirs, "
-          f"{manifest['bytes'] / 1e9:.2f} GB; {args.reps} reps; measured in {elapsed:.0f}s")
+    print(
+        f"context: {manifest['files']} files, {manifest['dirs']} dirs, "
+        f"{manifest['bytes'] / 1e9:.2f} GB; {args.reps} reps; measured in {elapsed:.0f}s"
+    )
     print_table(summary)
     if args.json:
         doc = {
-            "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
             "host": platform.node(),
             "versions": versions,
             "docker_host": host,

@@ -34,8 +34,8 @@ T = TypeVar("T")
 class Wire:
     """One direction of a stream; packets go through real (de)serialisation."""
 
-    def __init__(self) -> None:
-        self.queue: asyncio.Queue[Packet | None] = asyncio.Queue()
+    def __init__(self, capacity: int = 0) -> None:
+        self.queue: asyncio.Queue[Packet | None] = asyncio.Queue(capacity)
         self.sent: list[Packet] = []
         self.changed = asyncio.Event()
 
@@ -175,6 +175,50 @@ async def test_empty_tree(tmp_path: Path) -> None:
     down, up = await transfer(tmp_path / "src", tmp_path / "dst")
     assert [p.type for p in down.sent] == [STAT, FIN]
     assert [p.type for p in up.sent] == [FIN]
+
+
+async def go_like_sender(recv: AsyncIterator[Packet], send: Wire, root: Path) -> None:
+    """fsutil's sender shape: REQs go to a small bounded pipeline that one worker drains,
+    so it stops reading REQs while its DATA is not being consumed."""
+    entries = list(walk(str(root)))
+    pipeline: asyncio.Queue[int] = asyncio.Queue(1)
+
+    async def worker() -> None:
+        while True:
+            file_id = await pipeline.get()
+            await send.send(Packet(type=DATA, ID=file_id, data=entries[file_id].path.encode()))
+            await send.send(Packet(type=DATA, ID=file_id))
+
+    async def stats() -> None:
+        for e in entries:
+            await send.send(Packet(type=STAT, stat=e.to_stat()))
+        await send.send(Packet(type=STAT))
+
+    tasks = [asyncio.ensure_future(worker()), asyncio.ensure_future(stats())]
+    async for pkt in recv:
+        if pkt.type == REQ:
+            await pipeline.put(pkt.ID)
+        elif pkt.type == FIN:
+            await send.send(Packet(type=FIN))
+            break
+    for task in tasks:
+        task.cancel()
+
+
+async def test_receiver_keeps_reading_while_requests_back_up(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    for i in range(60):
+        (src / f"f{i:02d}").write_text(f"f{i:02d}")
+    down, up = Wire(capacity=1), Wire(capacity=1)  # tiny transport windows
+    await within(
+        asyncio.gather(
+            go_like_sender(up.packets(), down, src),
+            receive_tree(down.packets(), up.send, str(tmp_path / "dst")),
+        ),
+        10,
+    )
+    assert all((tmp_path / "dst" / f"f{i:02d}").read_text() == f"f{i:02d}" for i in range(60))
 
 
 # ---------------------------------------------------------------- sender protocol

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tui.buildkit.fsync import opener as opener_mod
 from tui.buildkit.fsync import walk as walk_mod
 from tui.buildkit.fsync.patterns import PatternError
 from tui.buildkit.fsync.walk import (
@@ -420,8 +421,8 @@ def test_file_opener_refuses_swapped_paths(
     os.replace(root / "sub2" / "f.new", root / "sub2" / "f")
     file_access.clear()
     with FileOpener(str(root)) as opener:
-        opener._openat2 = openat2 and opener._openat2
-        beneath = opener._openat2
+        opener.root.beneath = openat2 and opener.root.beneath
+        beneath = opener.root.beneath
         fd = opener.open(entries["sub3/f"])
         assert os.read(fd, 100) == b"sub3/f"
         os.close(fd)
@@ -440,3 +441,23 @@ def test_file_opener_refuses_swapped_paths(
     else:
         # fallback: the kernel follows the swapped parent; the inode check rejects it
         assert errnos["sub/f"] == errno.ESTALE
+
+
+@pytest.mark.parametrize("openat2", [True, False])
+def test_walk_ignores_directories_swapped_mid_walk(
+    escape_tree: tuple[Path, Path], openat2: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root, outside = escape_tree
+    if not openat2:
+        monkeypatch.setattr(opener_mod, "_LIBC", None)
+    make(root, ["z/a", "z/sub/f"])
+    make(outside, ["a", "sub/f", "sub/leak"])
+    it = walk(str(root))
+    seen = []
+    for entry in it:
+        seen.append(entry.path)
+        if entry.path == "z/a":  # "z/sub" is listed but not entered yet: swap "z"
+            os.rename(root / "z", root / "z.old")
+            os.symlink(str(outside), root / "z")
+    assert "z/sub/leak" not in seen
+    assert seen == ["abs", "deep", "inside", "up", "z", "z/a", "z/sub"]

@@ -15,6 +15,7 @@ from tui.buildkit.proto import gateway_pb2, ops_pb2
 from tui.debug.invoke import ProcessSpec
 
 OutputFn = Callable[[int, bytes], None]
+RELEASE_TIMEOUT = 20.0
 
 
 class ProcessError(RuntimeError):
@@ -25,7 +26,9 @@ class Process:
     """One process in a container: stdin, output callback, resize, signals, exit status.
 
     Exit codes follow BuildKit: 0 for success, the process's code otherwise, 255 when
-    unknown; ``error`` holds the daemon's message for a non-zero exit.
+    unknown; ``error`` holds the daemon's message for a non-zero exit.  Without a tty the
+    daemon reports the exit only after stdin's EOF: call :meth:`close_stdin` when no more
+    input follows.
     """
 
     def __init__(self, gateway: Gateway, container_id: str, spec: ProcessSpec,
@@ -131,6 +134,11 @@ class Process:
         sig = gateway_pb2.SignalMessage(Name=name.upper().removeprefix("SIG"))
         await self._send(gateway_pb2.ExecMessage(ProcessID=self.id, Signal=sig))
 
+    @property
+    def finished(self) -> bool:
+        """True once the process's stream has ended."""
+        return self._done.is_set()
+
     async def wait(self) -> int:
         """Wait until the process has exited and its output is drained; the exit code."""
         await self._done.wait()
@@ -189,12 +197,19 @@ class Container:
         if self.released:
             return None
         self.released = True
+        # The daemon finishes a process's I/O only after stdin's EOF; close them first so
+        # the release is not held up by a process nobody types into any more.
+        for p in self.processes:
+            await p.close_stdin()
         try:
-            await self.gateway.release_container(self.id)
+            async with asyncio.timeout(RELEASE_TIMEOUT):
+                await self.gateway.release_container(self.id)
         except BuildError as err:
             return err.message
+        except TimeoutError:
+            return f"releasing container {self.id} timed out"
         finally:
             for p in self.processes:
-                if not p._done.is_set():
+                if not p.finished:
                     await p.abort()
         return None

@@ -45,6 +45,8 @@ def describe_op(failure: SolveFailure) -> str:
     kind = failure.op_kind
     if kind == "file":
         action = failure.file_action
+        if action is None and len(failure.op.file.actions) == 1:
+            action = failure.op.file.actions[0]
         what = action.WhichOneof("action") if action is not None else None
         if action is not None and what == "copy":
             return f'a file operation (copy "{action.copy.src}" -> "{action.copy.dest}")'
@@ -292,7 +294,9 @@ async def new_result_context(
         try:
             res = await build(gw)
         except BuildError as err:
-            if err.solve is not None and not ready.done():
+            # A parse error also carries a Solve detail, but with no op: no step ran, so
+            # there is nothing to debug (buildx would keep an unusable context open).
+            if err.solve is not None and err.solve.op_kind and not ready.done():
                 ctx = ResultContext(gw, error=err)
                 ready.set_result(ctx)
                 await ctx.wait_released()

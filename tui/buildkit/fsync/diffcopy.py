@@ -228,9 +228,18 @@ async def receive_tree(recv: AsyncIterator[Packet], send: SendFn, dest: str) -> 
     Paths must be clean, relative, in walk order and under ``dest``.
     """
     rx: Receiver | None = None
-    fin_sent = False
-    try:
+    outbox: asyncio.Queue[Packet] = asyncio.Queue()
+
+    async def write() -> None:
+        # REQs go out from here so that reading never waits on the peer (fsutil's sender
+        # stops reading REQs while its DATA is not consumed: waiting would deadlock).
+        while True:
+            await send(await outbox.get())
+
+    async def read() -> None:
+        nonlocal rx
         rx = Receiver(dest)
+        fin_sent = False
         async for pkt in recv:
             kind = pkt.type
             if kind == DATA:
@@ -239,7 +248,7 @@ async def receive_tree(recv: AsyncIterator[Packet], send: SendFn, dest: str) -> 
                 if pkt.HasField("stat"):
                     file_id = rx.stat(pkt.stat)
                     if file_id is not None:
-                        await send(Packet(type=REQ, ID=file_id))
+                        outbox.put_nowait(Packet(type=REQ, ID=file_id))
                 else:
                     rx.end_of_listing()
             elif kind == FIN:
@@ -250,14 +259,20 @@ async def receive_tree(recv: AsyncIterator[Packet], send: SendFn, dest: str) -> 
                 raise RemoteError(f"error from sender: {pkt.data.decode('utf-8', 'replace')}")
             if not fin_sent and rx.complete:
                 rx.finish()
-                await send(Packet(type=FIN))
+                outbox.put_nowait(Packet(type=FIN))
                 fin_sent = True
         raise ProtocolError("stream ended before FIN")
-    except RemoteError:
-        raise
+
+    reader: asyncio.Future[None] = asyncio.ensure_future(read())
+    writer: asyncio.Future[None] = asyncio.ensure_future(write())
+    try:
+        await _until_done(reader, [writer])
     except Exception as exc:
-        await _send_error(send, exc)
+        await _cancel([reader, writer])
+        if not isinstance(exc, RemoteError):
+            await _send_error(send, exc)
         raise
     finally:
+        await _cancel([reader, writer])
         if rx is not None:
             rx.close()

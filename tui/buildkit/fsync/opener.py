@@ -11,10 +11,10 @@ from typing import Final
 
 from tui.buildkit.fsync.entry import Entry
 
-__all__ = ["FileOpener"]
+__all__ = ["DIR_FLAGS", "FILE_FLAGS", "FileOpener", "RootFd"]
 
-_DIR_FLAGS: Final = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-_FILE_FLAGS: Final = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+DIR_FLAGS: Final = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+FILE_FLAGS: Final = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 
 
 class _OpenHow(ctypes.Structure):
@@ -44,39 +44,32 @@ def _load_libc() -> ctypes.CDLL | None:
 _LIBC = _load_libc()
 
 
-class FileOpener:
-    """Opens walked regular files for reading without ever leaving ``root``.
+class RootFd:
+    """A descriptor of ``root`` to open paths below it without following any symlink.
 
-    Uses Linux ``openat2`` with ``RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS`` from a root
-    descriptor, so no symlink (final or intermediate) is ever followed; without it, an
-    ``O_NOFOLLOW`` open by path. Either way the opened file must be the very inode the
-    walk reported, else :class:`OSError` (``ESTALE``).
+    Uses Linux ``openat2`` with ``RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS``, so neither a
+    final nor an intermediate symlink is ever resolved. Where the kernel (or a seccomp
+    filter) lacks it, falls back to an ``O_NOFOLLOW`` open of the absolute path, which
+    only protects the last component; callers then check the inode they get.
     """
 
     def __init__(self, root: str) -> None:
-        self._root_fd = os.open(os.path.realpath(root), _DIR_FLAGS)
-        self._openat2 = _LIBC is not None
+        self.fd = os.open(os.path.realpath(root), DIR_FLAGS)
+        self.beneath = _LIBC is not None
 
     def close(self) -> None:
-        """Release the root descriptor."""
-        if self._root_fd >= 0:
-            os.close(self._root_fd)
-            self._root_fd = -1
+        """Release the descriptor."""
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
 
-    def __enter__(self) -> FileOpener:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def _open_beneath(self, rel: str) -> int:
-        """``openat2`` below the root; -1 if the kernel (or seccomp) does not offer it."""
+    def _openat2(self, rel: str, flags: int) -> int:
         assert _LIBC is not None
-        how = _OpenHow(_FILE_FLAGS, 0, _RESOLVE_BENEATH | _RESOLVE_NO_SYMLINKS)
+        how = _OpenHow(flags, 0, _RESOLVE_BENEATH | _RESOLVE_NO_SYMLINKS)
         fd = int(
             _LIBC.syscall(
                 ctypes.c_long(_SYS_OPENAT2),
-                ctypes.c_int(self._root_fd),
+                ctypes.c_int(self.fd),
                 ctypes.c_char_p(os.fsencode(rel)),
                 ctypes.byref(how),
                 ctypes.c_size_t(ctypes.sizeof(how)),
@@ -85,16 +78,40 @@ class FileOpener:
         if fd >= 0:
             return fd
         err = ctypes.get_errno()
-        if err in (errno.ENOSYS, errno.EPERM):
-            self._openat2 = False
+        if err in (errno.ENOSYS, errno.EPERM):  # not offered: fall back for good
+            self.beneath = False
             return -1
         raise OSError(err, os.strerror(err), rel)
 
+    def open(self, rel: str, os_path: str, flags: int) -> int:
+        """Open ``rel`` (whose absolute form is ``os_path``) below the root."""
+        fd = self._openat2(rel, flags) if self.beneath else -1
+        return fd if fd >= 0 else os.open(os_path, flags)
+
+
+class FileOpener:
+    """Opens walked regular files for reading without ever leaving ``root``.
+
+    The opened file must also be the very inode the walk reported, else
+    :class:`OSError` (``ESTALE``): a path swapped after the walk is never read.
+    """
+
+    def __init__(self, root: str) -> None:
+        self.root = RootFd(root)
+
+    def close(self) -> None:
+        """Release the root descriptor."""
+        self.root.close()
+
+    def __enter__(self) -> FileOpener:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def open(self, entry: Entry) -> int:
         """A read-only descriptor of ``entry``'s data (the caller closes it)."""
-        fd = self._open_beneath(entry.path) if self._openat2 else -1
-        if fd < 0:
-            fd = os.open(entry.os_path, _FILE_FLAGS)
+        fd = self.root.open(entry.path, entry.os_path, FILE_FLAGS)
         try:
             st = os.fstat(fd)
             if not _stat.S_ISREG(st.st_mode) or (st.st_dev, st.st_ino) != (entry.dev, entry.ino):

@@ -36,7 +36,7 @@ from tui.buildkit.fsync.entry import (
     special_bits,
 )
 from tui.buildkit.fsync.followpaths import resolve_followpaths, sort_names
-from tui.buildkit.fsync.opener import FileOpener
+from tui.buildkit.fsync.opener import DIR_FLAGS, FileOpener, RootFd
 from tui.buildkit.fsync.patterns import MatchInfo, PatternMatcher, dedupe_paths
 
 __all__ = [
@@ -59,8 +59,7 @@ __all__ = [
     "walk",
 ]
 
-_DIR_FLAGS: Final = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-_GONE: Final = (errno.ENOENT, errno.ENOTDIR, errno.ELOOP)
+_GONE: Final = (errno.ENOENT, errno.ENOTDIR, errno.ELOOP, errno.EXDEV)
 _PROC_FD: Final = os.path.isdir("/proc/self/fd")
 
 
@@ -130,6 +129,7 @@ class _Frame:
 class _Walker:
     def __init__(self, root: str, flt: Filter) -> None:
         self.root = root
+        self.root_fd: RootFd | None = None
         self.include = flt.include
         self.exclude = flt.exclude
         self.filtered = flt.active
@@ -211,7 +211,10 @@ class _Walker:
     def scan(self, os_dir: str, prefix: str, ident: tuple[int, int], frame: _Frame) -> list[_Item]:
         """The surviving children of ``frame``'s directory, in walk order."""
         try:
-            fd = os.open(os_dir, _DIR_FLAGS)
+            if prefix and self.root_fd is not None:
+                fd = self.root_fd.open(prefix[:-1], os_dir, DIR_FLAGS)
+            else:
+                fd = os.open(os_dir, DIR_FLAGS)
         except OSError as exc:
             if exc.errno in _GONE:
                 return []  # vanished, or replaced by a symlink: never follow it
@@ -252,7 +255,14 @@ class _Walker:
             os.close(fd)
 
     def run(self) -> Iterator[Entry]:
-        st = os.stat(self.root)
+        self.root_fd = RootFd(self.root)
+        try:
+            yield from self._run()
+        finally:
+            self.root_fd.close()
+
+    def _run(self) -> Iterator[Entry]:
+        st = os.fstat(self.root_fd.fd) if self.root_fd else os.stat(self.root)
         top = _Frame(None, [])
         top.items = self.scan(self.root, "", (st.st_dev, st.st_ino), top)
         stack = [top]
