@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -60,6 +61,32 @@ def run_cmd(
     return subprocess.run(  # type: ignore[call-overload, no-any-return]
         list(argv), env=full_env, capture_output=True, text=True, timeout=timeout, **kw
     )
+
+
+def active_builds(docker_host: str) -> set[str]:
+    """Refs the daemon's build history lists as running."""
+    import asyncio
+
+    from tui.buildkit.client import BuildkitClient
+
+    async def go() -> list[str]:
+        client = await BuildkitClient.open(parse_address(docker_host, "docker", "test"))
+        try:
+            return await client.active_builds()
+        finally:
+            await client.close()
+
+    return set(asyncio.run(go()))
+
+
+def wait_until(cond, timeout: float) -> bool:  # type: ignore[no-untyped-def]
+    """Poll ``cond`` until it holds or ``timeout`` seconds pass; its last value."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return True
+        time.sleep(0.2)
+    return bool(cond())
 
 
 @pytest.fixture(scope="session")

@@ -12,32 +12,12 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import bxtui_binary
+from conftest import active_builds, bxtui_binary, wait_until
 
 from tui.buildkit.address import parse_address
 from tui.buildkit.client import BuildkitClient
 
 pytestmark = pytest.mark.daemon
-
-
-def _active(docker_host: str) -> list[str]:
-    async def go() -> list[str]:
-        client = await BuildkitClient.open(parse_address(docker_host, "docker", "test"))
-        try:
-            return await client.active_builds()
-        finally:
-            await client.close()
-
-    return asyncio.run(go())
-
-
-def _wait_until(cond, timeout: float) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(0.2)
-    return bool(cond())
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
@@ -63,7 +43,7 @@ def test_signal_during_build(sig: int, tmp_path: Path, docker_host: str) -> None
             seen.append(line)
             if f"started-{token}" in line and "echo" not in line:
                 break
-        assert _active(docker_host), "the build should be running in the daemon"
+        assert active_builds(docker_host), "the build should be running in the daemon"
         proc.send_signal(sig)
         rc = proc.wait(timeout=20)
     finally:
@@ -74,5 +54,5 @@ def test_signal_during_build(sig: int, tmp_path: Path, docker_host: str) -> None
     while not lines.empty():
         rest.append(lines.get())
     assert "Traceback" not in "".join(seen + rest)
-    assert _wait_until(lambda: not _active(docker_host), 10), "build still running in daemon"
+    assert wait_until(lambda: not active_builds(docker_host), 10), "build still running in daemon"
     assert set(Path("/tmp").glob("bxtui-*")) == before_dirs
