@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# The main job: set everything up, then build an example whose test step fails.
+# The main job: set everything up, then build an example whose test step fails and open a
+# shell in the failed step's final state (exit the shell to finish). Extra arguments go to
+# `bxtui build`, e.g. `scripts/demo.sh --initial` for the state before the step ran.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 set -a
 eval "$(bash scripts/bootstrap.sh)"
 set +a
-exec .venv/bin/bxtui build --progress=plain "$@" examples/fail-run
+exec .venv/bin/bxtui build --progress=plain --invoke /bin/sh "$@" examples/fail-run

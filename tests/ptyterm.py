@@ -48,7 +48,7 @@ class PtyRun:
             if m:
                 return m
             left = deadline - time.monotonic()
-            if left <= 0 or not self._read_some(min(left, 0.5)) and not self.proc.isalive():
+            if left <= 0 or (not self._read_some(min(left, 0.5)) and not self.proc.isalive()):
                 m = rx.search(self.text)
                 if m:
                     return m

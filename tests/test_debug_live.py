@@ -30,6 +30,10 @@ async def client(docker_host: str) -> AsyncIterator[BuildkitClient]:
         await c.close()
 
 
+async def open_ctx(client: BuildkitClient, example: str):  # type: ignore[no-untyped-def]
+    return await new_result_context(client, BuildOptions(context=str(EXAMPLES / example)))
+
+
 async def run(ctx: ResultContext, cfg: InvokeConfig, stdin: bytes = b"") -> tuple[int, str]:
     """Run a non-tty process to completion; (exit code, output)."""
     out = bytearray()
@@ -57,7 +61,9 @@ FAILING_AS_NOBODY = (
 )
 
 
-async def test_failed_run_final_and_initial_states(tmp_path: Path, client: BuildkitClient) -> None:
+async def test_failed_run_final_and_initial_states(
+    tmp_path: Path, client: BuildkitClient
+) -> None:
     (tmp_path / "Dockerfile").write_text(FAILING_AS_NOBODY.format(token=secrets.token_hex(4)))
     ctx, resp, err = await new_result_context(client, BuildOptions(context=str(tmp_path)))
     assert ctx is not None and resp is None and err is not None
@@ -81,7 +87,8 @@ async def test_failed_run_final_and_initial_states(tmp_path: Path, client: Build
 
 
 async def test_success_uses_image_config(client: BuildkitClient) -> None:
-    ctx, resp, err = await new_result_context(client, BuildOptions(context=str(EXAMPLES / "success")))
+    opts = BuildOptions(context=str(EXAMPLES / "success"))
+    ctx, resp, err = await new_result_context(client, opts)
     assert ctx is not None and err is None and resp is not None
     try:
         assert not ctx.failed
@@ -98,7 +105,7 @@ async def test_success_uses_image_config(client: BuildkitClient) -> None:
 
 
 async def test_non_final_stage_failure(client: BuildkitClient) -> None:
-    ctx, _, err = await new_result_context(client, BuildOptions(context=str(EXAMPLES / "fail-stage")))
+    ctx, _, err = await open_ctx(client, "fail-stage")
     assert ctx is not None and err is not None and err.exit_code == 2
     try:
         code, out = await run(ctx, sh("pwd; cat log.txt"))
@@ -124,7 +131,7 @@ async def test_cache_mount_is_mounted(tmp_path: Path, client: BuildkitClient) ->
 
 
 async def test_processes_one_after_another_and_signals(client: BuildkitClient) -> None:
-    ctx, _, err = await new_result_context(client, BuildOptions(context=str(EXAMPLES / "fail-run")))
+    ctx, _, _ = await open_ctx(client, "fail-run")
     assert ctx is not None
     try:
         assert (await run(ctx, sh("echo one")))[1] == "one\n"
@@ -163,7 +170,7 @@ async def test_processes_one_after_another_and_signals(client: BuildkitClient) -
 
 
 async def test_tty_process_has_real_size_and_resizes(client: BuildkitClient) -> None:
-    ctx, _, _ = await new_result_context(client, BuildOptions(context=str(EXAMPLES / "fail-run")))
+    ctx, _, _ = await open_ctx(client, "fail-run")
     assert ctx is not None
     try:
         out = bytearray()
@@ -192,7 +199,8 @@ async def _wait_for(buf: bytearray, ev: asyncio.Event, needle: bytes) -> None:
 
 
 async def test_non_exec_failure_and_early_failure(client: BuildkitClient) -> None:
-    ctx, _, err = await new_result_context(client, BuildOptions(context=str(EXAMPLES / "copy-missing")))
+    opts = BuildOptions(context=str(EXAMPLES / "copy-missing"))
+    ctx, _, err = await new_result_context(client, opts)
     assert ctx is not None and err is not None
     try:
         with pytest.raises(InvokeError, match=r'file operation \(copy "/missing.txt"'):
@@ -205,10 +213,12 @@ async def test_non_exec_failure_and_early_failure(client: BuildkitClient) -> Non
     assert "unknown instruction" in err2.message
 
 
-async def test_done_is_idempotent_and_leaves_nothing(docker_host: str, client: BuildkitClient) -> None:
+async def test_done_is_idempotent_and_leaves_nothing(
+    docker_host: str, client: BuildkitClient
+) -> None:
     api = DockerAPI(docker_host)
     before = {c["Id"] for c in api.containers()}
-    ctx, _, _ = await new_result_context(client, BuildOptions(context=str(EXAMPLES / "fail-run")))
+    ctx, _, _ = await open_ctx(client, "fail-run")
     assert ctx is not None
     _, proc = await ctx.exec(InvokeConfig(cmd=["sleep", "600"], tty=False), lambda _f, _d: None)
     assert ctx.gateway.build_ref in await client.active_builds()
@@ -240,7 +250,7 @@ async def test_cancel_before_context_aborts_build(tmp_path: Path, client: Buildk
     with pytest.raises(asyncio.CancelledError):
         await task
     async with asyncio.timeout(15):
-        while mine & set(await client.active_builds()):
+        while mine & set(await client.active_builds()):  # noqa: ASYNC110 - polls the daemon
             await asyncio.sleep(0.2)
 
 

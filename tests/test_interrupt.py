@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import queue
 import signal
 import subprocess
 import threading
-import time
 from pathlib import Path
 
 import pytest
 from conftest import active_builds, bxtui_binary, wait_until
-
-from tui.buildkit.address import parse_address
-from tui.buildkit.client import BuildkitClient
 
 pytestmark = pytest.mark.daemon
 
