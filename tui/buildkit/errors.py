@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import grpc
-from google.protobuf import json_format
 from google.protobuf.message import DecodeError
 
 from tui.buildkit.proto import errdefs_pb2, gateway_pb2, ops_pb2, rpc_status_pb2
@@ -194,6 +193,8 @@ def _str(value: object) -> str:
 
 
 def _parse_solve(type_url: str, value: bytes) -> SolveFailure | None:
+    from google.protobuf import json_format  # only needed here; slow to import
+
     msg = errdefs_pb2.Solve()
     try:
         if type_url.endswith("+json"):

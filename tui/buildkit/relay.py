@@ -10,15 +10,18 @@ upload never touches the asyncio event loop.
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import socket
-import ssl
-import tempfile
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tui.buildkit.address import Endpoint
+
+if TYPE_CHECKING:
+    import ssl
 
 CHUNK = 256 * 1024
 CONNECT_TIMEOUT = 2.0
@@ -32,8 +35,16 @@ class PrivateDir:
     """A 0700 directory for local sockets; removed by :meth:`cleanup`."""
 
     def __init__(self) -> None:
-        self.path = Path(tempfile.mkdtemp(prefix="bxtui-"))
-        self.path.chmod(0o700)
+        base = Path(os.environ.get("TMPDIR") or "/tmp")
+        while True:
+            path = base / f"bxtui-{os.urandom(6).hex()}"
+            try:
+                path.mkdir(mode=0o700)
+                break
+            except FileExistsError:
+                continue
+        path.chmod(0o700)  # whatever the umask
+        self.path = path
 
     def socket_path(self, name: str) -> str:
         """Path of a socket named ``name`` inside the directory."""
@@ -48,6 +59,8 @@ def _tls_context(endpoint: Endpoint) -> ssl.SSLContext | None:
     tls = endpoint.tls
     if tls is None:
         return None
+    import ssl  # only for TLS endpoints; slow to import
+
     ctx = ssl.create_default_context(cafile=tls.ca) if tls.ca else ssl.create_default_context()
     if tls.cert and tls.key:
         ctx.load_cert_chain(tls.cert, tls.key)
@@ -72,7 +85,7 @@ def connect(endpoint: Endpoint, timeout: float = CONNECT_TIMEOUT) -> socket.sock
             if ctx is not None:
                 name = (endpoint.tls.server_name if endpoint.tls else None) or host.strip("[]")
                 sock = ctx.wrap_socket(sock, server_hostname=name)
-    except (OSError, ssl.SSLError) as exc:
+    except OSError as exc:  # ssl.SSLError is an OSError
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise DaemonUnreachable(f"cannot reach {endpoint.describe()}: {reason}") from None
     sock.settimeout(None)
