@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass, field
 
 _HEADER = re.compile(r"^#(\d+) (\[.*)$")
+_FROM = re.compile(r"^\[[^\]]*\] FROM (.*)$")
 _END = re.compile(r"^#(\d+) (DONE [0-9.]+s|CACHED|ERROR: (.*)|CANCELED)$")
 
 
@@ -21,12 +22,18 @@ class PlainRun:
     final_error: str | None = None
 
     def steps(self) -> dict[str, str]:
-        """Vertex name -> DONE|CACHED|ERROR|CANCELED (DONE and CACHED unified as OK)."""
+        """Vertex name -> OK or ERROR.
+
+        DONE and CACHED are both OK; so is CANCELED: a step running beside the failing one is
+        cancelled or not depending on timing inside the daemon (seen with buildx too).  A base
+        image shared by several stages is one vertex whose name is whichever stage the daemon
+        named it after first, so FROM steps are compared without their stage prefix.
+        """
         out: dict[str, str] = {}
         for n, name in self.names.items():
             end = self.ends.get(n, "")
             word = end.split(" ")[0].rstrip(":")
-            out[name] = "OK" if word in ("DONE", "CACHED") else word
+            out[_FROM.sub(r"FROM \1", name)] = "ERROR" if word == "ERROR" else "OK"
         return out
 
     def failed(self) -> list[str]:

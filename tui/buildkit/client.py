@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import Sequence
 
 import grpc
 
@@ -15,13 +16,16 @@ from tui.buildkit.proto import control_pb2, control_pb2_grpc
 from tui.buildkit.relay import (
     DaemonUnreachable,
     PrivateDir,
-    Splice,
     UpgradeRelay,
     connect,
-    http_upgrade,
     ping_docker,
+    tls_context,
 )
+from tui.buildkit.session.h2server import Pipe, StreamPipe
 from tui.buildkit.session.server import SessionServer
+from tui.buildkit.session.tunnel import TunnelPipe
+
+log = logging.getLogger(__name__)
 
 MAX_MESSAGE = 16 * 1024 * 1024
 CHANNEL_OPTIONS: list[tuple[str, str | int]] = [
@@ -33,23 +37,35 @@ CHANNEL_OPTIONS: list[tuple[str, str | int]] = [
     ("grpc.enable_retries", 0),
 ]
 REACH_TIMEOUT = 2.0
+UPGRADE_TIMEOUT = 10.0
+STREAM_LIMIT = 1024 * 1024
+"""asyncio stream buffer for a hijacked session connection."""
+SEND_BUFFER = 4 * 1024 * 1024
+"""SO_SNDBUF asked for on the session connection (the kernel caps it at wmem_max)."""
 
 
 class SessionLink:
     """An attached session: the daemon's connection to our session server."""
 
-    def __init__(self, splice: Splice | None = None, task: asyncio.Task[None] | None = None):
-        self._splice = splice
+    def __init__(self, task: asyncio.Task[None]) -> None:
         self._task = task
+
+    @property
+    def closed(self) -> bool:
+        """Whether the connection has ended (detached, or dropped by the daemon)."""
+        return self._task.done()
 
     async def close(self) -> None:
         """Detach: the daemon sees the session end."""
-        if self._splice is not None:
-            self._splice.close()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, grpc.RpcError):
-                await self._task
+        self._task.cancel()
+        try:
+            await self._task
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                raise  # our caller is being cancelled too
+        except Exception:  # the connection failed on its own: nothing left to detach
+            log.debug("session connection ended with an error", exc_info=True)
 
 
 class BuildkitClient:
@@ -125,46 +141,36 @@ class BuildkitClient:
         return Gateway(self.channel, build_ref)
 
     async def attach_session(self, session: SessionServer) -> SessionLink:
-        """Connect the daemon to our session server (Docker ``/session`` or Control.Session)."""
+        """Connect the daemon to our session server (Docker ``/session`` or Control.Session).
+
+        The session is served on that connection until :meth:`SessionLink.close`.
+        """
         if self.endpoint.kind == "docker":
-            return await asyncio.to_thread(self._attach_docker, session)
-        return await self._attach_grpc(session)
+            pipe = await self._attach_docker(session)
+        else:
+            pipe = self._attach_grpc(session)
+        return SessionLink(asyncio.create_task(session.serve(pipe)))
 
-    def _attach_docker(self, session: SessionServer) -> SessionLink:
-        upstream = connect(self.endpoint)
+    async def _attach_docker(self, session: SessionServer) -> Pipe:
+        reader, writer = await _open_daemon(self.endpoint)
         try:
-            leftover = http_upgrade(upstream, "/session", session.headers())
-            local = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            local.connect(session.sock_path)
+            async with asyncio.timeout(UPGRADE_TIMEOUT):
+                await _upgrade(reader, writer, "/session", session.headers())
+        except TimeoutError:
+            writer.close()
+            raise ConnectionError("no answer to the /session upgrade") from None
         except BaseException:
-            upstream.close()
+            writer.close()
             raise
-        return SessionLink(splice=Splice(local, upstream, leftover))
+        sock = writer.get_extra_info("socket")
+        if sock is not None:  # fewer partial writes and wake-ups for a context upload
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
+        return StreamPipe(reader, writer)  # bytes past the 101 stay in ``reader``
 
-    async def _attach_grpc(self, session: SessionServer) -> SessionLink:
+    def _attach_grpc(self, session: SessionServer) -> Pipe:
         md = [(k.lower(), v) for k, v in session.headers()]
-        call = self.control.Session(metadata=md)
-        reader, writer = await asyncio.open_unix_connection(session.sock_path)
-
-        async def upstream() -> None:
-            while data := await reader.read(256 * 1024):
-                await call.write(control_pb2.BytesMessage(data=data))
-            await call.done_writing()
-
-        async def downstream() -> None:
-            msg: control_pb2.BytesMessage
-            async for msg in _iter_call(call):
-                writer.write(msg.data)
-                await writer.drain()
-
-        async def pump() -> None:
-            try:
-                await asyncio.gather(upstream(), downstream())
-            finally:
-                call.cancel()
-                writer.close()
-
-        return SessionLink(task=asyncio.create_task(pump()))
+        return TunnelPipe(self.control.Session(metadata=md))
 
     async def close(self) -> None:
         """Close the channel, the relay and the private directory."""
@@ -176,9 +182,57 @@ class BuildkitClient:
             self.private.cleanup()
 
 
-async def _iter_call(call: grpc.aio.StreamStreamCall) -> AsyncIterator[control_pb2.BytesMessage]:
-    while True:
-        msg = await call.read()
-        if msg is grpc.aio.EOF:
-            return
-        yield msg
+async def _open_daemon(
+    endpoint: Endpoint,
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """Open a stream to a Docker endpoint (TLS when it has TLS files)."""
+    try:
+        async with asyncio.timeout(REACH_TIMEOUT):
+            if endpoint.scheme == "unix":
+                return await asyncio.open_unix_connection(endpoint.location, limit=STREAM_LIMIT)
+            host, _, port = endpoint.location.rpartition(":")
+            host = host.strip("[]")
+            ctx = tls_context(endpoint)
+            name = None
+            if ctx is not None:
+                name = (endpoint.tls.server_name if endpoint.tls else None) or host
+            return await asyncio.open_connection(
+                host, int(port), ssl=ctx, server_hostname=name, limit=STREAM_LIMIT
+            )
+    except TimeoutError:
+        raise DaemonUnreachable(f"cannot reach {endpoint.describe()}: timed out") from None
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise DaemonUnreachable(f"cannot reach {endpoint.describe()}: {reason}") from None
+
+
+async def _upgrade(
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    path: str,
+    headers: Sequence[tuple[str, str]],
+) -> None:
+    """``POST path`` asking for h2c; return after the ``101`` (later bytes stay in ``reader``)."""
+    lines = [f"POST {path} HTTP/1.1", "Host: docker", "Connection: Upgrade", "Upgrade: h2c"]
+    lines += [f"{k}: {v}" for k, v in headers]
+    writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
+    await writer.drain()
+    try:
+        head = await reader.readuntil(b"\r\n\r\n")
+    except asyncio.IncompleteReadError:
+        raise ConnectionError(f"daemon closed the connection during the {path} upgrade") from None
+    except asyncio.LimitOverrunError:
+        raise ConnectionError(f"oversized response to the {path} upgrade") from None
+    status_line, _, fields = head.decode("latin-1").partition("\r\n")
+    parts = status_line.split(" ", 2)
+    if len(parts) >= 2 and parts[1] == "101":
+        return
+    body = ""
+    for field in fields.split("\r\n"):
+        key, _, value = field.partition(":")
+        if key.strip().lower() == "content-length" and value.strip().isdigit():
+            with contextlib.suppress(OSError, EOFError, TimeoutError):
+                async with asyncio.timeout(2.0):
+                    raw = await reader.readexactly(min(int(value), 65536))
+                    body = raw.decode("utf-8", "replace").strip()
+    raise ConnectionError(f"{path} upgrade refused: {status_line} {body}".strip())

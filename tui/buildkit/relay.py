@@ -55,7 +55,8 @@ class PrivateDir:
         shutil.rmtree(self.path, ignore_errors=True)
 
 
-def _tls_context(endpoint: Endpoint) -> ssl.SSLContext | None:
+def tls_context(endpoint: Endpoint) -> ssl.SSLContext | None:
+    """A client TLS context for the endpoint's TLS files, or None without TLS."""
     tls = endpoint.tls
     if tls is None:
         return None
@@ -81,7 +82,7 @@ def connect(endpoint: Endpoint, timeout: float = CONNECT_TIMEOUT) -> socket.sock
         else:
             host, _, port = endpoint.location.rpartition(":")
             sock = socket.create_connection((host.strip("[]"), int(port)), timeout=timeout)
-            ctx = _tls_context(endpoint)
+            ctx = tls_context(endpoint)
             if ctx is not None:
                 name = (endpoint.tls.server_name if endpoint.tls else None) or host.strip("[]")
                 sock = ctx.wrap_socket(sock, server_hostname=name)
@@ -208,7 +209,11 @@ class UpgradeRelay:
                 conn.close()
                 return
             self._splices = [s for s in self._splices if not s.finished.is_set()]
-            self._splices.append(Splice(conn, upstream, leftover))
+            try:
+                self._splices.append(Splice(conn, upstream, leftover))
+            except OSError:  # the client went away before the leftover bytes were passed on
+                upstream.close()
+                conn.close()
 
     def close(self) -> None:
         """Stop accepting, cut every spliced connection, remove the socket file."""

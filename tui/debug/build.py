@@ -89,14 +89,12 @@ async def gateway_build(
     exports it.  Raises BuildError when the job fails.  Cancelling the caller aborts the job.
     """
     session = SessionServer(
-        client.private.socket_path(f"session-{setup.ref[:8]}.sock"),
         dirs=setup.dirs,
         exports=setup.export_targets,
         secrets=setup.secrets,
         environ=setup.environ,
         name=setup.name,
     )
-    await session.start()
     link = None
     status_task: asyncio.Task[None] | None = None
     solve_task: asyncio.Task[control_pb2.SolveResponse] | None = None

@@ -1,29 +1,36 @@
-"""The client-side session: a local gRPC server the daemon calls back into."""
+"""The client-side session: the services the daemon calls back into, served over HTTP/2.
+
+There is no listening socket: each attached connection (Docker's hijacked ``/session``
+connection, or the ``Control.Session`` tunnel) is served directly by
+:class:`~tui.buildkit.session.h2server.GrpcConnection` on the event loop.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import os
 import socket
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-import grpc
-
-from tui.buildkit.proto import (
-    auth_pb2_grpc,
-    filesync_pb2_grpc,
-    health_pb2_grpc,
-    secrets_pb2_grpc,
-)
+from tui.buildkit.proto import auth_pb2, fsutil_types_pb2, health_pb2, secrets_pb2
 from tui.buildkit.session.auth import AuthService
 from tui.buildkit.session.filesync import ExportTarget, FileSendHandler, FileSyncService
+from tui.buildkit.session.h2server import (
+    GrpcConnection,
+    Pipe,
+    RpcMethod,
+    bidi,
+    method_table,
+    unary,
+)
 from tui.buildkit.session.health import HealthService
 from tui.buildkit.session.secrets import SecretSource, SecretsService
-
-MAX_MESSAGE = 16 * 1024 * 1024
 
 SERVED_METHODS = (
     "/grpc.health.v1.Health/Check",
@@ -35,14 +42,8 @@ SERVED_METHODS = (
     "/moby.buildkit.secrets.v1.Secrets/GetSecret",
 )
 FILESEND_METHOD = "/moby.filesync.v1.FileSend/DiffCopy"
-
-SERVER_OPTIONS: list[tuple[str, str | int]] = [
-    ("grpc.max_receive_message_length", MAX_MESSAGE),
-    ("grpc.max_send_message_length", MAX_MESSAGE),
-    ("grpc.max_metadata_size", MAX_MESSAGE),
-    ("grpc.absolute_max_metadata_size", MAX_MESSAGE),
-    ("grpc.so_reuseport", 0),
-]
+TARSTREAM_METHOD = "/moby.filesync.v1.FileSync/TarStream"
+STOP_TIMEOUT = 2.0
 
 
 def shared_key(paths: Sequence[str]) -> str:
@@ -58,16 +59,38 @@ def shared_key(paths: Sequence[str]) -> str:
     return h.hexdigest()
 
 
+@dataclass(frozen=True)
+class _CallDetails:
+    """What a grpc generic handler looks a method up by."""
+
+    method: str
+    invocation_metadata: tuple[tuple[str, str], ...] = ()
+
+
+def from_generic_handler(handler: Any, path: str) -> RpcMethod:
+    """The :class:`RpcMethod` a ``grpc.GenericRpcHandler`` registers for ``path``."""
+    rpc = handler.service(_CallDetails(path))
+    if rpc is None:
+        raise ValueError(f"{path} is not served by {handler!r}")
+    if rpc.request_streaming and rpc.response_streaming:
+        return RpcMethod(rpc.stream_stream, rpc.request_deserializer, rpc.response_serializer,
+                         streaming=True)
+    if not rpc.request_streaming and not rpc.response_streaming:
+        return RpcMethod(rpc.unary_unary, rpc.request_deserializer, rpc.response_serializer,
+                         streaming=False)
+    raise ValueError(f"{path}: only unary and stream-stream methods are supported")
+
+
 class SessionServer:
     """Serves FileSync, FileSend, Auth, Secrets and Health for one build session.
 
     ``dirs`` maps the frontend's local names (``context``, ``dockerfile``, named contexts) to
     directories; ``exports`` lists session-backed exporter targets by exporter index.
+    The session is served on whatever connection :meth:`serve` is given.
     """
 
     def __init__(
         self,
-        sock_path: str,
         *,
         dirs: Mapping[str, str] | None = None,
         exports: Sequence[ExportTarget] = (),
@@ -76,7 +99,6 @@ class SessionServer:
         name: str = "bxtui",
         on_bytes: Callable[[str, int], None] | None = None,
     ) -> None:
-        self.sock_path = sock_path
         self.id = uuid.uuid4().hex
         self.name = name
         env = os.environ if environ is None else environ
@@ -85,17 +107,31 @@ class SessionServer:
         self.health = HealthService()
         self.filesync = FileSyncService(self.dirs, on_bytes)
         self._exports = list(exports)
-        self._server = grpc.aio.server(options=SERVER_OPTIONS)
-        health_pb2_grpc.add_HealthServicer_to_server(self.health, self._server)
-        filesync_pb2_grpc.add_FileSyncServicer_to_server(self.filesync, self._server)
-        auth_pb2_grpc.add_AuthServicer_to_server(AuthService(env), self._server)
-        secrets_pb2_grpc.add_SecretsServicer_to_server(
-            SecretsService(secrets or {}, env), self._server
-        )
+        auth = AuthService(env)
+        secrets_service = SecretsService(secrets or {}, env)
+        packet = fsutil_types_pb2.Packet.FromString
+        entries = [
+            ("/grpc.health.v1.Health/Check",
+             unary(self.health.Check, health_pb2.HealthCheckRequest.FromString)),
+            ("/moby.filesync.v1.FileSync/DiffCopy", bidi(self.filesync.DiffCopy, packet)),
+            (TARSTREAM_METHOD, bidi(self.filesync.TarStream, packet)),
+            ("/moby.filesync.v1.Auth/Credentials",
+             unary(auth.Credentials, auth_pb2.CredentialsRequest.FromString)),
+            ("/moby.filesync.v1.Auth/FetchToken",
+             unary(auth.FetchToken, auth_pb2.FetchTokenRequest.FromString)),
+            ("/moby.filesync.v1.Auth/GetTokenAuthority",
+             unary(auth.GetTokenAuthority, auth_pb2.GetTokenAuthorityRequest.FromString)),
+            ("/moby.filesync.v1.Auth/VerifyTokenAuthority",
+             unary(auth.VerifyTokenAuthority, auth_pb2.VerifyTokenAuthorityRequest.FromString)),
+            ("/moby.buildkit.secrets.v1.Secrets/GetSecret",
+             unary(secrets_service.GetSecret, secrets_pb2.GetSecretRequest.FromString)),
+        ]
         if self._exports:
-            self._server.add_generic_rpc_handlers((FileSendHandler(self._exports).generic_handler(),))
-        self._server.add_insecure_port(f"unix:{sock_path}")
-        self._started = False
+            handler = FileSendHandler(self._exports).generic_handler()
+            entries.append((FILESEND_METHOD, from_generic_handler(handler, FILESEND_METHOD)))
+        self.rpc_methods: dict[str, RpcMethod] = method_table(entries)
+        """The served methods by full path (what each connection dispatches on)."""
+        self._conns: set[GrpcConnection] = set()
 
     @property
     def methods(self) -> list[str]:
@@ -112,15 +148,24 @@ class SessionServer:
         out += [("X-Docker-Expose-Session-Grpc-Method", m) for m in self.methods]
         return out
 
-    async def start(self) -> None:
-        """Start serving on the unix socket."""
-        await self._server.start()
-        self._started = True
+    async def serve(self, pipe: Pipe) -> None:
+        """Serve the session on one connection (the daemon is the HTTP/2 client) until it ends.
+
+        Cancelling this detaches: the connection is closed and the daemon sees the session end.
+        """
+        conn = GrpcConnection(self.rpc_methods, pipe)
+        self._conns.add(conn)
+        try:
+            await conn.run()
+        finally:
+            self._conns.discard(conn)
 
     async def stop(self) -> None:
-        """Stop serving and remove the socket file."""
-        if self._started:
-            await self._server.stop(grace=0.5)
-            self._started = False
-        with contextlib.suppress(OSError):
-            os.unlink(self.sock_path)
+        """Close every attached connection and wait (briefly) for their handlers to end."""
+        conns = list(self._conns)
+        for conn in conns:
+            conn.close()
+        if conns:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(STOP_TIMEOUT):
+                    await asyncio.gather(*(c.wait_closed() for c in conns))
