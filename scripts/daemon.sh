@@ -83,10 +83,29 @@ install_engine() {
   fi
 }
 
+# A dockerd left from an earlier run that no longer answers: stop it (a zombie counts as gone).
+stop_stale() {
+  local pidf=$RUN/dockerd.pid pid state
+  [ -f "$pidf" ] || return 0
+  pid=$(cat "$pidf" 2>/dev/null || true)
+  if [ -n "$pid" ] && [ -r "/proc/$pid/stat" ]; then
+    state=$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null || echo Z)
+    if [ "$state" != Z ] && grep -q dockerd "/proc/$pid/comm" 2>/dev/null; then
+      log "stopping unresponsive dockerd ($pid)"
+      kill "$pid" 2>/dev/null || true
+      local i
+      for i in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+      kill -9 "$pid" 2>/dev/null || true
+    fi
+  fi
+  rm -f "$pidf"
+}
+
 start_daemon() {
   if ping_daemon; then return 0; fi
   mkdir -p "$DIR/data" "$DIR/exec"
   install -d -m 0700 "$RUN"
+  stop_stale
   rm -f "$SOCK"
   log "starting dockerd on unix://$SOCK"
   setsid dockerd --host "unix://$SOCK" --data-root "$DIR/data" --exec-root "$DIR/exec" \

@@ -4,7 +4,8 @@
 # `bxtui build`, e.g. `scripts/demo.sh --initial` for the state before the step ran.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+setup_env=$(bash scripts/bootstrap.sh)  # fails the script if set-up fails
 set -a
-eval "$(bash scripts/bootstrap.sh)"
+eval "$setup_env"
 set +a
 exec .venv/bin/bxtui build --progress=plain --invoke /bin/sh "$@" examples/fail-run
