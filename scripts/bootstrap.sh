@@ -21,4 +21,7 @@ if ! .venv/bin/python -c 'import tui, grpc_tools, pytest' >/dev/null 2>&1 \
   .venv/bin/python -c 'import tui, grpc' || { echo "bootstrap: install failed" >&2; exit 1; }
   touch .venv/.bxtui-installed
 fi
+# Byte-compile the package, as installing a wheel does (an editable install does not, and with
+# PYTHONDONTWRITEBYTECODE set every start would compile it again).
+.venv/bin/python -m compileall -q tui >/dev/null
 bash scripts/daemon.sh env
