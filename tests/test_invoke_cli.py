@@ -115,3 +115,16 @@ def test_hangup_while_shell_open(docker_host: str) -> None:
         assert wait_until(lambda: not (mine & active_builds(docker_host)), 5)
     finally:
         run.close()
+
+
+def test_invoke_without_a_terminal(run_bxtui, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # stdin from a file (as `scripts/demo.sh < /dev/null`): no tty, commands read from it
+    script = tmp_path / "cmds"
+    script.write_text("cat /work/partial.txt; exit 4\n")
+    with script.open("rb") as stdin:
+        res = run_bxtui("build", "--progress=plain", "--invoke", "/bin/sh",
+                        str(EXAMPLES / "fail-run"), stdin=stdin)
+    assert res.returncode == 1, res.stderr
+    assert res.stdout == "partial output\n"
+    assert "debug process exited with status 4" in res.stderr
+    assert "Traceback" not in res.stderr

@@ -244,6 +244,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (KeyboardInterrupt, Interrupted) as exc:
         print("ERROR: interrupted", file=sys.stderr)
         return 128 + (exc.signum if isinstance(exc, Interrupted) else signal.SIGINT)
+    except Exception as exc:  # never a traceback for the user; cleanup has already run
+        if os.environ.get("BXTUI_DEBUG"):
+            raise
+        print(f"ERROR: {type(exc).__name__}: {exc} (BXTUI_DEBUG=1 shows details)",
+              file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -70,8 +70,9 @@ async def run_attached(
 
     raw = RawMode(in_fd) if is_tty else contextlib.nullcontext()
     with raw:
-        if banner:
-            on_output(1, banner.replace("\n", "\r\n" if is_tty else "\n").encode())
+        if banner:  # on stderr: stdout carries only the process's output
+            sys.stderr.write(banner.replace("\n", "\r\n") if is_tty else banner)
+            sys.stderr.flush()
         _, proc = await ctx.exec(cfg, on_output, rows, cols)
         return await _pump_terminal(proc, in_fd, out)
 
@@ -95,7 +96,12 @@ async def _pump_terminal(proc: Process, in_fd: int, out: BinaryIO) -> int:
         queue.put_nowait(terminal_size(out.fileno() if os.isatty(out.fileno()) else in_fd))
 
     forward = asyncio.create_task(_forward(proc, queue))
-    loop.add_reader(in_fd, on_stdin)
+    try:
+        loop.add_reader(in_fd, on_stdin)
+    except PermissionError:  # a regular file (e.g. < /dev/null) cannot be polled: read it here
+        while data := await asyncio.to_thread(os.read, in_fd, 65536):
+            queue.put_nowait(data)
+        queue.put_nowait(b"")
     loop.add_signal_handler(signal.SIGWINCH, on_winch)
     try:
         return await proc.wait()
