@@ -164,3 +164,61 @@ class TLSRelay:
 
         asyncio.run_coroutine_threadsafe(stop(), self._loop).result(10)
         self._loop.call_soon_threadsafe(self._loop.stop)
+
+
+class DockerTLSProxy:
+    """127.0.0.1:PORT serving TLS (server cert only) and passing bytes to the engine's socket:
+    a Docker Engine reached as ``tcp://`` with ``DOCKER_TLS_VERIFY``."""
+
+    def __init__(self, docker: Endpoint, certs: Certs) -> None:
+        self.docker = docker
+        self.ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        self.ctx.load_cert_chain(certs.server_cert, certs.server_key)
+        self.connections = 0
+        self._loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._server: asyncio.AbstractServer | None = None
+        self.port = 0
+        threading.Thread(target=self._run, daemon=True).start()
+        if not self._ready.wait(10):
+            raise RuntimeError("TLS proxy did not start")
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+
+        async def start() -> None:
+            self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0, ssl=self.ctx)
+            self.port = self._server.sockets[0].getsockname()[1]
+            self._ready.set()
+
+        self._loop.run_until_complete(start())
+        self._loop.run_forever()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        try:
+            ur, uw = await asyncio.open_unix_connection(self.docker.location)
+        except OSError:
+            writer.close()
+            return
+
+        async def pump(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+            try:
+                while data := await r.read(65536):
+                    w.write(data)
+                    await w.drain()
+            except (OSError, ConnectionError):
+                pass
+            finally:
+                with contextlib.suppress(OSError, RuntimeError):
+                    w.close()
+
+        await asyncio.gather(pump(reader, uw), pump(ur, writer))
+
+    def close(self) -> None:
+        async def stop() -> None:
+            if self._server is not None:
+                self._server.close()
+
+        asyncio.run_coroutine_threadsafe(stop(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)

@@ -7,7 +7,7 @@ import stat
 from pathlib import Path
 
 import pytest
-from buildkitd_relay import TLSRelay, make_certs, unix_relay
+from buildkitd_relay import DockerTLSProxy, TLSRelay, make_certs, unix_relay
 from conftest import EXAMPLES
 
 from tui.buildkit.address import parse_address
@@ -112,3 +112,26 @@ def test_private_socket_dir_is_0700_and_removed(docker_host: str) -> None:
     assert mode == 0o700
     assert sock_exists
     assert not os.path.exists(path)
+
+
+def test_docker_engine_over_tcp_with_tls(tmp_path: Path, docker_ep, run_bxtui) -> None:  # type: ignore[no-untyped-def]
+    certs = make_certs(tmp_path)
+    certdir = tmp_path / "docker-certs"
+    certdir.mkdir()
+    for src, dst in ((certs.ca, "ca.pem"), (certs.client_cert, "cert.pem"),
+                     (certs.client_key, "key.pem")):
+        (certdir / dst).write_bytes(Path(src).read_bytes())
+    proxy = DockerTLSProxy(docker_ep, certs)
+    try:
+        res = run_bxtui(
+            "build", "--progress=plain", "-o", f"type=local,dest={tmp_path / 'out'}",
+            str(EXAMPLES / "success"),
+            env={"DOCKER_HOST": f"tcp://127.0.0.1:{proxy.port}", "DOCKER_TLS_VERIFY": "1",
+                 "DOCKER_CERT_PATH": str(certdir)},
+        )
+        assert res.returncode == 0, res.stderr
+        assert f"Docker Engine at tcp://127.0.0.1:{proxy.port}" in res.stderr
+        assert (tmp_path / "out" / "app" / "status").read_text() == "built ok\n"
+        assert proxy.connections >= 3  # ping, /grpc, /session
+    finally:
+        proxy.close()

@@ -9,6 +9,7 @@ upload never touches the asyncio event loop.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import shutil
@@ -93,6 +94,22 @@ def connect(endpoint: Endpoint, timeout: float = CONNECT_TIMEOUT) -> socket.sock
     return sock
 
 
+def upgrade_request(path: str, headers: Sequence[tuple[str, str]] = ()) -> bytes:
+    """The ``POST path`` request asking Docker for an h2c upgrade."""
+    lines = [f"POST {path} HTTP/1.1", "Host: docker", "Connection: Upgrade", "Upgrade: h2c"]
+    lines += [f"{k}: {v}" for k, v in headers]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+def check_upgrade(path: str, head: bytes, rest: bytes = b"") -> None:
+    """Raise ConnectionError unless ``head`` (the response headers) is a 101."""
+    status_line = head.split(b"\r\n", 1)[0].decode("latin-1")
+    parts = status_line.split(" ", 2)
+    if len(parts) < 2 or parts[1] != "101":
+        body = rest.decode("utf-8", "replace").strip()
+        raise ConnectionError(f"{path} upgrade refused: {status_line} {body}".strip())
+
+
 def http_upgrade(
     sock: socket.socket,
     path: str,
@@ -100,10 +117,8 @@ def http_upgrade(
     timeout: float = 10.0,
 ) -> bytes:
     """Send ``POST path`` asking for an h2c upgrade; return bytes read past the 101 headers."""
-    lines = [f"POST {path} HTTP/1.1", "Host: docker", "Connection: Upgrade", "Upgrade: h2c"]
-    lines += [f"{k}: {v}" for k, v in headers]
     sock.settimeout(timeout)
-    sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+    sock.sendall(upgrade_request(path, headers))
     buf = b""
     while b"\r\n\r\n" not in buf:
         chunk = sock.recv(4096)
@@ -113,11 +128,7 @@ def http_upgrade(
         if len(buf) > 65536:
             raise ConnectionError(f"oversized response to the {path} upgrade")
     head, _, rest = buf.partition(b"\r\n\r\n")
-    status_line = head.split(b"\r\n", 1)[0].decode("latin-1")
-    parts = status_line.split(" ", 2)
-    if len(parts) < 2 or parts[1] != "101":
-        body = rest.decode("utf-8", "replace").strip()
-        raise ConnectionError(f"{path} upgrade refused: {status_line} {body}".strip())
+    check_upgrade(path, head, rest)
     sock.settimeout(None)
     return rest
 
@@ -173,7 +184,9 @@ class UpgradeRelay:
     """A local unix socket whose connections are spliced to hijacked daemon connections.
 
     Each accepted connection opens a new connection to ``endpoint``, asks for an upgrade of
-    ``path`` (Docker's ``/grpc``), and splices the two.
+    ``path`` (Docker's ``/grpc``), and splices the two: with blocking sockets in two threads,
+    or, for a TLS endpoint (one TLS object must not be used by two threads at once), on an
+    asyncio loop of the connection's own thread.
     """
 
     def __init__(self, endpoint: Endpoint, path: str, sock_path: str) -> None:
@@ -184,6 +197,7 @@ class UpgradeRelay:
         self._listener.bind(sock_path)
         self._listener.listen(16)
         self._splices: list[Splice] = []
+        self._tls_conns: list[socket.socket] = []
         self._lock = threading.Lock()
         self._closed = False
         threading.Thread(target=self._accept_loop, daemon=True).start()
@@ -197,6 +211,16 @@ class UpgradeRelay:
             threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
 
     def _serve(self, conn: socket.socket) -> None:
+        if self.endpoint.tls is not None:
+            with self._lock:
+                self._tls_conns.append(conn)
+            try:
+                asyncio.run(self._splice_tls(conn))
+            except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+                pass  # the daemon refused or went away: the client sees the connection close
+            finally:
+                conn.close()
+            return
         try:
             upstream = connect(self.endpoint)
             leftover = http_upgrade(upstream, self.path)
@@ -215,11 +239,40 @@ class UpgradeRelay:
                 upstream.close()
                 conn.close()
 
+    async def _splice_tls(self, conn: socket.socket) -> None:
+        host, _, port = self.endpoint.location.rpartition(":")
+        tls = self.endpoint.tls
+        name = (tls.server_name if tls else None) or host.strip("[]")
+        ur, uw = await asyncio.open_connection(
+            host.strip("[]"), int(port), ssl=tls_context(self.endpoint), server_hostname=name
+        )
+        uw.write(upgrade_request(self.path))
+        head = await ur.readuntil(b"\r\n\r\n")
+        check_upgrade(self.path, head[:-4])
+        cr, cw = await asyncio.open_connection(sock=conn)
+
+        async def pump(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+            try:
+                while data := await r.read(CHUNK):
+                    w.write(data)
+                    await w.drain()
+            except OSError:
+                pass
+            finally:
+                with contextlib.suppress(OSError, RuntimeError):
+                    w.close()
+
+        await asyncio.gather(pump(cr, uw), pump(ur, cw))
+
     def close(self) -> None:
         """Stop accepting, cut every spliced connection, remove the socket file."""
         with self._lock:
             self._closed = True
             splices, self._splices = self._splices, []
+            tls_conns, self._tls_conns = self._tls_conns, []
+        for c in tls_conns:
+            with contextlib.suppress(OSError):
+                c.shutdown(socket.SHUT_RDWR)
         with contextlib.suppress(OSError):
             self._listener.shutdown(socket.SHUT_RDWR)
         with contextlib.suppress(OSError):
