@@ -22,18 +22,13 @@ import pytest
 
 from tui.buildkit.client import _upgrade
 from tui.buildkit.proto import auth_pb2, health_pb2, health_pb2_grpc, secrets_pb2
-from tui.buildkit.session import h2server
-from tui.buildkit.session.h2server import (
-    GrpcConnection,
-    RpcMethod,
-    StreamPipe,
-    bidi,
-    method_table,
-    percent_encode,
-    unary,
-)
+from tui.buildkit.session import status
+from tui.buildkit.session.h2server import GrpcConnection
+from tui.buildkit.session.methods import RpcMethod, bidi, method_table, unary
+from tui.buildkit.session.pipe import StreamPipe
 from tui.buildkit.session.rpc import abort
 from tui.buildkit.session.server import FILESEND_METHOD, SERVED_METHODS, SessionServer
+from tui.buildkit.session.status import percent_encode
 
 BIG = 4 * 1024 * 1024
 OPTIONS = [
@@ -418,8 +413,8 @@ def test_percent_encode() -> None:
 
 
 def test_status_code() -> None:
-    assert h2server.status_code(grpc.StatusCode.NOT_FOUND) == 5
-    assert h2server.status_code(12) == 12
+    assert status.status_code(grpc.StatusCode.NOT_FOUND) == 5
+    assert status.status_code(12) == 12
 
 
 async def test_upgrade_refused_and_leftover() -> None:

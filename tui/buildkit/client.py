@@ -21,7 +21,7 @@ from tui.buildkit.relay import (
     ping_docker,
     tls_context,
 )
-from tui.buildkit.session.h2server import Pipe, StreamPipe
+from tui.buildkit.session.pipe import Pipe, StreamPipe
 from tui.buildkit.session.server import SessionServer
 from tui.buildkit.session.tunnel import TunnelPipe
 

@@ -25,9 +25,8 @@ import inspect
 import logging
 import struct
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, NoReturn, Protocol
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
 
 import h2.config
 import h2.connection
@@ -36,36 +35,38 @@ import h2.events
 import h2.exceptions
 import h2.settings
 
-log = logging.getLogger(__name__)
+from tui.buildkit.session.call import (
+    _PREFIX,
+    LOW_WATER,
+    MAX_MESSAGE,
+    StreamClosed,
+    _Requests,
+    _Stream,
+)
+from tui.buildkit.session.methods import RpcMethod
+from tui.buildkit.session.pipe import Pipe
+from tui.buildkit.session.status import (
+    DEADLINE_EXCEEDED,
+    INTERNAL,
+    OK,
+    RESOURCE_EXHAUSTED,
+    UNIMPLEMENTED,
+    UNKNOWN,
+    RpcAbort,
+    percent_encode,
+)
 
-# grpc status codes (grpc.StatusCode values), as used on the wire.
-OK = 0
-CANCELLED = 1
-UNKNOWN = 2
-DEADLINE_EXCEEDED = 4
-RESOURCE_EXHAUSTED = 8
-UNIMPLEMENTED = 12
-INTERNAL = 13
+log = logging.getLogger(__name__)
 
 WINDOW = 16 * 1024 * 1024
 """Our receive window, per stream and for the connection."""
-MAX_MESSAGE = 16 * 1024 * 1024
-"""Largest message accepted or sent (BuildKit's session client allows 16 MiB)."""
-HIGH_WATER = 2 * 1024 * 1024
-"""``write`` waits while a stream has this much unsent output..."""
-LOW_WATER = 1024 * 1024
-"""...until the writer has brought it below this."""
 FLUSH_BYTES = 1024 * 1024
 """DATA bytes per transport write."""
 QUANTUM = 256 * 1024
 """DATA bytes one stream may send before the others get a turn (health checks stay prompt)."""
 ACK_BACKLOG = 1024 * 1024
 """Received data is acknowledged while a stream's unread messages stay below this."""
-READ_SIZE = 256 * 1024
-GATHER = 32 * 1024
-"""Messages below this are copied together into one buffer; larger ones are queued as is."""
 
-_PREFIX = struct.Struct(">BI")  # gRPC message: compressed flag, length
 _FRAME = struct.Struct(">HBBBL")  # HTTP/2 frame header: 24-bit length, type, flags, stream
 _RESPONSE_HEADERS = [(b":status", b"200"), (b"content-type", b"application/grpc")]
 _NOT_METADATA = frozenset(
@@ -73,272 +74,12 @@ _NOT_METADATA = frozenset(
 )
 _TIMEOUT_UNITS = {b"H": 3600.0, b"M": 60.0, b"S": 1.0, b"m": 1e-3, b"u": 1e-6, b"n": 1e-9}
 
-Metadata = tuple[tuple[str, str | bytes], ...]
-
-
-class Pipe(Protocol):
-    """A bidirectional byte stream carrying the HTTP/2 connection."""
-
-    async def read(self) -> bytes:
-        """Next bytes from the peer; ``b""`` at end of stream."""
-
-    def write(self, data: bytes | bytearray) -> None:
-        """Queue bytes for the peer."""
-
-    async def drain(self) -> None:
-        """Wait until queued bytes have (mostly) gone out."""
-
-    def close(self) -> None:
-        """Close the stream (the peer sees the connection end)."""
-
-
-class StreamPipe:
-    """A :class:`Pipe` on asyncio streams (a hijacked daemon connection)."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self._reader = reader
-        self._writer = writer
-
-    async def read(self) -> bytes:
-        """Next bytes from the peer; ``b""`` at end of stream."""
-        return await self._reader.read(READ_SIZE)
-
-    def write(self, data: bytes | bytearray) -> None:
-        """Queue bytes for the peer."""
-        self._writer.write(data)
-
-    async def drain(self) -> None:
-        """Wait for the transport's buffer to drain."""
-        await self._writer.drain()
-
-    def close(self) -> None:
-        """Close the transport."""
-        self._writer.close()
-
-
-@dataclass(frozen=True, slots=True)
-class RpcMethod:
-    """One served method: its handler and message codecs (``None``: raw bytes)."""
-
-    handler: Callable[..., Any]
-    decode: Callable[[bytes], Any] | None
-    encode: Callable[[Any], bytes] | None
-    streaming: bool
-    """Stream-stream when true, else unary-unary."""
-
-
-def _serialize(message: Any) -> bytes:
-    data: bytes = message.SerializeToString()
-    return data
-
-
-def unary(
-    handler: Callable[..., Any],
-    decode: Callable[[bytes], Any] | None,
-    encode: Callable[[Any], bytes] | None = _serialize,
-) -> RpcMethod:
-    """A unary-unary method (``decode``/``encode`` ``None``: raw bytes; default protobuf)."""
-    return RpcMethod(handler, decode, encode, streaming=False)
-
-
-def bidi(
-    handler: Callable[..., Any],
-    decode: Callable[[bytes], Any] | None,
-    encode: Callable[[Any], bytes] | None = _serialize,
-) -> RpcMethod:
-    """A stream-stream method (``decode``/``encode`` ``None``: raw bytes)."""
-    return RpcMethod(handler, decode, encode, streaming=True)
-
-
-class RpcAbort(Exception):
-    """Raised by :meth:`CallContext.abort`: ends the call with ``code`` and ``details``."""
-
-    def __init__(self, code: int, details: str) -> None:
-        super().__init__(code, details)
-        self.code = code
-        self.details = details
-
-
-class StreamClosed(ConnectionError):
-    """A write on a call that has already ended (reset by the peer or finished)."""
-
-
-def status_code(code: Any) -> int:
-    """The integer of a ``grpc.StatusCode`` (whose value is ``(int, name)``) or an int."""
-    value = getattr(code, "value", code)
-    if isinstance(value, tuple):
-        value = value[0]
-    return int(value)
-
-
-def percent_encode(message: str) -> bytes:
-    """``grpc-message`` encoding: printable ASCII except ``%`` as is, other bytes ``%XX``."""
-    out = bytearray()
-    for b in message.encode("utf-8", "replace"):
-        if 0x20 <= b <= 0x7E and b != 0x25:
-            out.append(b)
-        else:
-            out += b"%%%02X" % b
-    return bytes(out)
-
 
 def _parse_timeout(value: bytes) -> float | None:
     unit = _TIMEOUT_UNITS.get(value[-1:])
     if unit is None or not value[:-1].isdigit():
         return None
     return int(value[:-1]) * unit
-
-
-class _Stream:
-    """Server-side state of one call."""
-
-    __slots__ = (
-        "conn", "context", "deadline", "deadline_hit", "decode", "drain_waiter", "encode",
-        "finished", "headers_sent", "id", "inbox", "inbox_bytes", "inbuf", "metadata",
-        "outlen", "outpos", "outq", "pending_ack", "queued", "read_waiter", "remote_ended",
-        "reset", "status", "task",
-    )
-
-    def __init__(self, conn: GrpcConnection, stream_id: int, metadata: Metadata) -> None:
-        self.conn = conn
-        self.id = stream_id
-        self.metadata = metadata
-        self.context = CallContext(self)
-        self.decode: Callable[[bytes], Any] | None = None
-        self.encode: Callable[[Any], bytes] | None = None
-        self.task: asyncio.Task[None] | None = None
-        self.deadline: asyncio.TimerHandle | None = None
-        self.deadline_hit = False
-        self.inbuf = bytearray()
-        self.inbox: deque[bytes] = deque()
-        self.inbox_bytes = 0
-        self.pending_ack = 0
-        self.remote_ended = False
-        self.read_waiter: asyncio.Future[None] | None = None
-        # Unsent output: message prefixes and small messages gathered in bytearrays, large
-        # serialized messages kept as they are (no copy until the flush joins a frame batch).
-        self.outq: deque[bytes | bytearray] = deque()
-        self.outpos = 0  # bytes of outq[0] already sent
-        self.outlen = 0  # unsent bytes in outq
-        self.drain_waiter: asyncio.Future[None] | None = None
-        self.queued = False  # in the connection's ready or blocked list
-        self.headers_sent = False
-        self.finished = False  # the handler is done (status set) or the stream was reset
-        self.reset = False
-        self.status: tuple[int, str] | None = None
-
-    def wake_reader(self) -> None:
-        w = self.read_waiter
-        if w is not None and not w.done():
-            w.set_result(None)
-
-    def wake_writer(self) -> None:
-        w = self.drain_waiter
-        if w is not None and not w.done():
-            w.set_result(None)
-
-
-class CallContext:
-    """The servicer context of one call (the part of grpc.aio's that handlers use)."""
-
-    __slots__ = ("_code", "_details", "_stream")
-
-    def __init__(self, stream: _Stream) -> None:
-        self._stream = stream
-        self._code: int | None = None
-        self._details: str | None = None
-
-    def invocation_metadata(self) -> Metadata:
-        """Request metadata: ``(key, str)``, or ``(key, bytes)`` for ``-bin`` keys."""
-        return self._stream.metadata
-
-    async def write(self, message: Any) -> None:
-        """Queue one response message; waits only while the stream's buffer is full."""
-        st = self._stream
-        if st.finished:
-            raise StreamClosed("the call has ended")
-        data = message if st.encode is None else st.encode(message)
-        if type(data) is not bytes:
-            data = bytes(data)  # queued without a copy below: must not change later
-        size = len(data)
-        if size > MAX_MESSAGE:
-            raise RpcAbort(RESOURCE_EXHAUSTED, f"response message of {size} bytes is too large")
-        q = st.outq
-        tail = q[-1] if q else None
-        if type(tail) is not bytearray or len(tail) >= GATHER:
-            tail = bytearray()
-            q.append(tail)
-        tail += _PREFIX.pack(0, size)
-        if size < GATHER:
-            tail += data
-        else:
-            q.append(data)
-        st.outlen += size + 5
-        if not st.queued:
-            st.queued = True
-            st.conn._ready.append(st)
-            st.conn._kick.set()
-        if st.outlen >= HIGH_WATER:
-            await st.conn._wait_drained(st)
-
-    async def abort(self, code: Any, details: str = "", trailing_metadata: Any = ()) -> NoReturn:
-        """End the call with ``code`` (a ``grpc.StatusCode`` or int) and ``details``."""
-        raise RpcAbort(status_code(code), details)
-
-    def set_code(self, code: Any) -> None:
-        """Status to end the call with when the handler returns (or raises)."""
-        self._code = status_code(code)
-
-    def set_details(self, details: str) -> None:
-        """Status message to go with :meth:`set_code`."""
-        self._details = details
-
-    def code(self) -> int | None:
-        """The status set with :meth:`set_code`."""
-        return self._code
-
-    def details(self) -> str | None:
-        """The message set with :meth:`set_details`."""
-        return self._details
-
-    def time_remaining(self) -> float | None:
-        """Seconds to the call's deadline, or None without one."""
-        handle = self._stream.deadline
-        if handle is None:
-            return None
-        return max(0.0, handle.when() - asyncio.get_running_loop().time())
-
-    def cancelled(self) -> bool:
-        """Whether the peer reset the call."""
-        return self._stream.reset
-
-    def done(self) -> bool:
-        """Whether the call has ended."""
-        return self._stream.finished
-
-    def peer(self) -> str:
-        """The peer's name (the session's daemon)."""
-        return "session-peer"
-
-
-class _Requests:
-    """The request iterator of a stream-stream call: decoded messages until half-close."""
-
-    __slots__ = ("_conn", "_stream")
-
-    def __init__(self, conn: GrpcConnection, stream: _Stream) -> None:
-        self._conn = conn
-        self._stream = stream
-
-    def __aiter__(self) -> _Requests:
-        return self
-
-    async def __anext__(self) -> Any:
-        raw = await self._conn._next_message(self._stream)
-        if raw is None:
-            raise StopAsyncIteration
-        decode = self._stream.decode
-        return raw if decode is None else decode(raw)
 
 
 class GrpcConnection:
@@ -770,13 +511,3 @@ def _trailers(status: tuple[int, str]) -> list[tuple[bytes, bytes]]:
     if message:
         out.append((b"grpc-message", percent_encode(message)))
     return out
-
-
-def method_table(entries: Sequence[tuple[str, RpcMethod]]) -> dict[str, RpcMethod]:
-    """A method table from ``(full path, method)`` pairs, refusing duplicate paths."""
-    table: dict[str, RpcMethod] = {}
-    for path, method in entries:
-        if not path.startswith("/") or path in table:
-            raise ValueError(f"bad or duplicate method path {path!r}")
-        table[path] = method
-    return table

@@ -21,15 +21,10 @@ from typing import Any
 from tui.buildkit.proto import auth_pb2, fsutil_types_pb2, health_pb2, secrets_pb2
 from tui.buildkit.session.auth import AuthService
 from tui.buildkit.session.filesync import ExportTarget, FileSendHandler, FileSyncService
-from tui.buildkit.session.h2server import (
-    GrpcConnection,
-    Pipe,
-    RpcMethod,
-    bidi,
-    method_table,
-    unary,
-)
+from tui.buildkit.session.h2server import GrpcConnection
 from tui.buildkit.session.health import HealthService
+from tui.buildkit.session.methods import RpcMethod, bidi, method_table, unary
+from tui.buildkit.session.pipe import Pipe
 from tui.buildkit.session.secrets import SecretSource, SecretsService
 
 SERVED_METHODS = (

@@ -13,7 +13,7 @@ CHUNK = 1024 * 1024
 
 
 class TunnelPipe:
-    """A :class:`~tui.buildkit.session.h2server.Pipe` over ``Control.Session``.
+    """A :class:`~tui.buildkit.session.pipe.Pipe` over ``Control.Session``.
 
     Each ``BytesMessage.data`` from the daemon is the next piece of the connection; what we
     write goes out as BytesMessages of at most :data:`CHUNK` bytes. Message boundaries mean
