@@ -160,7 +160,10 @@ stop_daemon() {
 case "${1:-up}" in
   up)
     need_root
-    install_engine
+    # Nothing to install when our daemon already answers and the peer tools are unpacked.
+    if ! { ping_daemon && [ -x "$TOOLS/docker-buildx" ] && [ -x "$TOOLS/busybox" ]; }; then
+      install_engine
+    fi
     start_daemon
     import_base_image
     log "docker-buildx (peer): $TOOLS/docker-buildx"
