@@ -9,18 +9,9 @@ import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from tui.buildkit.proto import control_pb2 as pb
-from tui.debug.graph import (
-    STDERR,
-    STDOUT,
-    BuildGraph,
-    LogBuffer,
-    LogChunk,
-    VertexState,
-    go_seconds,
-    merge_intervals,
-    ns_to_datetime,
-    timestamp_ns,
-)
+from tui.debug.graph import BuildGraph, VertexState
+from tui.debug.logbuffer import STDERR, STDOUT, LogBuffer, LogChunk
+from tui.debug.timing import go_seconds, merge_intervals, ns_to_datetime, timestamp_ns
 
 BASE = 1_790_000_000 * 10**9  # Unix ns; message times below are offsets from it
 MS = 1_000_000

@@ -11,14 +11,10 @@ import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from tui.buildkit.proto import control_pb2 as pb
-from tui.debug.plain import (
-    SOLVE_ERROR_PREFIX,
-    PlainPrinter,
-    format_bytes,
-    format_source,
-    format_source_error,
-    format_warnings,
-)
+from tui.debug.plain import PlainPrinter
+from tui.debug.snippet import SOLVE_ERROR_PREFIX, format_source, format_source_error
+from tui.debug.textfmt import format_bytes
+from tui.debug.warnings_summary import format_warnings
 
 BASE = 1_790_000_000 * 10**9
 MS = 1_000_000

@@ -3,8 +3,8 @@
 Reimplements the behaviour of buildkit's ``util/progress/progressui`` plain mode as vendored
 by buildx 0.13 (buildkit v0.13.0: ``display.go`` for the trace and ``printer.go`` for the
 ``textMux``), plus buildx's end-of-build warning summary (``commands/build.go``
-``printWarnings``) and error snippet (buildkit ``solver/errdefs/source.go`` ``Source.Print``,
-printed by ``cmd/buildx/main.go``).
+``printWarnings``, in ``tui.debug.warnings_summary``); the error snippet is in
+``tui.debug.snippet``.
 
 The rules that shape the text:
 
@@ -25,37 +25,23 @@ from __future__ import annotations
 
 import asyncio
 import codecs
-import math
 import os
 import time
-from collections.abc import AsyncIterable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterable, Callable, Iterable
 from typing import TYPE_CHECKING, TextIO
 
-from tui.debug.graph import (
-    CANCELED_SUFFIX,
-    BuildWarning,
-    Interval,
-    go_seconds,
-    merge_intervals,
-)
+from tui.debug.graph import CANCELED_SUFFIX
+from tui.debug.textfmt import _go_div, format_bytes
+from tui.debug.timing import Interval, go_seconds, merge_intervals
+from tui.debug.warnings_summary import _format_warnings, _Warn
 
 if TYPE_CHECKING:
     from google.protobuf.timestamp_pb2 import Timestamp
 
     from tui.buildkit.proto import control_pb2
 
-__all__ = [
-    "LOGS_BUFFER_SIZE",
-    "SOLVE_ERROR_PREFIX",
-    "PlainPrinter",
-    "format_bytes",
-    "format_source",
-    "format_source_error",
-    "format_warnings",
-]
+__all__ = ["LOGS_BUFFER_SIZE", "PlainPrinter"]
 
-#: buildx prefixes the daemon's solve error with this (buildkit ``client/solve.go``).
-SOLVE_ERROR_PREFIX = "failed to solve: "
 #: Log lines of a failed step repeated in the final error block.
 LOGS_BUFFER_SIZE = 10
 
@@ -65,150 +51,7 @@ _MIN_TIME_DELTA_NS = 5_000_000_000
 _MIN_PROGRESS_DELTA = 0.05
 _DISPLAY_INTERVAL = 0.1  # rate limiter of plainDisplay.update
 _TICK_INTERVAL = 0.15  # refresh ticker of Display.UpdateFrom
-_YELLOW = "\x1b[33m"
-_RESET = "\x1b[0m"
 _NS = 1_000_000_000
-
-_UNITS = ("B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB")
-
-
-def format_bytes(n: int) -> str:
-    """Format a byte count like ``fmt.Sprintf("%.2f", units.Bytes(n))`` (tonistiigi/units).
-
-    Below 1000 bytes the integer is printed (``"59B"``), otherwise two decimals with a
-    decimal unit (``"1.15GB"``).
-    """
-    base = -1 if n < 0 else 1
-    i = 0
-    while True:
-        nxt = base * 1000
-        if (base > 0 and n >= nxt) or (base < 0 and n <= nxt):
-            i += 1
-            base = nxt
-            if i >= len(_UNITS) - 1:
-                break
-            continue
-        break
-    if i == 0:
-        return f"{n}B"
-    return f"{n / abs(base):.2f}{_UNITS[i]}"
-
-
-def _go_div(a: float, b: float) -> float:
-    """Float division with Go's IEEE semantics (x/0 is ±Inf or NaN, never an exception)."""
-    if b == 0:
-        if a == 0 or math.isnan(a):
-            return math.nan
-        return math.copysign(math.inf, a) * math.copysign(1.0, b)
-    return a / b
-
-
-def format_source(filename: str, data: bytes, ranges: Sequence[tuple[int, int]]) -> str:
-    """Render a source snippet like buildkit's ``errdefs.Source.Print``.
-
-    ``ranges`` are 1-based ``(start_line, end_line)`` pairs (an end before the start means
-    the start line). Context is 2 lines each side for a one-line range, 1 for a multi-line
-    one, shifted to the other side at the file's edges; the file's final newline yields a
-    last, empty line. Returns ``""`` when nothing would be printed.
-    """
-    if not ranges:
-        return ""
-    lines = data.decode("utf-8", "replace").split("\n")
-    norm = [(s, e if e >= s else s) for s, e in ranges]
-    start = min(s for s, _ in norm)
-    end = max(0, *(e for _, e in norm))
-    if start > len(lines) or start < 1:
-        return ""
-    end = min(end, len(lines))
-    pad = 4 if end == start else 2
-    p = 0
-    first = start
-    while p < pad:
-        if start > 1:
-            start -= 1
-            p += 1
-        if end != len(lines):
-            end += 1
-            p += 1
-        p += 1
-    out = [f"{filename}:{first}\n--------------------\n"]
-    for i in range(start, end + 1):
-        pfx = ">>>" if any(s <= i <= e for s, e in norm) else "   "
-        out.append(f" {i:3d} | {pfx} {lines[i - 1]}\n")
-    out.append("--------------------\n")
-    return "".join(out)
-
-
-def format_source_error(
-    filename: str, data: bytes, ranges: Sequence[tuple[int, int]], message: str
-) -> str:
-    """The snippet buildx prints for a failed build, then ``ERROR: <message>``.
-
-    ``message`` is printed as is; for a solve failure buildx prints
-    ``SOLVE_ERROR_PREFIX + <daemon's error message>``. The result ends with a newline.
-    """
-    return format_source(filename, data, ranges) + f"ERROR: {message}\n"
-
-
-class _Warn:
-    __slots__ = ("detail", "filename", "has_source", "ranges", "short", "source", "url")
-
-    def __init__(self, w: control_pb2.VertexWarning | BuildWarning) -> None:
-        if isinstance(w, BuildWarning):
-            self.short = w.short.encode()
-            self.detail = [d.encode() for d in w.detail]
-            self.url = w.url
-            self.has_source = w.has_source
-            self.filename = w.filename
-            self.source = w.source
-            self.ranges = w.line_ranges
-            return
-        self.short = w.short
-        self.detail = list(w.detail)
-        self.url = w.url
-        self.has_source = w.HasField("info")
-        self.filename = w.info.filename
-        self.source = w.info.data
-        self.ranges = [(r.start.line, r.end.line) for r in w.ranges]
-
-
-def format_warnings(
-    warnings: Sequence[control_pb2.VertexWarning | BuildWarning],
-    *,
-    debug: bool = False,
-    color: bool = True,
-) -> str:
-    """The end-of-build warning summary of buildx (``printWarnings``), ``""`` if none.
-
-    Takes ``VertexWarning`` messages or ``BuildGraph.warnings``. buildx 0.13 colours the
-    heading yellow even when stderr is not a terminal; ``debug`` is ``--debug``'s form.
-    """
-    return _format_warnings([_Warn(w) for w in warnings], debug=debug, color=color)
-
-
-def _format_warnings(ws: list[_Warn], *, debug: bool, color: bool) -> str:
-    if not ws:
-        return ""
-    head = "1 warning found" if len(ws) == 1 else f"{len(ws)} warnings found"
-    if not debug:
-        head += " (use --debug to expand)"
-    head += ":\n"
-    out = ["\n ", f"{_YELLOW}{head}{_RESET}" if color else head]
-    for w in ws:
-        out.append(f" - {_text(w.short)}\n")
-        if not debug:
-            continue
-        out.extend(f"{_text(d)}\n" for d in w.detail)
-        if w.url:
-            out.append(f"More info: {w.url}\n")
-        if w.has_source and w.ranges:
-            out.append(format_source(w.filename, w.source, w.ranges))
-        out.append("\n")
-    return "".join(out)
-
-
-def _text(b: bytes) -> str:
-    return b.decode("utf-8", "replace")
 
 
 class _Status:

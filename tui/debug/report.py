@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TextIO
 
 from tui.buildkit.errors import BuildError
-from tui.debug.plain import format_source
+from tui.debug.snippet import format_source
 
 
 def error_message(err: BuildError) -> str:
