@@ -8,7 +8,6 @@ bxtui's ``unix://`` and ``tcp://`` (+mTLS) code paths against the real BuildKit.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime
 import ipaddress
 import ssl
@@ -22,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from tui.buildkit.address import Endpoint
-from tui.buildkit.relay import UpgradeRelay
+from tui.buildkit.relay import UpgradeRelay, check_upgrade, pipe_streams, upgrade_request
 
 
 def unix_relay(docker: Endpoint, sock_path: str) -> UpgradeRelay:
@@ -96,18 +95,13 @@ def make_certs(d: Path) -> Certs:
     return Certs(**out)
 
 
-class TLSRelay:
-    """127.0.0.1:PORT with mutual TLS (ALPN h2), spliced to the engine's /grpc.
+class _TLSServer:
+    """127.0.0.1:PORT serving TLS on its own asyncio loop in a thread (one TLS object is
+    never used by two threads); each connection is piped to what :meth:`_upstream` opens."""
 
-    Runs its own asyncio loop in a thread: one TLS object is never used by two threads.
-    """
-
-    def __init__(self, docker: Endpoint, certs: Certs) -> None:
+    def __init__(self, docker: Endpoint, ctx: ssl.SSLContext) -> None:
         self.docker = docker
-        self.ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=certs.ca)
-        self.ctx.verify_mode = ssl.CERT_REQUIRED
-        self.ctx.load_cert_chain(certs.server_cert, certs.server_key)
-        self.ctx.set_alpn_protocols(["h2"])
+        self.ctx = ctx
         self.connections = 0
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
@@ -115,73 +109,7 @@ class TLSRelay:
         self.port = 0
         threading.Thread(target=self._run, daemon=True).start()
         if not self._ready.wait(10):
-            raise RuntimeError("TLS relay did not start")
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self._loop)
-
-        async def start() -> None:
-            self._server = await asyncio.start_server(
-                self._serve, "127.0.0.1", 0, ssl=self.ctx
-            )
-            self.port = self._server.sockets[0].getsockname()[1]
-            self._ready.set()
-
-        self._loop.run_until_complete(start())
-        self._loop.run_forever()
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.connections += 1
-        try:
-            ur, uw = await asyncio.open_unix_connection(self.docker.location)
-            uw.write(b"POST /grpc HTTP/1.1\r\nHost: docker\r\nConnection: Upgrade\r\n"
-                     b"Upgrade: h2c\r\n\r\n")
-            head = await ur.readuntil(b"\r\n\r\n")
-            if b" 101 " not in head.split(b"\r\n", 1)[0] + b" ":
-                writer.close()
-                return
-        except (OSError, asyncio.IncompleteReadError):
-            writer.close()
-            return
-
-        async def pump(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
-            try:
-                while data := await r.read(65536):
-                    w.write(data)
-                    await w.drain()
-            except (OSError, ConnectionError):
-                pass
-            finally:
-                with contextlib.suppress(OSError, RuntimeError):
-                    w.close()
-
-        await asyncio.gather(pump(reader, uw), pump(ur, writer))
-
-    def close(self) -> None:
-        async def stop() -> None:
-            if self._server is not None:
-                self._server.close()
-
-        asyncio.run_coroutine_threadsafe(stop(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-
-
-class DockerTLSProxy:
-    """127.0.0.1:PORT serving TLS (server cert only) and passing bytes to the engine's socket:
-    a Docker Engine reached as ``tcp://`` with ``DOCKER_TLS_VERIFY``."""
-
-    def __init__(self, docker: Endpoint, certs: Certs) -> None:
-        self.docker = docker
-        self.ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        self.ctx.load_cert_chain(certs.server_cert, certs.server_key)
-        self.connections = 0
-        self._loop = asyncio.new_event_loop()
-        self._ready = threading.Event()
-        self._server: asyncio.AbstractServer | None = None
-        self.port = 0
-        threading.Thread(target=self._run, daemon=True).start()
-        if not self._ready.wait(10):
-            raise RuntimeError("TLS proxy did not start")
+            raise RuntimeError("TLS server did not start")
 
     def _run(self) -> None:
         asyncio.set_event_loop(self._loop)
@@ -194,26 +122,17 @@ class DockerTLSProxy:
         self._loop.run_until_complete(start())
         self._loop.run_forever()
 
+    async def _upstream(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        return await asyncio.open_unix_connection(self.docker.location)
+
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
         try:
-            ur, uw = await asyncio.open_unix_connection(self.docker.location)
-        except OSError:
+            ur, uw = await self._upstream()
+        except (OSError, ConnectionError, asyncio.IncompleteReadError):
             writer.close()
             return
-
-        async def pump(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
-            try:
-                while data := await r.read(65536):
-                    w.write(data)
-                    await w.drain()
-            except (OSError, ConnectionError):
-                pass
-            finally:
-                with contextlib.suppress(OSError, RuntimeError):
-                    w.close()
-
-        await asyncio.gather(pump(reader, uw), pump(ur, writer))
+        await asyncio.gather(pipe_streams(reader, uw), pipe_streams(ur, writer))
 
     def close(self) -> None:
         async def stop() -> None:
@@ -222,3 +141,31 @@ class DockerTLSProxy:
 
         asyncio.run_coroutine_threadsafe(stop(), self._loop).result(10)
         self._loop.call_soon_threadsafe(self._loop.stop)
+
+
+class TLSRelay(_TLSServer):
+    """A buildkitd stand-in: mutual TLS (ALPN h2), spliced to the engine's /grpc."""
+
+    def __init__(self, docker: Endpoint, certs: Certs) -> None:
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=certs.ca)
+        ctx.verify_mode = ssl.CERT_REQUIRED
+        ctx.load_cert_chain(certs.server_cert, certs.server_key)
+        ctx.set_alpn_protocols(["h2"])
+        super().__init__(docker, ctx)
+
+    async def _upstream(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        ur, uw = await super()._upstream()
+        uw.write(upgrade_request("/grpc"))
+        head = await ur.readuntil(b"\r\n\r\n")
+        check_upgrade("/grpc", head[:-4])
+        return ur, uw
+
+
+class DockerTLSProxy(_TLSServer):
+    """A Docker Engine reached as ``tcp://`` with ``DOCKER_TLS_VERIFY``: TLS (server cert
+    only) in front of the engine's unix socket."""
+
+    def __init__(self, docker: Endpoint, certs: Certs) -> None:
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.load_cert_chain(certs.server_cert, certs.server_key)
+        super().__init__(docker, ctx)

@@ -180,6 +180,19 @@ class Splice:
         self.finished.set()
 
 
+async def pipe_streams(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+    """Copy ``r`` to ``w`` until EOF or an error, then close ``w``."""
+    try:
+        while data := await r.read(CHUNK):
+            w.write(data)
+            await w.drain()
+    except OSError:
+        pass
+    finally:
+        with contextlib.suppress(OSError, RuntimeError):
+            w.close()
+
+
 class UpgradeRelay:
     """A local unix socket whose connections are spliced to hijacked daemon connections.
 
@@ -250,19 +263,7 @@ class UpgradeRelay:
         head = await ur.readuntil(b"\r\n\r\n")
         check_upgrade(self.path, head[:-4])
         cr, cw = await asyncio.open_connection(sock=conn)
-
-        async def pump(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
-            try:
-                while data := await r.read(CHUNK):
-                    w.write(data)
-                    await w.drain()
-            except OSError:
-                pass
-            finally:
-                with contextlib.suppress(OSError, RuntimeError):
-                    w.close()
-
-        await asyncio.gather(pump(cr, uw), pump(ur, cw))
+        await asyncio.gather(pipe_streams(cr, uw), pipe_streams(ur, cw))
 
     def close(self) -> None:
         """Stop accepting, cut every spliced connection, remove the socket file."""
