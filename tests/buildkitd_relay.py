@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from tui.buildkit.address import Endpoint
-from tui.buildkit.relay import UpgradeRelay, check_upgrade, pipe_streams, upgrade_request
+from tui.buildkit.relay import UpgradeRelay, pipe_streams, upgrade_stream
 
 
 def unix_relay(docker: Endpoint, sock_path: str) -> UpgradeRelay:
@@ -155,9 +155,7 @@ class TLSRelay(_TLSServer):
 
     async def _upstream(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         ur, uw = await super()._upstream()
-        uw.write(upgrade_request("/grpc"))
-        head = await ur.readuntil(b"\r\n\r\n")
-        check_upgrade("/grpc", head[:-4])
+        await upgrade_stream(ur, uw, "/grpc")
         return ur, uw
 
 

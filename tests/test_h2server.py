@@ -20,8 +20,8 @@ from typing import Any
 import grpc
 import pytest
 
-from tui.buildkit.client import _upgrade
 from tui.buildkit.proto import auth_pb2, health_pb2, health_pb2_grpc, secrets_pb2
+from tui.buildkit.relay import upgrade_stream
 from tui.buildkit.session import status
 from tui.buildkit.session.h2server import GrpcConnection
 from tui.buildkit.session.methods import RpcMethod, bidi, method_table, unary
@@ -439,10 +439,10 @@ async def test_upgrade_refused_and_leftover() -> None:
     try:
         r, w = await asyncio.open_unix_connection(path)
         with pytest.raises(ConnectionError, match=r"400 Bad Request .*already exists"):
-            await _upgrade(r, w, "/session", [("X-Docker-Expose-Session-Uuid", "x")])
+            await upgrade_stream(r, w, "/session", [("X-Docker-Expose-Session-Uuid", "x")])
         w.close()
         r, w = await asyncio.open_unix_connection(path)
-        await _upgrade(r, w, "/session", [("X-Docker-Expose-Session-Uuid", "y")])
+        await upgrade_stream(r, w, "/session", [("X-Docker-Expose-Session-Uuid", "y")])
         assert await r.readexactly(14) == b"PRI * HTTP/2.0"
         w.close()
         assert requests[1].startswith(b"POST /session HTTP/1.1\r\n")

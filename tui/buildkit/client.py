@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import logging
 import socket
-from collections.abc import Sequence
 
 import grpc
 
@@ -18,8 +17,9 @@ from tui.buildkit.relay import (
     PrivateDir,
     UpgradeRelay,
     connect,
+    open_stream,
     ping_docker,
-    tls_context,
+    upgrade_stream,
 )
 from tui.buildkit.session.pipe import Pipe, StreamPipe
 from tui.buildkit.session.server import SessionServer
@@ -152,10 +152,10 @@ class BuildkitClient:
         return SessionLink(asyncio.create_task(session.serve(pipe)))
 
     async def _attach_docker(self, session: SessionServer) -> Pipe:
-        reader, writer = await _open_daemon(self.endpoint)
+        reader, writer = await open_stream(self.endpoint, REACH_TIMEOUT, limit=STREAM_LIMIT)
         try:
             async with asyncio.timeout(UPGRADE_TIMEOUT):
-                await _upgrade(reader, writer, "/session", session.headers())
+                await upgrade_stream(reader, writer, "/session", session.headers())
         except TimeoutError:
             writer.close()
             raise ConnectionError("no answer to the /session upgrade") from None
@@ -180,59 +180,3 @@ class BuildkitClient:
             if self._relay is not None:
                 self._relay.close()
             self.private.cleanup()
-
-
-async def _open_daemon(
-    endpoint: Endpoint,
-) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    """Open a stream to a Docker endpoint (TLS when it has TLS files)."""
-    try:
-        async with asyncio.timeout(REACH_TIMEOUT):
-            if endpoint.scheme == "unix":
-                return await asyncio.open_unix_connection(endpoint.location, limit=STREAM_LIMIT)
-            host, _, port = endpoint.location.rpartition(":")
-            host = host.strip("[]")
-            ctx = tls_context(endpoint)
-            name = None
-            if ctx is not None:
-                name = (endpoint.tls.server_name if endpoint.tls else None) or host
-            return await asyncio.open_connection(
-                host, int(port), ssl=ctx, server_hostname=name, limit=STREAM_LIMIT
-            )
-    except TimeoutError:
-        raise DaemonUnreachable(f"cannot reach {endpoint.describe()}: timed out") from None
-    except OSError as exc:
-        reason = exc.strerror or str(exc)
-        raise DaemonUnreachable(f"cannot reach {endpoint.describe()}: {reason}") from None
-
-
-async def _upgrade(
-    reader: asyncio.StreamReader,
-    writer: asyncio.StreamWriter,
-    path: str,
-    headers: Sequence[tuple[str, str]],
-) -> None:
-    """``POST path`` asking for h2c; return after the ``101`` (later bytes stay in ``reader``)."""
-    lines = [f"POST {path} HTTP/1.1", "Host: docker", "Connection: Upgrade", "Upgrade: h2c"]
-    lines += [f"{k}: {v}" for k, v in headers]
-    writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
-    await writer.drain()
-    try:
-        head = await reader.readuntil(b"\r\n\r\n")
-    except asyncio.IncompleteReadError:
-        raise ConnectionError(f"daemon closed the connection during the {path} upgrade") from None
-    except asyncio.LimitOverrunError:
-        raise ConnectionError(f"oversized response to the {path} upgrade") from None
-    status_line, _, fields = head.decode("latin-1").partition("\r\n")
-    parts = status_line.split(" ", 2)
-    if len(parts) >= 2 and parts[1] == "101":
-        return
-    body = ""
-    for field in fields.split("\r\n"):
-        key, _, value = field.partition(":")
-        if key.strip().lower() == "content-length" and value.strip().isdigit():
-            with contextlib.suppress(OSError, EOFError, TimeoutError):
-                async with asyncio.timeout(2.0):
-                    raw = await reader.readexactly(min(int(value), 65536))
-                    body = raw.decode("utf-8", "replace").strip()
-    raise ConnectionError(f"{path} upgrade refused: {status_line} {body}".strip())

@@ -180,6 +180,60 @@ class Splice:
         self.finished.set()
 
 
+async def open_stream(
+    endpoint: Endpoint, within: float = CONNECT_TIMEOUT, limit: int = 2**16
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """Open asyncio streams to the endpoint (TLS when it has TLS files) within ``within`` s."""
+    try:
+        async with asyncio.timeout(within):
+            if endpoint.scheme == "unix":
+                return await asyncio.open_unix_connection(endpoint.location, limit=limit)
+            host, _, port = endpoint.location.rpartition(":")
+            host = host.strip("[]")
+            ctx = tls_context(endpoint)
+            name = None
+            if ctx is not None:
+                name = (endpoint.tls.server_name if endpoint.tls else None) or host
+            return await asyncio.open_connection(
+                host, int(port), ssl=ctx, server_hostname=name, limit=limit
+            )
+    except TimeoutError:
+        raise DaemonUnreachable(f"cannot reach {endpoint.describe()}: timed out") from None
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise DaemonUnreachable(f"cannot reach {endpoint.describe()}: {reason}") from None
+
+
+async def upgrade_stream(
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    path: str,
+    headers: Sequence[tuple[str, str]] = (),
+) -> None:
+    """``POST path`` asking for h2c; return after the ``101`` (later bytes stay in ``reader``)."""
+    writer.write(upgrade_request(path, headers))
+    await writer.drain()
+    try:
+        head = await reader.readuntil(b"\r\n\r\n")
+    except asyncio.IncompleteReadError:
+        raise ConnectionError(f"daemon closed the connection during the {path} upgrade") from None
+    except asyncio.LimitOverrunError:
+        raise ConnectionError(f"oversized response to the {path} upgrade") from None
+    status_line, _, fields = head.decode("latin-1").partition("\r\n")
+    parts = status_line.split(" ", 2)
+    if len(parts) >= 2 and parts[1] == "101":
+        return
+    body = ""
+    for field in fields.split("\r\n"):
+        key, _, value = field.partition(":")
+        if key.strip().lower() == "content-length" and value.strip().isdigit():
+            with contextlib.suppress(OSError, EOFError, TimeoutError):
+                async with asyncio.timeout(2.0):
+                    raw = await reader.readexactly(min(int(value), 65536))
+                    body = raw.decode("utf-8", "replace").strip()
+    raise ConnectionError(f"{path} upgrade refused: {status_line} {body}".strip())
+
+
 async def pipe_streams(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
     """Copy ``r`` to ``w`` until EOF or an error, then close ``w``."""
     try:
@@ -253,15 +307,8 @@ class UpgradeRelay:
                 conn.close()
 
     async def _splice_tls(self, conn: socket.socket) -> None:
-        host, _, port = self.endpoint.location.rpartition(":")
-        tls = self.endpoint.tls
-        name = (tls.server_name if tls else None) or host.strip("[]")
-        ur, uw = await asyncio.open_connection(
-            host.strip("[]"), int(port), ssl=tls_context(self.endpoint), server_hostname=name
-        )
-        uw.write(upgrade_request(self.path))
-        head = await ur.readuntil(b"\r\n\r\n")
-        check_upgrade(self.path, head[:-4])
+        ur, uw = await open_stream(self.endpoint)
+        await upgrade_stream(ur, uw, self.path)
         cr, cw = await asyncio.open_connection(sock=conn)
         await asyncio.gather(pipe_streams(cr, uw), pipe_streams(ur, cw))
 
