@@ -19,7 +19,8 @@ from tui.buildkit.fsync.diffcopy import (
     receive_tree,
     send_tree,
 )
-from tui.buildkit.fsync.walk import MODE_TYPE, walk
+from tui.buildkit.fsync.entry import MODE_TYPE
+from tui.buildkit.fsync.walk import walk
 
 STAT, REQ, DATA, FIN, ERR = (
     Packet.PACKET_STAT,

@@ -14,8 +14,7 @@ import pytest
 
 from tui.buildkit.fsync import opener as opener_mod
 from tui.buildkit.fsync import walk as walk_mod
-from tui.buildkit.fsync.patterns import PatternError
-from tui.buildkit.fsync.walk import (
+from tui.buildkit.fsync.entry import (
     MODE_CHAR_DEVICE,
     MODE_DEVICE,
     MODE_DIR,
@@ -25,11 +24,12 @@ from tui.buildkit.fsync.walk import (
     MODE_STICKY,
     MODE_SYMLINK,
     Entry,
-    FileOpener,
     go_file_mode,
     posix_mode,
-    walk,
 )
+from tui.buildkit.fsync.opener import FileOpener
+from tui.buildkit.fsync.patterns import PatternError
+from tui.buildkit.fsync.walk import walk
 
 
 def make(root: Path, spec: list[str]) -> Path:

@@ -15,9 +15,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterat
 from itertools import islice
 from typing import Final
 
+from tui.buildkit.fsync.entry import Entry
 from tui.buildkit.fsync.errors import DiffCopyError, ProtocolError, RemoteError
+from tui.buildkit.fsync.opener import FileOpener
 from tui.buildkit.fsync.receiver import Receiver
-from tui.buildkit.fsync.walk import Entry, FileOpener, walk
+from tui.buildkit.fsync.walk import walk
 from tui.buildkit.proto import fsutil_types_pb2
 
 __all__ = [

@@ -14,9 +14,7 @@ import shutil
 import stat as _stat
 from dataclasses import dataclass
 
-from tui.buildkit.fsync.errors import ProtocolError
-from tui.buildkit.fsync.patterns import go_clean
-from tui.buildkit.fsync.walk import (
+from tui.buildkit.fsync.entry import (
     MODE_CHAR_DEVICE,
     MODE_DEVICE,
     MODE_DIR,
@@ -25,6 +23,8 @@ from tui.buildkit.fsync.walk import (
     MODE_TYPE,
     posix_mode,
 )
+from tui.buildkit.fsync.errors import ProtocolError
+from tui.buildkit.fsync.patterns import go_clean
 from tui.buildkit.proto import fsutil_types_pb2
 
 __all__ = ["OrderValidator", "Receiver"]

@@ -16,48 +16,21 @@ from types import MappingProxyType
 from typing import Final
 
 from tui.buildkit.fsync.entry import (
-    MODE_CHAR_DEVICE,
-    MODE_DEVICE,
     MODE_DIR,
     MODE_IRREGULAR,
-    MODE_NAMED_PIPE,
     MODE_PERM,
-    MODE_SETGID,
-    MODE_SETUID,
     MODE_SOCKET,
-    MODE_STICKY,
     MODE_SYMLINK,
-    MODE_TYPE,
     NO_XATTRS,
     TYPE_BITS,
     Entry,
-    go_file_mode,
-    posix_mode,
     special_bits,
 )
 from tui.buildkit.fsync.followpaths import resolve_followpaths, sort_names
-from tui.buildkit.fsync.opener import DIR_FLAGS, FileOpener, RootFd
+from tui.buildkit.fsync.opener import DIR_FLAGS, RootFd
 from tui.buildkit.fsync.patterns import MatchInfo, PatternMatcher, dedupe_paths
 
-__all__ = [
-    "MODE_CHAR_DEVICE",
-    "MODE_DEVICE",
-    "MODE_DIR",
-    "MODE_NAMED_PIPE",
-    "MODE_PERM",
-    "MODE_SETGID",
-    "MODE_SETUID",
-    "MODE_SOCKET",
-    "MODE_STICKY",
-    "MODE_SYMLINK",
-    "MODE_TYPE",
-    "Entry",
-    "FileOpener",
-    "Filter",
-    "go_file_mode",
-    "posix_mode",
-    "walk",
-]
+__all__ = ["Filter", "walk"]
 
 _GONE: Final = (errno.ENOENT, errno.ENOTDIR, errno.ELOOP, errno.EXDEV)
 _PROC_FD: Final = os.path.isdir("/proc/self/fd")
