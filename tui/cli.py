@@ -87,7 +87,8 @@ def _build_parser() -> argparse.ArgumentParser:
     b.add_argument("--load", action="store_true", help="load into the engine (the default)")
     b.add_argument("--secret", action="append", default=[], metavar="id=ID,src=PATH|env=VAR")
     b.add_argument("--allow", action="append", default=[], metavar="ENTITLEMENT")
-    b.add_argument("--progress", default="auto", choices=["auto", "plain", "tty", "quiet"])
+    b.add_argument("--progress", default="auto", choices=["auto", "tui", "plain", "tty", "quiet"],
+                   help="auto (the app on a terminal, else plain), tui (the app), plain, quiet")
     b.add_argument("--invoke", metavar="CMD",
                    help="run CMD in a debug container after the build (e.g. /bin/sh)")
     b.add_argument("--on", choices=["error", "always"], default="error",
@@ -225,6 +226,33 @@ def _finish(printer: PlainPrinter | None, ticker: asyncio.Task[None] | None) -> 
         printer.finish()  # idempotent
 
 
+def _use_app(args: argparse.Namespace) -> bool:
+    """The app for --progress=tui/tty, and for auto when both stdin and stdout are terminals."""
+    if args.progress in ("tui", "tty"):
+        return True
+    return args.progress == "auto" and sys.stdin.isatty() and sys.stdout.isatty()
+
+
+async def _app(args: argparse.Namespace, opts: BuildOptions) -> int:
+    """The Textual app (imported only here: the headless modes never load Textual)."""
+    from tui.debug.invoke import InvokeConfig
+    from tui.debug.session import DebugSession
+
+    tls = None
+    if args.tlscacert or args.tlscert or args.tlskey:
+        tls = TLSFiles(args.tlscacert, args.tlscert, args.tlskey, args.tlsservername)
+    endpoint = resolve_builder(addr=args.addr, builder=args.builder, tls=tls)
+    cfg = parse_invoke(args.invoke) if args.invoke is not None else InvokeConfig(cmd=["/bin/sh"])
+    session = DebugSession(opts, lambda: BuildkitClient.open(endpoint), cfg,
+                           builder=endpoint.describe())
+    auto_open = None
+    if args.invoke is not None:
+        auto_open = ("initial" if args.initial else "final", args.on == "always")
+    from tui.ui.run import run_app
+
+    return await run_app(session, args.context, auto_open=auto_open)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``bxtui`` console script."""
     parser = _build_parser()
@@ -234,6 +262,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.print_help(sys.stderr)
             return 2
         opts = _options(args)
+        if args.invoke is not None:
+            parse_invoke(args.invoke)  # a bad value is a one-line error before anything runs
+        if _use_app(args):
+            return asyncio.run(_app(args, opts))
         return asyncio.run(_interruptible(_build(args, opts, sys.stderr)))
     except UsageError as exc:
         print(f"bxtui: {exc} (see 'bxtui build --help')", file=sys.stderr)

@@ -14,6 +14,7 @@ from typing import Any, BinaryIO
 from tui.debug.container import Process
 from tui.debug.invoke import InvokeConfig
 from tui.debug.result import ResultContext
+from tui.debug.shell import InputItem, forward_input
 
 
 def terminal_size(fd: int) -> tuple[int, int]:
@@ -79,7 +80,7 @@ async def run_attached(
 
 async def _pump_terminal(proc: Process, in_fd: int, out: BinaryIO) -> int:
     loop = asyncio.get_running_loop()
-    queue: asyncio.Queue[bytes | tuple[int, int]] = asyncio.Queue()
+    queue: asyncio.Queue[InputItem] = asyncio.Queue()
 
     def on_stdin() -> None:
         try:
@@ -95,7 +96,7 @@ async def _pump_terminal(proc: Process, in_fd: int, out: BinaryIO) -> int:
     def on_winch() -> None:
         queue.put_nowait(terminal_size(out.fileno() if os.isatty(out.fileno()) else in_fd))
 
-    forward = asyncio.create_task(_forward(proc, queue))
+    forward = asyncio.create_task(forward_input(proc, queue))
     try:
         loop.add_reader(in_fd, on_stdin)
     except PermissionError:  # a regular file (e.g. < /dev/null) cannot be polled: read it here
@@ -111,16 +112,3 @@ async def _pump_terminal(proc: Process, in_fd: int, out: BinaryIO) -> int:
         forward.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await forward
-
-
-async def _forward(proc: Process, queue: asyncio.Queue[bytes | tuple[int, int]]) -> None:
-    """Send keystrokes and resizes to the process, in order."""
-    while True:
-        data = await queue.get()
-        if isinstance(data, tuple):
-            await proc.resize(*data)
-            continue
-        if not data:
-            await proc.close_stdin()
-            return
-        await proc.write(data)

@@ -298,6 +298,14 @@ class Changes:
     def __bool__(self) -> bool:
         return bool(self.vertices or self.statuses or self.logs or self.warnings)
 
+    def merge(self, other: Changes) -> None:
+        """Add ``other``'s changes to these (to batch several messages into one frame)."""
+        self.vertices |= other.vertices
+        self.statuses |= other.statuses
+        self.logs |= other.logs
+        self.warnings |= other.warnings
+        self.new_steps.extend(other.new_steps)
+
 
 def _now_ns() -> int:
     return time.time_ns()

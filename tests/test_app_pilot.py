@@ -1,0 +1,137 @@
+"""Pilot tests of the whole app, fed by status streams recorded from the real daemon."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from conftest import EXAMPLES
+from recorded import failure_info, load_result, load_stream
+from textual.pilot import Pilot
+
+from tui.debug.failure import SuccessInfo
+from tui.debug.options import BuildOptions
+from tui.debug.session import DebugSession, Phase
+from tui.ui.app import BxtuiApp
+
+
+async def _no_daemon() -> Any:
+    raise AssertionError("a replayed session never connects")
+
+
+class ReplaySession(DebugSession):
+    """A DebugSession replaying a recording; ``hold`` pauses it after ``split`` messages."""
+
+    def __init__(self, name: str, split: int | None = None) -> None:
+        super().__init__(BuildOptions(context=str(EXAMPLES / name.removesuffix("-cached"))),
+                         _no_daemon)
+        self.name = name
+        self.split = split
+        self.resume = asyncio.Event()
+        self.released = False
+
+    async def _run(self) -> None:
+        self.phase = Phase.BUILDING
+        for i, msg in enumerate(load_stream(self.name)):
+            if i == self.split:
+                await self.resume.wait()
+            self._on_status(msg)
+            await asyncio.sleep(0)  # let frames run between messages, as on the wire
+        if self.name == "success":
+            conf = load_result("success").get("image_config", {}).get("config", {})
+            self.success = SuccessInfo(image_id="sha256:" + "ab" * 32, tags=("demo:latest",),
+                                       duration=self.graph.duration(), cached_steps=0,
+                                       total_steps=len(self.graph.steps),
+                                       workdir=conf.get("WorkingDir", ""))
+            self.phase = Phase.SUCCEEDED
+        else:
+            self.failure = failure_info(self.name, can_open=False,
+                                        cannot_open="replayed: no daemon behind this build")
+            self.phase = Phase.FAILED
+
+    async def done(self) -> None:
+        self.released = True
+        await super().done()
+
+
+async def _until(pilot: Pilot[Any], cond: Any, limit: float = 10) -> None:
+    async with asyncio.timeout(limit):
+        while not cond():
+            await pilot.pause(0.02)
+
+
+async def test_failure_view_comes_up_by_itself() -> None:
+    session = ReplaySession("fail-run")
+    app = BxtuiApp(session)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await _until(pilot, lambda: session.phase is Phase.FAILED)
+        await _until(pilot, lambda: app.graph_view.selected_digest == session.failure.vertex)
+        assert app.failure_pane.view == "failure"
+        assert app._shown == session.failure.vertex  # the failed step's logs are shown
+        assert "FAILED" in str(app.status.render())
+        # f cannot open anything here: a clear notice, nothing attached
+        await pilot.press("f")
+        await _until(pilot, lambda: any("no daemon" in str(n.message)
+                                        for n in app._notifications))
+        await pilot.press("q")
+    assert app.return_value == 1
+
+
+async def test_live_updates_before_the_end() -> None:
+    session = ReplaySession("fail-run", split=8)
+    app = BxtuiApp(session)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await _until(pilot, lambda: len(session.graph) > 0 and session.take_changes() is None)
+        assert session.phase is Phase.BUILDING
+        assert "BUILDING" in str(app.status.render())
+        assert app.failure_pane.view == "running"
+        session.resume.set()
+        await _until(pilot, lambda: session.phase is Phase.FAILED)
+        await _until(pilot, lambda: app.failure_pane.view == "failure")
+        await pilot.press("q")
+
+
+async def test_success_summary() -> None:
+    session = ReplaySession("success")
+    app = BxtuiApp(session)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await _until(pilot, lambda: app.failure_pane.view == "success")
+        assert "SUCCEEDED" in str(app.status.render())
+        await pilot.press("q")
+    assert app.return_value == 0
+
+
+@pytest.mark.parametrize("size", [(80, 24), (100, 30)])
+async def test_small_terminal_shows_one_pane_at_a_time(size: tuple[int, int]) -> None:
+    session = ReplaySession("fail-run")
+    app = BxtuiApp(session)
+    async with app.run_test(size=size) as pilot:
+        await _until(pilot, lambda: session.phase is Phase.FAILED)
+        assert app.screen.has_class("-narrow")
+        shown = [p for p in app._panes() if p.display and p.parent.display]
+        assert shown == [app.graph_view]
+        await pilot.press("tab")
+        await _until(pilot, lambda: app._current_pane() is app.log_view)
+        await pilot.pause()
+        assert app.log_view.region.height > 5 and app.graph_view.region.height == 0
+        await pilot.press("q")
+
+
+async def test_help_and_zoom() -> None:
+    session = ReplaySession("fail-run")
+    app = BxtuiApp(session)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await pilot.press("question_mark")
+        await _until(pilot, lambda: type(app.screen).__name__ == "HelpScreen")
+        await pilot.press("escape")
+        await _until(pilot, lambda: type(app.screen).__name__ != "HelpScreen")
+        await pilot.press("z")
+        await pilot.pause()
+        assert app.screen.has_class("-zoom")
+        assert app.terminal.region.width == 140
+        await pilot.press("ctrl+right_square_bracket")
+        await pilot.press("z")
+        await pilot.pause()
+        assert not app.screen.has_class("-zoom")
+        await pilot.press("q")

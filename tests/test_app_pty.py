@@ -1,0 +1,161 @@
+"""The real `bxtui` app in a real PTY on the real daemon, its screen read through pyte."""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import signal
+import time
+
+import pytest
+from conftest import EXAMPLES, active_builds, bxtui_binary, wait_until
+from ptyscreen import PtyScreen
+
+pytestmark = pytest.mark.daemon
+
+CHORD = b"\x1d"  # ctrl+]
+PROMPT = r"/work # "
+
+
+def _spawn(docker_host: str, *args: str, rows: int = 40, cols: int = 140,
+           shell_after: bool = False) -> PtyScreen:
+    argv = [bxtui_binary(), "build", *args]
+    if shell_after:
+        # print the exit status and the terminal settings once bxtui has exited
+        script = " ".join(shlex.quote(a) for a in argv) + "; echo BXTUI_RC=$?; stty -a"
+        argv = ["/bin/sh", "-c", script]
+    env = dict(os.environ, DOCKER_HOST=docker_host, TERM="xterm-256color", COLORTERM="truecolor")
+    return PtyScreen(argv, env, rows=rows, cols=cols)
+
+
+def _count(run: PtyScreen, pattern: str) -> int:
+    return len(re.findall(pattern, run.text()))
+
+
+def test_failure_final_initial_and_close(docker_host: str) -> None:
+    before = active_builds(docker_host)
+    run = _spawn(docker_host, str(EXAMPLES / "fail-run"), shell_after=True)
+    try:
+        # the failure view comes up by itself: failed step, exit code, the Dockerfile line
+        run.wait_for(r"FAILED")
+        run.wait_for(r"exit code 3")
+        run.wait_for(r"sh app\.sh test")
+        mine = active_builds(docker_host) - before
+        assert mine, "the build stays open on the daemon while the view is open"
+        # f: a shell in the final state sees what the failing step wrote
+        run.send("f")
+        run.wait_for(PROMPT, timeout=30)
+        run.send("cat /work/partial.txt; echo MARK$((6*7))\r")
+        run.wait_for(r"MARK42")
+        assert "partial output" in run.text()
+        # ctrl-c reaches the process in the container, not bxtui
+        run.send("sleep 60\r")
+        run.wait_for(r"sleep 60")
+        run.send(b"\x03")
+        run.send("echo ALIVE$((1+1))\r")
+        run.wait_for(r"ALIVE2")
+        # ctrl+] back to the panes; i: the step's initial state: no partial.txt, prepared.txt
+        run.send(CHORD)
+        run.wait_for(r"i Shell: initial")  # the footer shows the panes' keys again
+        run.send("i")
+        run.wait_for(r"initial state")
+        run.wait_for(PROMPT, timeout=30)
+        run.send("ls /work; test -e /work/partial.txt || echo ABSENT$((2+1))\r")
+        run.wait_for(r"ABSENT3")
+        assert "prepared.txt" in run.text()
+        run.send(CHORD)
+        run.wait_for(r"q Quit")
+        run.send("q")
+        run.wait_for(r"BXTUI_RC=1", timeout=30)
+        tail = run.tail()
+        assert "build failed at" in tail and "exit code 3" in tail
+        run.wait_for(r"\bisig\b")  # stty -a printed after bxtui exited
+        assert "-icanon" not in run.tail() and " icanon" in run.tail()
+        assert "Traceback" not in run.tail()
+        assert run.wait_exit(timeout=30) == 0
+        assert wait_until(lambda: not (mine & active_builds(docker_host)), 5)
+    finally:
+        run.close()
+
+
+def test_resize_reaches_the_container(docker_host: str) -> None:
+    run = _spawn(docker_host, str(EXAMPLES / "fail-run"))
+    try:
+        run.wait_for(r"exit code 3")
+        run.send("z")  # zoom: the terminal gets the whole screen
+        run.send("f")
+        run.wait_for(PROMPT, timeout=30)
+        run.send("stty size; echo S1$((0+1))\r")
+        first = run.wait_for(r"(\d+) (\d+)[\s│]+S11")
+        run.resize(30, 100)
+        # the size is forwarded on the next layout change: ask until it shows
+        deadline = time.monotonic() + 20
+        seen = None
+        n = 2
+        while time.monotonic() < deadline and seen is None:
+            run.send(f"clear; stty size; echo S{n}$((0+1))\r")
+            m = run.wait_for(rf"(\d+) (\d+)[\s│]+S{n}1")
+            if (m.group(1), m.group(2)) != (first.group(1), first.group(2)):
+                seen = m
+            n += 1
+        assert seen is not None, run.text()
+        rows, cols = int(seen.group(1)), int(seen.group(2))
+        assert rows < 30 and cols < 100 and cols > 80
+        run.send("exit\r")
+        run.wait_for(r"exited with status 0")
+        run.send("q")
+        assert run.wait_exit(timeout=30) == 1
+    finally:
+        run.close()
+
+
+def test_hangup_with_a_shell_open_releases_the_build(docker_host: str) -> None:
+    before = active_builds(docker_host)
+    run = _spawn(docker_host, str(EXAMPLES / "fail-run"))
+    try:
+        run.wait_for(r"exit code 3")
+        run.send("f")
+        run.wait_for(PROMPT, timeout=30)
+        mine = active_builds(docker_host) - before
+        assert mine
+        os.kill(run.proc.pid, signal.SIGHUP)
+        assert run.wait_exit(timeout=10) == 128 + signal.SIGHUP
+        assert wait_until(lambda: not (mine & active_builds(docker_host)), 5)
+    finally:
+        run.close()
+
+
+def test_syntax_error_explains_nothing_to_open(docker_host: str) -> None:
+    run = _spawn(docker_host, str(EXAMPLES / "syntax-error"))
+    try:
+        run.wait_for(r"FAILED")
+        run.wait_for(r"FROBNICATE")
+        run.send("f")
+        run.wait_for(r"before any step ran")
+        run.send("q")
+        assert run.wait_exit(timeout=30) == 1
+        assert "unknown instruction" in run.tail().lower() or "frobnicate" in run.tail().lower()
+    finally:
+        run.close()
+
+
+def test_success_summary_and_result_shell(docker_host: str) -> None:
+    run = _spawn(docker_host, str(EXAMPLES / "success"), "-t", "bxtui-app-success:latest")
+    try:
+        run.wait_for(r"SUCCEEDED")
+        run.wait_for(r"Build succeeded")
+        run.send("i")
+        run.wait_for(r"only for a failed step")
+        run.send("f")
+        run.wait_for(r"/app # ", timeout=30)
+        run.send("cat /app/status; echo $GREETING$((1+1))\r")
+        run.wait_for(r"hello2")
+        assert "built ok" in run.text()
+        run.send(CHORD)
+        run.wait_for(r"q Quit")
+        run.send("q")
+        assert run.wait_exit(timeout=30) == 0
+        assert "build succeeded" in run.tail()
+    finally:
+        run.close()

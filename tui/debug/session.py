@@ -1,0 +1,196 @@
+"""One build driven for the app: status into a BuildGraph, then its result context.
+
+The app (tui/ui) talks only to this: it never sees gRPC or protobuf.  ``start`` runs the
+build in a task; the app takes merged :class:`Changes` once per frame, reads
+:attr:`DebugSession.failure` / :attr:`DebugSession.success` when the build has finished,
+opens shells with :meth:`DebugSession.open_shell`, and calls :meth:`DebugSession.done`
+(idempotent) when the view closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import enum
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+from tui.buildkit.address import AddressError
+from tui.buildkit.errors import BuildError
+from tui.buildkit.relay import DaemonUnreachable
+from tui.debug.container import OutputFn, ProcessError
+from tui.debug.failure import FailureInfo, SuccessInfo
+from tui.debug.graph import BuildGraph, Changes
+from tui.debug.invoke import InvokeConfig, InvokeError
+from tui.debug.options import BuildOptions
+from tui.debug.result import ResultContext, new_result_context
+from tui.debug.shell import Shell
+from tui.debug.summary import closing_summary, failure_info, success_info
+
+if TYPE_CHECKING:
+    from tui.buildkit.client import BuildkitClient
+    from tui.buildkit.proto import control_pb2
+
+__all__ = ["APP_LOG_CAP", "DebugSession", "OpenError", "Phase"]
+
+#: Bytes of log output the app keeps per vertex (the plain printer keeps 1 MiB).
+APP_LOG_CAP = 64 << 20
+
+Connect = Callable[[], Awaitable["BuildkitClient"]]
+
+
+class Phase(enum.StrEnum):
+    """Where the build stands."""
+
+    CONNECTING = "connecting"
+    BUILDING = "building"
+    FAILED = "failed"
+    SUCCEEDED = "succeeded"
+    UNREACHABLE = "unreachable"
+    STOPPED = "stopped"
+
+
+class OpenError(Exception):
+    """A shell could not be opened: nothing to open, or the process did not start (one line)."""
+
+
+class DebugSession:
+    """A build and, once it has finished, its result context kept open for debugging."""
+
+    def __init__(self, opts: BuildOptions, connect: Connect, invoke: InvokeConfig | None = None,
+                 *, builder: str = "", log_cap: int = APP_LOG_CAP) -> None:
+        self.opts = opts
+        self.builder = builder
+        self.invoke = invoke or InvokeConfig(cmd=["/bin/sh"])
+        self.graph = BuildGraph(log_cap)
+        self.phase = Phase.CONNECTING
+        self.failure: FailureInfo | None = None
+        self.success: SuccessInfo | None = None
+        #: One line for a build that could not run at all (daemon unreachable).
+        self.error_text = ""
+        self.ctx: ResultContext | None = None
+        self.shells: list[Shell] = []
+        self.started_at = time.monotonic()
+        self._connect = connect
+        self._client: BuildkitClient | None = None
+        self._pending = Changes()
+        self._task: asyncio.Task[None] | None = None
+        self._done_task: asyncio.Task[None] | None = None
+
+    # -- the build ---------------------------------------------------------------------------
+    def start(self) -> None:
+        """Start the build in a task of the running loop."""
+        if self._task is None:
+            self._task = asyncio.create_task(self._run())
+
+    async def wait_finished(self) -> Phase:
+        """Wait until the build has finished (or could not run); the final phase."""
+        self.start()
+        assert self._task is not None
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.shield(self._task)
+        return self.phase
+
+    @property
+    def finished(self) -> bool:
+        """Whether the build has finished one way or another."""
+        return self.phase not in (Phase.CONNECTING, Phase.BUILDING)
+
+    def _on_status(self, resp: control_pb2.StatusResponse) -> None:
+        self._pending.merge(self.graph.apply(resp))
+
+    def take_changes(self) -> Changes | None:
+        """Everything that changed since the last call (None when nothing did)."""
+        if not self._pending:
+            return None
+        changes, self._pending = self._pending, Changes()
+        return changes
+
+    async def _run(self) -> None:
+        try:
+            self._client = await self._connect()
+        except (AddressError, DaemonUnreachable) as exc:
+            self.error_text = str(exc)
+            self.phase = Phase.UNREACHABLE
+            return
+        self.phase = Phase.BUILDING
+        try:
+            ctx, resp, err = await new_result_context(self._client, self.opts, self._on_status)
+        except asyncio.CancelledError:
+            self.phase = Phase.STOPPED
+            raise
+        self.ctx = ctx
+        if err is not None:
+            self.failure = failure_info(err, self.graph, ctx)
+            self.phase = Phase.FAILED
+        else:
+            exporter = dict(resp.ExporterResponse) if resp is not None else {}
+            self.success = success_info(ctx, exporter, self.opts.tags, self.graph)
+            self.phase = Phase.SUCCEEDED
+
+    # -- shells ------------------------------------------------------------------------------
+    def describe_target(self, initial: bool) -> str:
+        """Where ``f`` (final) or ``i`` (initial) would open a shell."""
+        if self.phase is Phase.SUCCEEDED:
+            return "the build result"
+        step = self.failure.step_name if self.failure and self.failure.step_name else "the step"
+        return f"the {'initial' if initial else 'final'} state of {step}"
+
+    async def open_shell(self, initial: bool, rows: int, cols: int,
+                         on_output: OutputFn) -> Shell:
+        """Start the invoke command in the failed step's final/initial state (or the result).
+
+        Raises OpenError with one clear sentence when nothing can be opened.
+        """
+        if not self.finished:
+            raise OpenError("the build is still running: wait for it to finish")
+        if self.ctx is None:
+            if self.failure is not None:
+                raise OpenError(self.failure.cannot_open or "nothing to open")
+            raise OpenError(self.error_text or "the build did not finish")
+        cfg = dataclasses.replace(self.invoke, initial=initial, tty=True)
+        try:
+            _, proc = await self.ctx.exec(cfg, on_output, rows, cols)
+        except InvokeError as exc:
+            raise OpenError(str(exc)) from None
+        except (ProcessError, BuildError) as exc:
+            raise OpenError(f"the process did not start: {exc}") from None
+        shell = Shell(proc, self.describe_target(initial))
+        self.shells.append(shell)
+        return shell
+
+    # -- the end -----------------------------------------------------------------------------
+    @property
+    def exit_status(self) -> int:
+        """0 for a successful build, 1 otherwise."""
+        return 0 if self.phase is Phase.SUCCEEDED else 1
+
+    def summary(self) -> str:
+        """The paragraph printed once the app has closed."""
+        if self.phase is Phase.UNREACHABLE:
+            return f"ERROR: {self.error_text}\n"
+        return closing_summary(self.failure, self.success, self.graph.duration())
+
+    async def done(self) -> None:
+        """Release everything: shells, containers, gateway, session, the daemon-side build.
+
+        A build still running is cancelled.  Idempotent; concurrent callers share one run.
+        """
+        if self._done_task is None:
+            self._done_task = asyncio.ensure_future(self._release())
+        await asyncio.shield(self._done_task)
+
+    async def _release(self) -> None:
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+        if self._task is not None:
+            with contextlib.suppress(BaseException):
+                await self._task
+        for shell in self.shells:
+            await shell.stop_forwarding()
+        if self.ctx is not None:
+            await self.ctx.done()
+        if self._client is not None:
+            await self._client.close()

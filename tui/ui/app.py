@@ -1,0 +1,329 @@
+"""The bxtui application: build graph, logs, failing step and a terminal, on one screen.
+
+Data flows one way: the session's status stream -> BuildGraph -> one merged ``Changes`` per
+frame -> the panes; a key -> an action -> the DebugSession -> a Shell -> the terminal pane.
+The app never calls ``done()`` itself: whoever runs it (``tui.ui.run``) does, after the app
+has exited and the terminal is restored, whatever made it exit.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from typing import Any, ClassVar
+
+from textual import work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widget import Widget
+from textual.widgets import Footer, Static
+
+from tui.debug.session import DebugSession, OpenError, Phase
+from tui.debug.shell import Shell
+from tui.ui.link import ShellLink
+from tui.ui.screens.help import HelpScreen
+from tui.ui.statusline import status_line
+from tui.ui.widgets.failure import FailurePane
+from tui.ui.widgets.graph import GraphView
+from tui.ui.widgets.logs import LogView
+from tui.ui.widgets.terminal import TerminalPane
+
+FRAME_SECONDS = 1 / 30
+NARROW_WIDTH = 110
+NARROW_HEIGHT = 30
+CHORD = "ctrl+]"
+
+#: ``--invoke`` in the app: which state to open by itself ("final"/"initial"), and whether
+#: a successful build is entered too (``--on=always``).
+AutoOpen = tuple[str, bool]
+
+#: Keys of the panes themselves, for the help screen (the app's own come from BINDINGS).
+PANE_KEYS: list[tuple[str, str]] = [
+    ("tab / shift+tab", "move between panes"),
+    ("↑ ↓ pgup pgdn home end", "move in the graph / scroll the logs"),
+    ("enter", "graph: show the selected step's logs"),
+    ("/  n  N", "logs: search, next and previous match"),
+    ("G / end", "logs: jump to the end and follow"),
+    (CHORD, "terminal: back to the panes (the process keeps running)"),
+    ("shift+pgup / shift+pgdn", "terminal: scroll back"),
+]
+
+
+class BxtuiApp(App[int], inherit_bindings=False):
+    """The debugger's one screen; its return value is bxtui's exit status."""
+
+    CSS_PATH = "bxtui.tcss"
+    TITLE = "bxtui"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("f", "shell('final')", "Shell: final", tooltip="Open a shell in the failed "
+                "step's final state (after it failed), or in a successful result"),
+        Binding("i", "shell('initial')", "Shell: initial",
+                tooltip="Open a shell in the failed step's initial state (before it ran)"),
+        Binding("t", "focus_terminal", "Terminal", tooltip="Back to the live terminal"),
+        Binding("z", "zoom", "Zoom", tooltip="Give the terminal the whole screen"),
+        Binding("question_mark,f1", "help", "Help", key_display="?"),
+        Binding("q", "close_view", "Quit", tooltip="Release everything and exit"),
+        Binding("ctrl+c,ctrl+q", "close_view", "Quit", show=False),
+        Binding("ctrl+p", "command_palette", "Commands", show=False),
+    ]
+
+    def __init__(self, session: DebugSession, *, title: str = "",
+                 auto_open: AutoOpen | None = None) -> None:
+        super().__init__()
+        self.session = session
+        self.auto_open = auto_open
+        self.build_title = title or session.opts.context
+        self.graph_view = GraphView(session.graph, id="graph")
+        self.log_view = LogView(id="logs")
+        self.failure_pane = FailurePane(id="failure")
+        self.terminal = TerminalPane(id="terminal")
+        self.status = Static(id="status")
+        self.shell: Shell | None = None
+        self._link: ShellLink | None = None
+        self._follow_running = True
+        self._shown: str | None = None
+        self._last_status = ""
+        #: Set when an unexpected exception ended the app (printed once by the runner).
+        self.crash: BaseException | None = None
+
+    # -- layout ------------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        """The status line, the four panes, the footer."""
+        yield self.status
+        with Horizontal(id="main"):
+            with Vertical(id="left"):
+                yield self.graph_view
+                yield self.log_view
+            with Vertical(id="right"):
+                yield self.failure_pane
+                yield self.terminal
+        yield Footer()
+
+    def on_mount(self) -> None:
+        """Start the build and the frame timer."""
+        self.graph_view.border_title = "Build graph"
+        self.log_view.border_title = "Logs"
+        self.failure_pane.border_title = "Failing step"
+        self.terminal.border_title = "Terminal"
+        self.failure_pane.show_running("Building…")
+        self.terminal.hint = "The build is running: f/i open a shell in its failed step"
+        self.session.start()
+        self.set_interval(FRAME_SECONDS, self._frame)
+        self._watch_build()
+        self.graph_view.focus()
+        self._relayout()
+
+    def on_resize(self) -> None:
+        """Switch between side-by-side panes and one pane at a time (small terminals)."""
+        self._relayout()
+
+    def _relayout(self) -> None:
+        narrow = self.size.width < NARROW_WIDTH or self.size.height < NARROW_HEIGHT
+        self.screen.set_class(narrow, "-narrow")
+        self._mark_current()
+
+    def _panes(self) -> list[Widget]:
+        return [self.graph_view, self.log_view, self.failure_pane, self.terminal]
+
+    def _current_pane(self) -> Widget:
+        focused = self.focused
+        for pane in self._panes():
+            if focused is not None and (focused is pane or pane in focused.ancestors):
+                return pane
+        return self.graph_view
+
+    def _mark_current(self, current: Widget | None = None) -> None:
+        """Mark the pane (and its column) a small terminal shows: the focused one by default."""
+        current = current or self._current_pane()
+        for pane in self._panes():
+            pane.set_class(pane is current, "-current")
+            if pane.parent is not None:
+                pane.parent.set_class(current in pane.parent.children, "-holds-current")
+        self._update_status(force=True)
+
+    def action_focus_next(self) -> None:
+        """Tab: the next pane (also the hidden ones of a small terminal)."""
+        self._cycle(1)
+
+    def action_focus_previous(self) -> None:
+        """Shift+Tab: the previous pane."""
+        self._cycle(-1)
+
+    def _cycle(self, step: int) -> None:
+        panes = self._panes()
+        target = panes[(panes.index(self._current_pane()) + step) % len(panes)]
+        self.screen.remove_class("-zoom")
+        self._mark_current(target)  # show it first: a hidden widget cannot take focus
+        self.call_after_refresh(target.focus)
+
+    def on_descendant_focus(self) -> None:
+        """Keep the shown pane (small terminals) and the status line in step with focus."""
+        self._mark_current()
+
+    # -- the build ---------------------------------------------------------------------------
+    def _frame(self) -> None:
+        """Hand the status merged since the last frame to the panes."""
+        changes = self.session.take_changes()
+        if changes is not None:
+            self.graph_view.apply_changes(changes)
+            if self._follow_running:
+                self._follow_latest_running()
+            if self._shown is not None and self._shown in changes.digests:
+                self.log_view.logs_changed()
+        self._update_status()
+
+    def _follow_latest_running(self) -> None:
+        running = self.session.graph.running
+        if running and running[-1].digest != self._shown:
+            self._show_logs(running[-1].digest)
+
+    def _show_logs(self, digest: str) -> None:
+        vertex = self.session.graph.get(digest)
+        self._shown = digest if vertex is not None else None
+        self.log_view.show_vertex(vertex)
+
+    def _update_status(self, force: bool = False) -> None:
+        tabs = None
+        if self.screen.has_class("-narrow"):
+            current = self._current_pane()
+            tabs = [(p.border_title or "", p is current) for p in self._panes()]
+        text = status_line(self.session, self.build_title, tabs)
+        if force or text != self._last_status:
+            self._last_status = text
+            self.status.update(text)
+
+    @work(group="build")
+    async def _watch_build(self) -> None:
+        phase = await self.session.wait_finished()
+        self._frame()
+        if phase is Phase.UNREACHABLE:
+            self.exit(self.session.exit_status)
+            return
+        self._follow_running = False
+        if phase is Phase.FAILED and self.session.failure is not None:
+            info = self.session.failure
+            self.failure_pane.show_failure(info)
+            if info.vertex and info.vertex in self.session.graph:
+                self.graph_view.set_failed(info.vertex)
+                self.graph_view.select(info.vertex)
+                self._show_logs(info.vertex)
+            self.terminal.hint = (
+                "Press f for a shell in the failed step's final state, i for its initial state"
+                if info.can_open else f"Nothing to open: {info.cannot_open}"
+            )
+        elif phase is Phase.SUCCEEDED and self.session.success is not None:
+            self.failure_pane.border_title = "Result"
+            self.failure_pane.show_success(self.session.success)
+            self.terminal.hint = "Press f for a shell in the build result"
+        self._update_status(force=True)
+        if self.auto_open is not None:
+            which, on_success = self.auto_open
+            if phase is Phase.FAILED and self.session.failure and self.session.failure.can_open:
+                self.action_shell(which)
+            elif phase is Phase.SUCCEEDED and on_success:
+                self.action_shell("final")
+
+    def on_graph_view_selected(self, message: GraphView.Selected) -> None:
+        """Enter or a click in the graph: show that step's logs."""
+        self._follow_running = False
+        self._show_logs(message.digest)
+
+    # -- shells ------------------------------------------------------------------------------
+    def action_shell(self, which: str) -> None:
+        """Open the invoke command in the final or initial state (``f`` / ``i``).
+
+        A shell still open is ended first: the terminal pane shows one process at a time.
+        """
+        old = self.shell
+        if old is not None and not old.finished:
+            self.notify(f"Ended the previous shell ({old.label})", timeout=4)
+            self.run_worker(old.kill(), group="kill")
+        self.shell = None
+        self._open_shell(which == "initial")
+
+    @work(exclusive=True, group="shell")
+    async def _open_shell(self, initial: bool) -> None:
+        rows, cols = self.terminal.pty_size
+        link = self._link = ShellLink()
+        title = f"shell: {self.session.describe_target(initial)}"
+        self.terminal.attach(link, title)
+
+        def on_output(_fd: int, data: bytes) -> None:
+            if self._link is link:  # late output of an ended shell stays out of the pane
+                self.terminal.feed(data)
+
+        try:
+            shell = await self.session.open_shell(initial, rows, cols, on_output)
+        except OpenError as exc:
+            self.terminal.process_exited(f"not opened: {exc}")
+            self.notify(str(exc), title="Nothing to open", severity="warning", timeout=8)
+            return
+        self.shell = shell
+        link.connect(shell)
+        self.terminal.focus()
+        await shell.wait()
+        message = shell.exit_message()
+        self.terminal.process_exited(message)
+        self.notify(f"{title}: {message}", timeout=5)
+        if self.focused is self.terminal:
+            self.graph_view.focus()
+
+    def on_terminal_pane_release_focus(self) -> None:
+        """``ctrl+]`` in the terminal: back to the panes; the process keeps running."""
+        self.graph_view.focus()
+
+    def action_focus_terminal(self) -> None:
+        """Back to the terminal pane."""
+        self.terminal.focus()
+
+    def action_zoom(self) -> None:
+        """Give the terminal the whole screen, or take it back."""
+        self.screen.toggle_class("-zoom")
+        if self.screen.has_class("-zoom"):
+            self.terminal.focus()
+
+    # -- help, palette, closing --------------------------------------------------------------
+    def key_list(self) -> list[tuple[str, str]]:
+        """Every key the user can press, for the help screen."""
+        keys = [
+            ("f", "shell in the failed step's final state (or the successful result)"),
+            ("i", "shell in the failed step's initial state (before it ran)"),
+            ("t", "back to the live terminal"),
+            ("z", "zoom the terminal to the whole screen, and back"),
+            ("? / f1", "this help"),
+            ("ctrl+p", "command palette"),
+            ("q / ctrl+c / ctrl+q", "close: release containers and the build, then exit"),
+        ]
+        return keys + PANE_KEYS
+
+    def action_help(self) -> None:
+        """Show the keys."""
+        self.push_screen(HelpScreen(self.key_list()))
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        """The palette: the debugger's actions first, then Textual's own."""
+        yield SystemCommand("Shell in the final state", "Open a shell where the failed step "
+                            "ended (or in the result)", lambda: self.action_shell("final"))
+        yield SystemCommand("Shell in the initial state", "Open a shell where the failed step "
+                            "started", lambda: self.action_shell("initial"))
+        yield SystemCommand("Zoom the terminal", "Toggle the terminal over the whole screen",
+                            self.action_zoom)
+        yield SystemCommand("Keys", "Show every key", self.action_help)
+        yield SystemCommand("Quit", "Release everything and exit", self.action_close_view)
+        yield from super().get_system_commands(screen)
+
+    def action_close_view(self) -> None:
+        """Close the view; the runner then calls ``done()`` and prints the summary."""
+        self.exit(self.session.exit_status)
+
+    def _fatal_error(self) -> None:
+        # An unexpected exception: exit like any close (done() still runs); the runner prints
+        # the error once, in one line unless BXTUI_DEBUG asks for the traceback.
+        self.crash = self._exception
+        if os.environ.get("BXTUI_DEBUG"):
+            super()._fatal_error()
+            return
+        self._close_messages_no_wait()
+

@@ -1,0 +1,57 @@
+"""Run the app: whatever ends it (a key, a signal, an error), release everything afterwards."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import sys
+from typing import TextIO
+
+from tui.debug.session import DebugSession
+from tui.ui.app import AutoOpen, BxtuiApp
+
+#: How long ``done()`` may take after the view closed before bxtui gives up waiting.
+DONE_TIMEOUT = 20.0
+
+
+async def run_app(session: DebugSession, title: str, out: TextIO | None = None,
+                  auto_open: AutoOpen | None = None) -> int:
+    """Show the app until it is closed, then call ``done()`` and print the summary.
+
+    ``auto_open`` (from ``--invoke``): open a shell by itself once the build has finished.
+
+    SIGTERM and SIGHUP close the view like ``q`` (exit status 128+N).  The terminal is
+    restored before anything is printed.
+    """
+    out = out or sys.stderr
+    app = BxtuiApp(session, title=title, auto_open=auto_open)
+    loop = asyncio.get_running_loop()
+    got: list[int] = []
+
+    def stop(signum: int) -> None:
+        got.append(signum)
+        app.exit(128 + signum)
+
+    sigs = (signal.SIGTERM, signal.SIGHUP)
+    for sig in sigs:
+        loop.add_signal_handler(sig, stop, sig)
+    try:
+        await app.run_async()
+    finally:
+        for sig in sigs:
+            loop.remove_signal_handler(sig)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(DONE_TIMEOUT):
+                await session.done()
+    with contextlib.suppress(OSError):
+        if app.crash is not None:
+            out.write(f"ERROR: unexpected error in the app: {type(app.crash).__name__}: "
+                      f"{app.crash} (BXTUI_DEBUG=1 shows details)\n")
+        out.write(session.summary())
+        out.flush()
+    if got:
+        return 128 + got[0]
+    if app.crash is not None:
+        return 1
+    return session.exit_status

@@ -1,0 +1,40 @@
+"""The one-line status at the top of the screen."""
+
+from __future__ import annotations
+
+from rich.markup import escape
+
+from tui.debug.graph import VertexState
+from tui.debug.session import DebugSession, Phase
+
+_PHASE_STYLE = {
+    Phase.CONNECTING: ("CONNECTING", "$warning"),
+    Phase.BUILDING: ("BUILDING", "$accent"),
+    Phase.FAILED: ("FAILED", "$error"),
+    Phase.SUCCEEDED: ("SUCCEEDED", "$success"),
+    Phase.UNREACHABLE: ("UNREACHABLE", "$error"),
+    Phase.STOPPED: ("STOPPED", "$warning"),
+}
+
+
+def status_line(session: DebugSession, title: str,
+                tabs: list[tuple[str, bool]] | None = None) -> str:
+    """Markup for the status line: phase, what is built, step counts, time; tabs if narrow."""
+    word, colour = _PHASE_STYLE[session.phase]
+    graph = session.graph
+    steps = len(graph.steps)
+    done = sum(graph.count(s) for s in (VertexState.DONE, VertexState.CACHED))
+    cached = graph.count(VertexState.CACHED)
+    took = graph.duration()
+    parts = [f"[b reverse {colour}] {word} [/]", f"[b]{escape(title)}[/b]"]
+    if steps:
+        parts.append(f"{done}/{len(graph)} done, {cached} cached")
+    if took is not None:
+        parts.append(f"{took:.1f}s")
+    if session.builder:
+        parts.append(f"[dim]{escape(session.builder)}[/dim]")
+    line = "  ".join(parts)
+    if tabs:
+        names = "  ".join(f"[reverse]{escape(n)}[/]" if cur else escape(n) for n, cur in tabs)
+        line = f"{line}   [dim]tab:[/dim] {names}"
+    return line

@@ -1,0 +1,387 @@
+"""The terminal pane: a process's PTY shown through a VT emulator, keys sent back to it."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import time
+from dataclasses import dataclass
+from typing import ClassVar, Protocol
+
+from rich.segment import Segment
+from rich.style import Style
+from textual import events
+from textual.binding import Binding, BindingType
+from textual.geometry import Region
+from textual.message import Message
+from textual.reactive import reactive
+from textual.strip import Strip
+from textual.widget import Widget
+
+from tui.ui.term import Emulator, Feeder, create_emulator
+from tui.ui.term.base import Cursor
+from tui.ui.term.keys import encode_key, encode_paste
+
+__all__ = ["CHORD_KEY", "PaneStats", "PtyLink", "TerminalPane"]
+
+CHORD_KEY = "ctrl+right_square_bracket"
+"""Textual's name for ctrl+] (byte 0x1d): the one key the pane keeps for itself."""
+DEFAULT_HINT = "Press f to open a shell in the failed step, i for its initial state"
+FRAME_INTERVAL = 1 / 60
+_RETRY_S = 0.05
+_SCROLL_KEYS = {"shift+pageup": -1, "shift+pagedown": 1}
+_REVERSE, _UNREVERSE = Style(reverse=True), Style(reverse=False)
+_gc_frozen = False
+
+
+class PtyLink(Protocol):
+    """Where the pane's input goes: the process's PTY (both calls must not block)."""
+
+    def send(self, data: bytes) -> None:
+        """Queue ``data`` for the process's input, in order."""
+        ...
+
+    def resize(self, rows: int, cols: int) -> None:
+        """The pane now shows ``rows`` x ``cols`` cells."""
+        ...
+
+
+@dataclass
+class PaneStats:
+    """Counters for benchmarks and tests."""
+
+    frames: int = 0
+    max_frame_s: float = 0.0
+    last_frame_at: float = 0.0
+
+
+class TerminalPane(Widget, can_focus=True):
+    """Shows a process attached with ``attach``; while it runs, every key goes to it.
+
+    The one chord: **ctrl+]** (Textual key ``ctrl+right_square_bracket``) is not sent; it
+    posts ``TerminalPane.ReleaseFocus`` so the app can move focus back to its panes (the
+    process keeps running). shift+pageup / shift+pagedown scroll through the scrollback; any
+    other key returns to the live screen and goes to the process. App and screen bindings
+    (tab, ctrl+c, ctrl+q, ctrl+p...) never see a key while a live process has focus: see
+    ``check_consume_key``.
+    """
+
+    DEFAULT_CSS = """
+    TerminalPane {
+        border: round $panel;
+        border-title-color: $foreground-muted;
+        border-subtitle-color: $foreground-muted;
+        background: $background;
+        color: $foreground;
+    }
+    TerminalPane:focus {
+        border: round $accent;
+        border-title-color: $foreground;
+    }
+    TerminalPane > .terminal-pane--hint {
+        color: $text-muted;
+    }
+    """
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"terminal-pane--hint"}
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding(CHORD_KEY, "release_focus", "Back to panes", key_display="ctrl+]",
+                priority=True),
+    ]
+
+    hint: reactive[str] = reactive(DEFAULT_HINT)
+    """Text shown while nothing is attached."""
+
+    class ReleaseFocus(Message):
+        """ctrl+] was pressed in the pane: give focus back to the other panes."""
+
+    def __init__(self, *, name: str | None = None, id: str | None = None,
+                 classes: str | None = None) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self.stats = PaneStats()
+        self._link: PtyLink | None = None
+        self._feeder: Feeder | None = None
+        self._live = False
+        self._title = ""
+        self._sent_size: tuple[int, int] | None = None
+        self._frame_handle: asyncio.TimerHandle | None = None
+        self._drawn_cursor: Cursor | None = None
+        self._scrolled_back = 0
+        self._exit_message = ""
+        self._base_style: Style | None = None
+
+    # -- public API ----------------------------------------------------------------------------
+    @property
+    def emulator(self) -> Emulator | None:
+        """The emulator of the current (or last) process, if any."""
+        return self._feeder.emulator if self._feeder is not None else None
+
+    @property
+    def live(self) -> bool:
+        """A process is attached and has not exited: keys go to it."""
+        return self._live
+
+    @property
+    def backlog(self) -> int:
+        """Bytes fed but not parsed yet (a reader may pause above a few MB)."""
+        feeder = self._feeder
+        return feeder.received - feeder.parsed if feeder is not None else 0
+
+    @property
+    def pty_size(self) -> tuple[int, int]:
+        """``(rows, cols)`` the process should get: the pane's content size."""
+        size = self.content_size
+        return (size.height or 24, size.width or 80)
+
+    def attach(self, link: PtyLink, title: str) -> None:
+        """Show a new process (fresh emulator); its size is sent to ``link`` right away."""
+        global _gc_frozen
+        self._stop_feeder()
+        rows, cols = self.pty_size
+        fg, bg = self.styles.color.rgb, self.styles.background.rgb
+        emulator = create_emulator(cols, rows, fg=fg, bg=bg)
+        if not _gc_frozen:  # after the heavy imports: fewer long GC pauses while drawing
+            gc.freeze()
+            _gc_frozen = True
+        loop = asyncio.get_running_loop()
+        feeder: Feeder
+
+        def wake() -> None:
+            loop.call_soon_threadsafe(self._on_wake, feeder)
+
+        feeder = Feeder(emulator, wake)
+        self._feeder, self._link, self._live = feeder, link, True
+        self._title, self._exit_message = title, ""
+        self._sent_size = None
+        self._drawn_cursor = None
+        self._scrolled_back = 0
+        self._send_size()
+        self._update_border()
+        self.refresh()
+
+    def feed(self, data: bytes) -> None:
+        """Process output (event loop); parsed on the feeder thread, drawn at <= 60 Hz."""
+        if self._feeder is not None:
+            self._feeder.put(data)
+
+    def process_exited(self, message: str) -> None:
+        """The process ended: show ``message``, stop sending keys; content stays."""
+        self._live = False
+        self._exit_message = message
+        self._update_border()
+        self._schedule_frame(0)  # hide the cursor
+
+    # -- keys ----------------------------------------------------------------------------------
+    def check_consume_key(self, key: str, character: str | None) -> bool:
+        """While a process is live every key but the chord is ours: no binding sees it."""
+        return self._live and key != CHORD_KEY
+
+    def action_release_focus(self) -> None:
+        """ctrl+]: ask the app to focus its other panes."""
+        self.post_message(self.ReleaseFocus())
+
+    async def _on_key(self, event: events.Key) -> None:
+        feeder = self._feeder
+        if feeder is None or event.key == CHORD_KEY:
+            return
+        step = _SCROLL_KEYS.get(event.key)
+        if step is not None:
+            event.stop()
+            event.prevent_default()
+            rows = max(self.content_size.height - 1, 1)
+            feeder.emulator.scroll_by(step * rows)
+            self._schedule_frame(0)
+            return
+        if not self._live or self._link is None:
+            return
+        event.stop()
+        event.prevent_default()
+        if self._scrolled_back:
+            feeder.emulator.scroll_to_bottom()
+            self._schedule_frame(0)
+        data = encode_key(event.key, event.character, feeder.emulator.modes)
+        if data:
+            self._link.send(data)
+
+    async def on_paste(self, event: events.Paste) -> None:
+        """A paste from the outer terminal goes to the process (bracketed if it asked)."""
+        if self._live and self._link is not None and self._feeder is not None:
+            event.stop()
+            event.prevent_default()
+            self._link.send(encode_paste(event.text, self._feeder.emulator.modes))
+
+    def on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
+        """Wheel up: back through the scrollback."""
+        if self._feeder is not None:
+            event.stop()
+            event.prevent_default()
+            self._feeder.emulator.scroll_by(-3)
+            self._schedule_frame(0)
+
+    def on_mouse_scroll_down(self, event: events.MouseScrollDown) -> None:
+        """Wheel down: towards the live screen."""
+        if self._feeder is not None:
+            event.stop()
+            event.prevent_default()
+            self._feeder.emulator.scroll_by(3)
+            self._schedule_frame(0)
+
+    # -- size, focus, lifetime -----------------------------------------------------------------
+    def _send_size(self) -> None:
+        if self._feeder is None:
+            return
+        rows, cols = self.pty_size
+        if (rows, cols) == self._sent_size:
+            return
+        self._sent_size = (rows, cols)
+        self._feeder.emulator.resize(cols, rows)
+        if self._live and self._link is not None:
+            self._link.resize(rows, cols)
+        self._schedule_frame(0)
+
+    def on_resize(self, _event: events.Resize) -> None:
+        """Layout changed: resize the emulator and the PTY."""
+        self._send_size()
+
+    def on_focus(self, _event: events.Focus) -> None:
+        """Show the cursor."""
+        self._refresh_cursor()
+
+    def on_blur(self, _event: events.Blur) -> None:
+        """Hide the cursor."""
+        self._refresh_cursor()
+
+    def on_unmount(self, _event: events.Unmount) -> None:
+        """Stop the feeder thread (it closes the emulator)."""
+        self._stop_feeder()
+
+    def _stop_feeder(self) -> None:
+        if self._frame_handle is not None:
+            self._frame_handle.cancel()
+            self._frame_handle = None
+        if self._feeder is not None:
+            self._feeder.stop()
+        self._feeder, self._link, self._live = None, None, False
+
+    def watch_hint(self) -> None:
+        """Repaint the empty state with the new hint."""
+        if self._feeder is None:
+            self.refresh()
+
+    def _update_border(self) -> None:
+        if self._live:
+            self.border_title = f"{self._title}  ·  ctrl+] back to panes"
+        else:
+            self.border_title = self._title or None
+        notes = []
+        if self._scrolled_back:
+            notes.append(f"scrollback -{self._scrolled_back} · shift+pgdn")
+        if self._exit_message:
+            notes.append(self._exit_message)
+        self.border_subtitle = "  ·  ".join(notes) or None
+
+    # -- frames --------------------------------------------------------------------------------
+    def _on_wake(self, feeder: Feeder) -> None:
+        """The feeder wrote something (event loop): send replies, plan a frame."""
+        if feeder is not self._feeder:
+            return
+        feeder.woken()
+        replies = feeder.emulator.take_replies()
+        if replies and self._live and self._link is not None:
+            self._link.send(replies)
+        self._schedule_frame()
+
+    def _schedule_frame(self, delay: float | None = None) -> None:
+        """Plan a frame in ``delay`` s (default: one frame interval after the last frame)."""
+        if self._feeder is None:
+            return
+        loop = asyncio.get_running_loop()
+        if delay is None:
+            delay = max(self.stats.last_frame_at + FRAME_INTERVAL - time.monotonic(), 0.0)
+        handle = self._frame_handle
+        if handle is not None:
+            if handle.when() <= loop.time() + delay:
+                return
+            handle.cancel()
+        self._frame_handle = loop.call_later(delay, self._frame)
+
+    def _frame(self) -> None:
+        """Take a snapshot and repaint its dirty rows (event loop, <= 60 Hz)."""
+        self._frame_handle = None
+        feeder = self._feeder
+        if feeder is None:
+            return
+        emulator = feeder.emulator
+        start = time.monotonic()
+        if not emulator.capture():
+            # A write holds the terminal: it takes the snapshot when done and wakes us. The
+            # retry only covers a wake-up that raced with this attempt.
+            self._schedule_frame(_RETRY_S)
+            return
+        width = self.content_size.width
+        dirty = emulator.dirty_rows()
+        emulator.clear_dirty()
+        cursor = self._shown_cursor()
+        if cursor != self._drawn_cursor:
+            for c in (cursor, self._drawn_cursor):
+                if c is not None:
+                    dirty.add(c.y)
+            self._drawn_cursor = cursor
+        if emulator.scrolled_back != self._scrolled_back:
+            self._scrolled_back = emulator.scrolled_back
+            self._update_border()
+        if len(dirty) >= self.content_size.height:
+            self.refresh()
+        else:
+            for y in dirty:
+                self.refresh(Region(0, y, width, 1))
+        stats = self.stats
+        stats.frames += 1
+        stats.last_frame_at = time.monotonic()
+        stats.max_frame_s = max(stats.max_frame_s, stats.last_frame_at - start)
+
+    def _shown_cursor(self) -> Cursor | None:
+        if self._feeder is None or not self.has_focus or not self._live:
+            return None
+        cursor = self._feeder.emulator.cursor
+        return cursor if cursor.visible else None
+
+    def _refresh_cursor(self) -> None:
+        if self._feeder is not None:
+            self._schedule_frame(0)
+
+    # -- drawing -------------------------------------------------------------------------------
+    def render_lines(self, crop: Region) -> list[Strip]:
+        """Render ``crop`` with the widget's base style looked up once, not per line."""
+        self._base_style = self.rich_style
+        return super().render_lines(crop)
+
+    def render_line(self, y: int) -> Strip:
+        """Row ``y`` of the emulator (cursor drawn reversed), or the centred hint."""
+        width = self.content_size.width
+        base = self._base_style or self.rich_style
+        if self._feeder is None:
+            return self._hint_line(y, width, base)
+        strip = self._feeder.emulator.row(y)
+        cursor = self._drawn_cursor
+        if cursor is not None and cursor.y == y and cursor.x < strip.cell_length:
+            left, mid, right = strip.divide([cursor.x, cursor.x + 1, strip.cell_length])
+            strip = Strip.join([left, Strip(_invert(mid)), right])
+        return strip.apply_style(base).adjust_cell_length(width, base)
+
+    def _hint_line(self, y: int, width: int, base: Style) -> Strip:
+        if y != self.content_size.height // 2 or not self.hint:
+            return Strip.blank(width, base)
+        text = self.hint[:width]
+        style = base + self.get_component_rich_style("terminal-pane--hint")
+        pad = max((width - len(text)) // 2, 0)
+        return Strip([Segment(" " * pad, base), Segment(text, style)]).adjust_cell_length(
+            width, base)
+
+
+def _invert(strip: Strip) -> list[Segment]:
+    """The cursor cell: each segment with its reverse attribute flipped."""
+    out = []
+    for seg in strip:
+        style = seg.style or Style()
+        out.append(Segment(seg.text, style + (_UNREVERSE if style.reverse else _REVERSE)))
+    return out
