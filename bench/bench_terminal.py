@@ -170,11 +170,7 @@ async def bench(total_mb: float, cols: int, rows: int, seed: int) -> dict[str, f
                 throttled += 1
                 await asyncio.sleep(0.001)
         fed = time.perf_counter()
-        while pane.backlog:
-            await asyncio.sleep(0.001)
-        parsed = time.perf_counter()
-        frames_at_parse = pane.stats.frames
-        while pane.stats.frames == frames_at_parse or pane.stats.last_frame_at < parsed:
+        while pane.stats.drawn_bytes < total:  # noqa: ASYNC110 (polling the pane's counter)
             await asyncio.sleep(0.001)
         await pilot.pause()  # let the compositor paint the last frame
         end = time.perf_counter()

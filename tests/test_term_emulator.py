@@ -131,6 +131,18 @@ def test_replies_cursor_position_and_device_attributes(emu):
     assert emu.take_replies() == b""
 
 
+def test_colour_queries_and_grapheme_mode_survive_reset():
+    emu = create_emulator(20, 4, fg=(0x11, 0x22, 0x33), bg=(0xAA, 0xBB, 0xCC))
+    try:
+        emu.feed(b"\x1b]10;?\x07\x1b]11;?\x1b\\")
+        assert emu.take_replies() == (b"\x1b]10;rgb:1111/2222/3333\x07"
+                                      b"\x1b]11;rgb:aaaa/bbbb/cccc\x1b\\")
+        emu.feed(b"\x1bc\x1b[?2027$p")  # full reset (RIS), then DECRQM grapheme clustering
+        assert emu.take_replies() == b"\x1b[?2027;1$y"
+    finally:
+        emu.close()
+
+
 def test_resize_reflows_and_reports(emu):
     emu.feed(b"0123456789" * 3)
     emu.resize(12, 5)
@@ -219,7 +231,7 @@ def _hold(emu, entered: threading.Event, gate: threading.Event) -> None:
 def test_feeder_parses_on_its_thread_and_wakes():
     emu = create_emulator(20, 4)
     woke = threading.Event()
-    feeder = Feeder(emu, woke.set)
+    feeder = Feeder(emu, lambda _f: woke.set())
     feeder.put(b"from the thread")
     assert woke.wait(5)
     while feeder.parsed < feeder.received:
@@ -231,6 +243,25 @@ def test_feeder_parses_on_its_thread_and_wakes():
     feeder.stop()
     assert feeder.join(5)
     assert not emu.capture()  # closed
+    assert feeder.error is None
+
+
+def test_feeder_reports_a_failed_write():
+    class Broken:
+        def feed(self, data):
+            raise RuntimeError("boom")
+
+        closed = False
+
+        def close(self):
+            self.closed = True
+
+    woke = threading.Event()
+    broken = Broken()
+    feeder = Feeder(broken, lambda _f: woke.set())  # type: ignore[arg-type]
+    feeder.put(b"x")
+    assert feeder.join(5)
+    assert woke.is_set() and str(feeder.error) == "boom" and broken.closed
 
 
 _ESCAPES = st.sampled_from([

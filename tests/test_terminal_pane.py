@@ -136,6 +136,21 @@ async def test_size_sent_on_attach_and_on_resize():
                     what="emulator resized")
 
 
+async def test_hidden_pane_keeps_the_last_size():
+    app = PaneApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        pane, link = await attached(pilot)
+        first = link.sizes[-1]
+        pane.display = False
+        await pilot.pause()
+        await pilot.resize_terminal(90, 30)
+        await pilot.pause()
+        assert link.sizes == [first] and pane.pty_size == first
+        pane.display = True
+        await until(pilot, lambda: link.sizes[-1] == (pane.content_size.height, 88),
+                    what="size after showing again")
+
+
 async def test_output_is_drawn_with_cursor_and_replies_go_back():
     app = PaneApp()
     async with app.run_test(size=(80, 24)) as pilot:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import os
 import signal
 import sys
@@ -248,9 +249,16 @@ async def _app(args: argparse.Namespace, opts: BuildOptions) -> int:
     auto_open = None
     if args.invoke is not None:
         auto_open = ("initial" if args.initial else "final", args.on == "always")
-    from tui.ui.run import run_app
-
-    return await run_app(session, args.context, auto_open=auto_open)
+    # The build starts at once; Textual (~0.3 s of imports) loads in a thread meanwhile, so
+    # the daemon works while Python imports.
+    session.start()
+    try:
+        run = await asyncio.to_thread(importlib.import_module, "tui.ui.run")
+    except BaseException:
+        await session.done()
+        raise
+    code: int = await run.run_app(session, args.context, auto_open=auto_open)
+    return code
 
 
 def main(argv: Sequence[str] | None = None) -> int:

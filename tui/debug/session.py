@@ -78,6 +78,7 @@ class DebugSession:
         self._pending = Changes()
         self._task: asyncio.Task[None] | None = None
         self._done_task: asyncio.Task[None] | None = None
+        self._duration: float | None = None
 
     # -- the build ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -92,6 +93,16 @@ class DebugSession:
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.shield(self._task)
         return self.phase
+
+    @property
+    def duration(self) -> float | None:
+        """The build's wall time so far; fixed once it has finished."""
+        if self._duration is not None:
+            return self._duration
+        took = self.graph.duration()
+        if self.finished:
+            self._duration = took
+        return took
 
     @property
     def finished(self) -> bool:
@@ -171,7 +182,7 @@ class DebugSession:
         """The paragraph printed once the app has closed."""
         if self.phase is Phase.UNREACHABLE:
             return f"ERROR: {self.error_text}\n"
-        return closing_summary(self.failure, self.success, self.graph.duration())
+        return closing_summary(self.failure, self.success, self.duration)
 
     async def done(self) -> None:
         """Release everything: shells, containers, gateway, session, the daemon-side build.

@@ -8,7 +8,10 @@ has exited and the terminal is restored, whatever made it exit.
 
 from __future__ import annotations
 
+import asyncio
 import os
+import signal
+import time
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
@@ -22,6 +25,7 @@ from textual.widgets import Footer, Static
 
 from tui.debug.session import DebugSession, OpenError, Phase
 from tui.debug.shell import Shell
+from tui.ui.framestats import FrameStats
 from tui.ui.link import ShellLink
 from tui.ui.screens.help import HelpScreen
 from tui.ui.statusline import status_line
@@ -87,6 +91,11 @@ class BxtuiApp(App[int], inherit_bindings=False):
         self._last_status = ""
         #: Set when an unexpected exception ended the app (printed once by the runner).
         self.crash: BaseException | None = None
+        stats = os.environ.get("BXTUI_FRAME_STATS")
+        self.frame_stats = FrameStats(stats) if stats else None
+        #: SIGUSR1 saves a screenshot here (``BXTUI_SCREENSHOT_DIR``, for scripts/screenshots.sh).
+        self.screenshot_dir = os.environ.get("BXTUI_SCREENSHOT_DIR")
+        self._shots = 0
 
     # -- layout ------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -110,6 +119,11 @@ class BxtuiApp(App[int], inherit_bindings=False):
         self.failure_pane.show_running("Building…")
         self.terminal.hint = "The build is running: f/i open a shell in its failed step"
         self.session.start()
+        if self.frame_stats is not None:
+            self.frame_stats.start()
+            self.frame_stats.mark("mounted")
+        if self.screenshot_dir:
+            asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, self._save_shot)
         self.set_interval(FRAME_SECONDS, self._frame)
         self._watch_build()
         self.graph_view.focus()
@@ -165,6 +179,14 @@ class BxtuiApp(App[int], inherit_bindings=False):
     # -- the build ---------------------------------------------------------------------------
     def _frame(self) -> None:
         """Hand the status merged since the last frame to the panes."""
+        if self.frame_stats is None:
+            self._apply_frame()
+            return
+        t0 = time.perf_counter()
+        self._apply_frame()
+        self.frame_stats.frame(time.perf_counter() - t0)
+
+    def _apply_frame(self) -> None:
         changes = self.session.take_changes()
         if changes is not None:
             self.graph_view.apply_changes(changes)
@@ -198,6 +220,8 @@ class BxtuiApp(App[int], inherit_bindings=False):
     async def _watch_build(self) -> None:
         phase = await self.session.wait_finished()
         self._frame()
+        if self.frame_stats is not None:
+            self.frame_stats.mark("finished")
         if phase is Phase.UNREACHABLE:
             self.exit(self.session.exit_status)
             return
@@ -218,6 +242,9 @@ class BxtuiApp(App[int], inherit_bindings=False):
             self.failure_pane.show_success(self.session.success)
             self.terminal.hint = "Press f for a shell in the build result"
         self._update_status(force=True)
+        if self.frame_stats is not None:
+            stats = self.frame_stats
+            self.call_after_refresh(lambda: stats.mark("shown"))
         if self.auto_open is not None:
             which, on_success = self.auto_open
             if phase is Phase.FAILED and self.session.failure and self.session.failure.can_open:
@@ -313,6 +340,17 @@ class BxtuiApp(App[int], inherit_bindings=False):
         yield SystemCommand("Keys", "Show every key", self.action_help)
         yield SystemCommand("Quit", "Release everything and exit", self.action_close_view)
         yield from super().get_system_commands(screen)
+
+    def on_unmount(self) -> None:
+        """Write the benchmark figures, when asked for."""
+        if self.frame_stats is not None:
+            self.frame_stats.save()
+
+    def _save_shot(self) -> None:
+        """SIGUSR1 with BXTUI_SCREENSHOT_DIR set: save the screen as a numbered SVG."""
+        if self.screenshot_dir:
+            self._shots += 1
+            self.save_screenshot(f"shot-{self._shots:02d}.svg", self.screenshot_dir)
 
     def action_close_view(self) -> None:
         """Close the view; the runner then calls ``done()`` and prints the summary."""

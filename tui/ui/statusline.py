@@ -25,7 +25,7 @@ def status_line(session: DebugSession, title: str,
     steps = len(graph.steps)
     done = sum(graph.count(s) for s in (VertexState.DONE, VertexState.CACHED))
     cached = graph.count(VertexState.CACHED)
-    took = graph.duration()
+    took = session.duration
     parts = [f"[b reverse {colour}] {word} [/]", f"[b]{escape(title)}[/b]"]
     if steps:
         parts.append(f"{done}/{len(graph)} done, {cached} cached")

@@ -5,6 +5,8 @@ Nothing here imports pyghostty until ``create_emulator`` is called.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import queue
 import threading
 from collections.abc import Callable
@@ -17,6 +19,8 @@ SLICE_BYTES = 64 * 1024
 """Largest single write: between two writes a waiting capture gets the terminal."""
 BATCH_BYTES = 1 << 20
 """Queued chunks joined into one batch up to this size."""
+FEEDER_NICE = 10
+"""Niceness of the feeding thread: parsing is throughput work, drawing is latency work."""
 
 
 def create_emulator(cols: int, rows: int, *, fg: tuple[int, int, int] | None = None,
@@ -27,20 +31,31 @@ def create_emulator(cols: int, rows: int, *, fg: tuple[int, int, int] | None = N
     return GhosttyEmulator(cols, rows, fg=fg, bg=bg)
 
 
+def _lower_priority() -> None:
+    """Nice this thread (Linux: per thread) so the event loop wins a contended CPU."""
+    setpriority = getattr(os, "setpriority", None)
+    if setpriority is not None:
+        with contextlib.suppress(OSError):
+            setpriority(os.PRIO_PROCESS, threading.get_native_id(), FEEDER_NICE)
+
+
 class Feeder:
     """Writes queued output into an emulator on a daemon thread, which owns ``feed``.
 
-    ``put`` never blocks. After each write ``wake`` is called on the feeding thread, at most
-    once until ``woken`` is called (it must be thread-safe, e.g. ``call_soon_threadsafe``).
-    ``stop`` discards what is still queued; the thread then closes the emulator.
+    ``put`` never blocks. After each write ``wake(feeder)`` is called on the feeding thread,
+    at most once until ``woken`` is called (it must be thread-safe, e.g.
+    ``call_soon_threadsafe``), and once more if the thread dies (``error``). ``stop`` discards
+    what is still queued; the thread then closes the emulator.
     """
 
-    def __init__(self, emulator: Emulator, wake: Callable[[], None]) -> None:
+    def __init__(self, emulator: Emulator, wake: Callable[[Feeder], None]) -> None:
         self.emulator = emulator
         self.received = 0
         """Bytes handed to ``put``."""
         self.parsed = 0
         """Bytes the emulator has consumed."""
+        self.error: Exception | None = None
+        """Why the thread stopped early, if it did (the emulator is closed then)."""
         self._wake = wake
         self._wake_pending = False
         self._stopped = False
@@ -86,6 +101,7 @@ class Feeder:
         return parts[0] if len(parts) == 1 else b"".join(parts)
 
     def _run(self) -> None:
+        _lower_priority()
         try:
             while (data := self._next_batch()) is not None:
                 for off in range(0, len(data), SLICE_BYTES):
@@ -96,8 +112,10 @@ class Feeder:
                     self.parsed += len(piece)
                     if not self._wake_pending:
                         self._wake_pending = True
-                        self._wake()
-        except RuntimeError:
-            pass  # the event loop has closed: nobody is left to draw
+                        self._wake(self)
+        except Exception as exc:  # reported through ``error``; the pane shows it
+            self.error = exc
+            self._wake(self)
         finally:
+            self._stopped = True
             self.emulator.close()

@@ -8,7 +8,9 @@ is checked: a wrong pointer returns -2 and an empty screen, not an exception.
 Locking (see ``tui.ui.term.base``): ``_lock`` guards the terminal; ``_st`` guards the pending
 requests and the capture handshake (taken inside ``_lock``, never the other way round). A
 capture is ``begin_update`` under ``_lock`` by whoever holds it, then ``end_update`` and the row
-reads on the event loop, which never waits for ``_lock``.
+reads on the event loop, which never waits for ``_lock``. While the loop waits for a snapshot
+(requested, or taken but not read yet) each write ends by updating it, so it is never older
+than the last write; the render state is only touched by the loop once it has taken it back.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import functools
 import json
 import threading
+import weakref
 from collections import deque
 from dataclasses import dataclass
 from itertools import groupby, repeat
@@ -113,6 +116,14 @@ def _color(c: Any, palette: int, rgb: int) -> Color | None:
     return None
 
 
+def _free(lib: Any, cells: Any, it: Any, rs: Any, term: Any) -> None:
+    """Free the native objects of one emulator (once: ``close`` or garbage collection)."""
+    lib.ghostty_render_state_row_cells_free(cells)
+    lib.ghostty_render_state_row_iterator_free(it)
+    lib.ghostty_render_state_free(rs)
+    lib.ghostty_terminal_free(term)
+
+
 @functools.lru_cache(maxsize=4096)
 def _fit(text: str, width: int) -> str:
     """``text`` made exactly ``width`` cells wide for Rich (the emulator decided the width)."""
@@ -146,14 +157,14 @@ class GhosttyEmulator:
         _check(lib.ghostty_render_state_row_iterator_new(ffi.NULL, self._it), "row_iterator_new")
         self._cells = ffi.new("GhosttyRenderStateRowCells*")
         _check(lib.ghostty_render_state_row_cells_new(ffi.NULL, self._cells), "row_cells_new")
+        self._free = weakref.finalize(self, _free, lib, self._cells[0], self._it[0], self._rs,
+                                      self._term)
         self._view = ffi.new("GhosttyCellsView*")
         self._style = ffi.new("GhosttyStyle*")
-        self._style.size = ffi.sizeof("GhosttyStyle")
+        self._style_zero = bytes(ffi.sizeof("GhosttyStyle"))
         self._cur = ffi.new("GhosttyRenderStateCursor*")
         self._cur.size = ffi.sizeof("GhosttyRenderStateCursor")
-        self._u8 = ffi.new("uint8_t*")
         self._u16 = ffi.new("uint16_t*")
-        self._i32 = ffi.new("int32_t*")
         self._mode = ffi.new("GhosttyTerminalModeConfig*")
         self._scrollbar = ffi.new("GhosttyTerminalScrollbar*")
         self._screen = ffi.new("GhosttyTerminalScreen*")
@@ -242,8 +253,9 @@ class GhosttyEmulator:
             self._apply_pending()
             self._l.lib.ghostty_terminal_vt_write(self._term, data, len(data))
             with self._st:
-                if self._capture_state == _REQUESTED:
+                if self._capture_state != _IDLE:  # the loop waits: hand it this write too
                     self._begin()
+                    _check(self._l.lib.ghostty_render_state_end_update(self._rs), "end_update")
                     self._capture_state = _READY
 
     # -- requests ------------------------------------------------------------------------------
@@ -324,7 +336,7 @@ class GhosttyEmulator:
         return True
 
     def _finish(self) -> None:
-        """Second half of a capture: end the update, rebuild dirty rows (event loop)."""
+        """Second half of a capture: end the update (no-op if done), rebuild dirty rows."""
         lib = self._l.lib
         rs = self._rs
         _check(lib.ghostty_render_state_end_update(rs), "end_update")
@@ -365,6 +377,8 @@ class GhosttyEmulator:
         cells = self._cells[0]
         _check(lib.ghostty_render_state_row_cells_select(cells, x), "cells_select")
         st = self._style
+        L.ffi.memmove(st, self._style_zero, len(self._style_zero))  # padding too: stable keys
+        st.size = len(self._style_zero)
         _check(lib.ghostty_render_state_row_cells_get(
             cells, lib.GHOSTTY_RENDER_STATE_ROW_CELLS_DATA_STYLE, st), "cell style")
         pal, rgb = lib.GHOSTTY_STYLE_COLOR_PALETTE, lib.GHOSTTY_STYLE_COLOR_RGB
@@ -526,9 +540,5 @@ class GhosttyEmulator:
             if self._closed:
                 return
             self._closed = True
-            lib = self._l.lib
-            lib.ghostty_render_state_row_cells_free(self._cells[0])
-            lib.ghostty_render_state_row_iterator_free(self._it[0])
-            lib.ghostty_render_state_free(self._rs)
-            lib.ghostty_terminal_free(self._term)
+            self._free()
             self._callbacks.clear()

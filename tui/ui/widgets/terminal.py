@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import time
 from dataclasses import dataclass
@@ -53,6 +54,8 @@ class PaneStats:
     frames: int = 0
     max_frame_s: float = 0.0
     last_frame_at: float = 0.0
+    drawn_bytes: int = 0
+    """Output bytes the last drawn frame includes (at least)."""
 
 
 class TerminalPane(Widget, can_focus=True):
@@ -130,7 +133,9 @@ class TerminalPane(Widget, can_focus=True):
     def pty_size(self) -> tuple[int, int]:
         """``(rows, cols)`` the process should get: the pane's content size."""
         size = self.content_size
-        return (size.height or 24, size.width or 80)
+        if size.width and size.height:
+            return (size.height, size.width)
+        return self._sent_size or (24, 80)  # hidden or not laid out yet
 
     def attach(self, link: PtyLink, title: str) -> None:
         """Show a new process (fresh emulator); its size is sent to ``link`` right away."""
@@ -143,18 +148,18 @@ class TerminalPane(Widget, can_focus=True):
             gc.freeze()
             _gc_frozen = True
         loop = asyncio.get_running_loop()
-        feeder: Feeder
 
-        def wake() -> None:
-            loop.call_soon_threadsafe(self._on_wake, feeder)
+        def wake(feeder: Feeder) -> None:
+            with contextlib.suppress(RuntimeError):  # the loop has closed: nothing to draw
+                loop.call_soon_threadsafe(self._on_wake, feeder)
 
         feeder = Feeder(emulator, wake)
         self._feeder, self._link, self._live = feeder, link, True
         self._title, self._exit_message = title, ""
-        self._sent_size = None
         self._drawn_cursor = None
         self._scrolled_back = 0
-        self._send_size()
+        self._sent_size = None
+        self._send_size(initial=True)
         self._update_border()
         self.refresh()
 
@@ -226,9 +231,10 @@ class TerminalPane(Widget, can_focus=True):
             self._schedule_frame(0)
 
     # -- size, focus, lifetime -----------------------------------------------------------------
-    def _send_size(self) -> None:
-        if self._feeder is None:
-            return
+    def _send_size(self, *, initial: bool = False) -> None:
+        size = self.content_size
+        if self._feeder is None or not (initial or (size.width and size.height)):
+            return  # hidden (display: none): the process keeps its last size
         rows, cols = self.pty_size
         if (rows, cols) == self._sent_size:
             return
@@ -285,6 +291,10 @@ class TerminalPane(Widget, can_focus=True):
         if feeder is not self._feeder:
             return
         feeder.woken()
+        if feeder.error is not None:
+            self._live = False
+            self._exit_message = f"terminal error: {feeder.error}"
+            self._update_border()
         replies = feeder.emulator.take_replies()
         if replies and self._live and self._link is not None:
             self._link.send(replies)
@@ -308,10 +318,11 @@ class TerminalPane(Widget, can_focus=True):
         """Take a snapshot and repaint its dirty rows (event loop, <= 60 Hz)."""
         self._frame_handle = None
         feeder = self._feeder
-        if feeder is None:
+        if feeder is None or feeder.error is not None:
             return
         emulator = feeder.emulator
         start = time.monotonic()
+        parsed = feeder.parsed
         if not emulator.capture():
             # A write holds the terminal: it takes the snapshot when done and wakes us. The
             # retry only covers a wake-up that raced with this attempt.
@@ -336,6 +347,7 @@ class TerminalPane(Widget, can_focus=True):
                 self.refresh(Region(0, y, width, 1))
         stats = self.stats
         stats.frames += 1
+        stats.drawn_bytes = parsed
         stats.last_frame_at = time.monotonic()
         stats.max_frame_s = max(stats.max_frame_s, stats.last_frame_at - start)
 
