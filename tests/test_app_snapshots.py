@@ -48,7 +48,7 @@ def normalise(svg: str) -> str:
     return _UNIQUE_ID.sub("terminal", svg)
 
 
-async def _until(pilot: Pilot[Any], cond: Callable[[], bool], limit: float = 10) -> None:
+async def _until(pilot: Pilot[Any], cond: Callable[[], bool], limit: float = 30) -> None:
     async with asyncio.timeout(limit):
         while not cond():
             await pilot.pause(0.02)
@@ -64,7 +64,7 @@ def _idle(app: BxtuiApp) -> bool:
     )
 
 
-async def _settled(pilot: Pilot[Any], app: BxtuiApp, limit: float = 10) -> str:
+async def _settled(pilot: Pilot[Any], app: BxtuiApp, limit: float = 30) -> str:
     """The screen once the app is idle and two renderings in a row are the same."""
     await _until(pilot, lambda: _idle(app), limit)
     last = ""

@@ -276,6 +276,7 @@ class BxtuiApp(App[int], inherit_bindings=False):
         link = self._link = ShellLink()
         title = f"shell: {self.session.describe_target(initial)}"
         self.terminal.attach(link, title)
+        self.terminal.focus()  # what is typed while it starts is kept for it (type-ahead)
 
         def on_output(_fd: int, data: bytes) -> None:
             if self._link is link:  # late output of an ended shell stays out of the pane
@@ -286,10 +287,10 @@ class BxtuiApp(App[int], inherit_bindings=False):
         except OpenError as exc:
             self.terminal.process_exited(f"not opened: {exc}")
             self.notify(str(exc), title="Nothing to open", severity="warning", timeout=8)
+            self.graph_view.focus()
             return
         self.shell = shell
         link.connect(shell)
-        self.terminal.focus()
         await shell.wait()
         message = shell.exit_message()
         self.terminal.process_exited(message)
