@@ -14,6 +14,7 @@ bxtui binary to drive than ``.venv/bin/bxtui``.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import shutil
 import signal
@@ -63,6 +64,43 @@ def quiet(run: PtyScreen, period: float = 0.6, limit: float = 5.0) -> bool:
         if len(run.raw) == before:
             return True
     return False
+
+
+async def _active_builds() -> list[str]:
+    from tui.buildkit.address import parse_address
+    from tui.buildkit.client import BuildkitClient
+
+    host = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+    client = await BuildkitClient.open(parse_address(host, "docker", "DOCKER_HOST"))
+    try:
+        return await asyncio.wait_for(client.active_builds(), 10)
+    finally:
+        await client.close()
+
+
+def wait_daemon_idle(limit: float) -> None:
+    """Wait (at most ``limit`` s) until no other build runs on the daemon.
+
+    BuildKit shares identical steps between builds running at the same time, and their
+    progress shows up in every build that shares them (steps of the other build, its start
+    time in the total): the screenshots are cleaner on a quiet daemon. Only a warning if it
+    stays busy.
+    """
+    deadline = time.monotonic() + limit
+    warned = False
+    while True:
+        busy = asyncio.run(_active_builds())
+        if not busy:
+            return
+        if time.monotonic() >= deadline:
+            print(f"  warning: {len(busy)} other build(s) still running on the daemon; "
+                  "the screenshots may show their shared steps", flush=True)
+            return
+        if not warned:
+            print(f"  waiting for {len(busy)} other build(s) on the daemon to finish "
+                  f"(at most {limit:.0f}s)...", flush=True)
+            warned = True
+        time.sleep(1)
 
 
 class Shooter:
@@ -228,6 +266,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", default="",
                     help="comma-separated shot names, e.g. help,small-terminal")
     ap.add_argument("--png", action="store_true", help="also write NAME.png (rsvg-convert)")
+    ap.add_argument("--idle-timeout", type=float, default=120, metavar="SECONDS",
+                    help="before each run, wait this long at most for other builds on the "
+                    "daemon to finish (0: do not wait)")
     args = ap.parse_args(argv)
     wanted = {n for n in args.only.split(",") if n}
     known = {n for _, names in RUNS.values() for n in names}
@@ -242,6 +283,8 @@ def main(argv: list[str] | None = None) -> int:
             if wanted and not wanted & set(names):
                 continue
             print(f"{key}:", flush=True)
+            if args.idle_timeout > 0:
+                wait_daemon_idle(args.idle_timeout)
             fn(s)
     print(f"{len(s.taken)} screenshot(s) in {OUT.relative_to(REPO)}/")
     return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ from tui.debug.failure import SuccessInfo
 from tui.debug.options import BuildOptions
 from tui.debug.session import DebugSession, Phase
 from tui.ui.app import BxtuiApp
+from tui.ui.run import run_app
 
 
 async def _no_daemon() -> Any:
@@ -135,3 +137,23 @@ async def test_help_and_zoom() -> None:
         await pilot.pause()
         assert not app.screen.has_class("-zoom")
         await pilot.press("q")
+
+
+class CrashingSession(ReplaySession):
+    """The build task fails with an unexpected error."""
+
+    async def _run(self) -> None:
+        raise RuntimeError("boom in the build task")
+
+
+async def test_unexpected_error_reaches_done_and_is_printed_once() -> None:
+    session = CrashingSession("fail-run")
+    out = io.StringIO()
+    code = await run_app(session, "examples/fail-run", out=out, headless=True)
+    assert code == 1
+    assert session.released
+    text = out.getvalue()
+    assert text.count("boom in the build task") == 1, text
+    assert "Traceback" not in text
+    assert text.startswith("ERROR: unexpected error in the app: RuntimeError")
+

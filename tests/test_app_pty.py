@@ -102,6 +102,9 @@ def test_resize_reaches_the_container(docker_host: str) -> None:
         assert seen is not None, run.text()
         rows, cols = int(seen.group(1)), int(seen.group(2))
         assert rows < 30 and cols < 100 and cols > 80
+        # a flood of output (held by flow control while the pane parses) ends on the screen
+        run.send("head -c 20000000 /dev/zero | tr '\\0' x | fold -w 90; echo FLOOD$((2*3))\r")
+        run.wait_for(r"FLOOD6", timeout=120)
         run.send("exit\r")
         run.wait_for(r"exited with status 0")
         run.send("q")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import grpc
 
@@ -46,6 +46,8 @@ class Process:
         self.exit_code: int | None = None
         self.error: str | None = None
         self._reader: asyncio.Task[None] | None = None
+        #: Awaited after each output chunk: lets a slow consumer hold the stream (flow control).
+        self.drain: Callable[[], Awaitable[None]] | None = None
 
     async def start(self, rows: int = 24, cols: int = 80) -> None:
         """Send Init and wait for Started (raises ProcessError when it cannot start)."""
@@ -79,6 +81,8 @@ class Process:
                 if kind == "File":
                     if msg.File.Data:
                         self._on_output(msg.File.Fd, msg.File.Data)
+                        if self.drain is not None:
+                            await self.drain()
                 elif kind == "Started":
                     self._started.set()
                 elif kind == "Exit":

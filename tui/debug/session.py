@@ -149,10 +149,11 @@ class DebugSession:
         step = self.failure.step_name if self.failure and self.failure.step_name else "the step"
         return f"the {'initial' if initial else 'final'} state of {step}"
 
-    async def open_shell(self, initial: bool, rows: int, cols: int,
-                         on_output: OutputFn) -> Shell:
+    async def open_shell(self, initial: bool, rows: int, cols: int, on_output: OutputFn,
+                         drain: Callable[[], Awaitable[None]] | None = None) -> Shell:
         """Start the invoke command in the failed step's final/initial state (or the result).
 
+        ``drain`` is awaited after each output chunk (flow control for a slow screen).
         Raises OpenError with one clear sentence when nothing can be opened.
         """
         if not self.finished:
@@ -168,6 +169,7 @@ class DebugSession:
             raise OpenError(str(exc)) from None
         except (ProcessError, BuildError) as exc:
             raise OpenError(f"the process did not start: {exc}") from None
+        proc.drain = drain
         shell = Shell(proc, self.describe_target(initial))
         self.shells.append(shell)
         return shell

@@ -22,6 +22,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Static
+from textual.worker import WorkerFailed
 
 from tui.debug.session import DebugSession, OpenError, Phase
 from tui.debug.shell import Shell
@@ -38,6 +39,8 @@ FRAME_SECONDS = 1 / 30
 NARROW_WIDTH = 110
 NARROW_HEIGHT = 30
 CHORD = "ctrl+]"
+#: Bytes of shell output waiting to be parsed above which the stream is held.
+BACKLOG_LIMIT = 8 << 20
 
 #: ``--invoke`` in the app: which state to open by itself ("final"/"initial"), and whether
 #: a successful build is entered too (``--on=always``).
@@ -282,8 +285,13 @@ class BxtuiApp(App[int], inherit_bindings=False):
             if self._link is link:  # late output of an ended shell stays out of the pane
                 self.terminal.feed(data)
 
+        async def drain() -> None:
+            # flow control: hold the process's output while the pane has much left to parse
+            if self._link is link:
+                await self.terminal.wait_backlog(BACKLOG_LIMIT)
+
         try:
-            shell = await self.session.open_shell(initial, rows, cols, on_output)
+            shell = await self.session.open_shell(initial, rows, cols, on_output, drain)
         except OpenError as exc:
             self.terminal.process_exited(f"not opened: {exc}")
             self.notify(str(exc), title="Nothing to open", severity="warning", timeout=8)
@@ -360,7 +368,8 @@ class BxtuiApp(App[int], inherit_bindings=False):
     def _fatal_error(self) -> None:
         # An unexpected exception: exit like any close (done() still runs); the runner prints
         # the error once, in one line unless BXTUI_DEBUG asks for the traceback.
-        self.crash = self._exception
+        crash = self._exception
+        self.crash = crash.error if isinstance(crash, WorkerFailed) else crash
         if os.environ.get("BXTUI_DEBUG"):
             super()._fatal_error()
             return

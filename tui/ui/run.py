@@ -16,7 +16,7 @@ DONE_TIMEOUT = 20.0
 
 
 async def run_app(session: DebugSession, title: str, out: TextIO | None = None,
-                  auto_open: AutoOpen | None = None) -> int:
+                  auto_open: AutoOpen | None = None, *, headless: bool = False) -> int:
     """Show the app until it is closed, then call ``done()`` and print the summary.
 
     ``auto_open`` (from ``--invoke``): open a shell by itself once the build has finished.
@@ -37,7 +37,7 @@ async def run_app(session: DebugSession, title: str, out: TextIO | None = None,
     for sig in sigs:
         loop.add_signal_handler(sig, stop, sig)
     try:
-        await app.run_async()
+        await app.run_async(headless=headless)
     finally:
         for sig in sigs:
             loop.remove_signal_handler(sig)

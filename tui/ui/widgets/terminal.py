@@ -104,6 +104,7 @@ class TerminalPane(Widget, can_focus=True):
         self._link: PtyLink | None = None
         self._feeder: Feeder | None = None
         self._live = False
+        self._parsed_more = asyncio.Event()
         self._title = ""
         self._sent_size: tuple[int, int] | None = None
         self._frame_handle: asyncio.TimerHandle | None = None
@@ -128,6 +129,12 @@ class TerminalPane(Widget, can_focus=True):
         """Bytes fed but not parsed yet (a reader may pause above a few MB)."""
         feeder = self._feeder
         return feeder.received - feeder.parsed if feeder is not None else 0
+
+    async def wait_backlog(self, limit: int) -> None:
+        """Return once at most ``limit`` bytes wait to be parsed (flow control for a reader)."""
+        while self.backlog > limit:
+            self._parsed_more.clear()
+            await self._parsed_more.wait()
 
     @property
     def pty_size(self) -> tuple[int, int]:
@@ -267,6 +274,7 @@ class TerminalPane(Widget, can_focus=True):
         if self._feeder is not None:
             self._feeder.stop()
         self._feeder, self._link, self._live = None, None, False
+        self._parsed_more.set()
 
     def watch_hint(self) -> None:
         """Repaint the empty state with the new hint."""
@@ -291,6 +299,7 @@ class TerminalPane(Widget, can_focus=True):
         if feeder is not self._feeder:
             return
         feeder.woken()
+        self._parsed_more.set()
         if feeder.error is not None:
             self._live = False
             self._exit_message = f"terminal error: {feeder.error}"
