@@ -240,6 +240,8 @@ class BxtuiApp(App[int], inherit_bindings=False):
                 "Press f for a shell in the failed step's final state, i for its initial state"
                 if info.can_open else f"Nothing to open: {info.cannot_open}"
             )
+            if self.screen.has_class("-narrow") and self.focused is self.graph_view:
+                self.failure_pane.focus()  # one pane at a time: the failure first
         elif phase is Phase.SUCCEEDED and self.session.success is not None:
             self.failure_pane.border_title = "Result"
             self.failure_pane.show_success(self.session.success)

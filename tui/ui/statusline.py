@@ -31,7 +31,7 @@ def status_line(session: DebugSession, title: str,
         parts.append(f"{done}/{len(graph)} done, {cached} cached")
     if took is not None:
         parts.append(f"{took:.1f}s")
-    if session.builder:
+    if session.builder and not tabs:
         parts.append(f"[dim]{escape(session.builder)}[/dim]")
     line = "  ".join(parts)
     if tabs:
