@@ -265,7 +265,7 @@ def import_cost(code: str, env: dict[str, str], reps: int = 5) -> dict[str, obje
     for _ in range(reps):
         last = [r for r in importtime(code, env) if r[3] not in base]
         totals.append(sum(cum for _, cum, depth, _ in last if depth == 0))
-    top = sorted(((cum, mod) for _, cum, depth, mod in last if depth <= 1), reverse=True)[:8]
+    top = sorted(((cum, mod) for _, cum, depth, mod in last if depth == 1), reverse=True)[:8]
     return {"total_ms": statistics.median(totals) / 1000, "min_ms": min(totals) / 1000,
             "top_ms": [(mod, round(cum / 1000, 1)) for cum, mod in top]}
 

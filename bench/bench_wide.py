@@ -137,7 +137,8 @@ def run_app(ctx: str, env: dict[str, str], logdir: Path, bxtui: list[str]) -> di
     frames = json.loads(stats.read_text()) if stats.exists() else {}
     return {"wall_s": done - term.t0, "quit_s": gone - t_q, "cpu_s": term.cpu_s(),
             "rss_mib": term.peak_rss_mib(), "pty_mb": term.nbytes / 1e6,
-            **{k: float(v) for k, v in frames.items()}}
+            **{k: float(v) for k, v in frames.items() if isinstance(v, int | float)},
+            **{f"mark_{k}_s": float(v) for k, v in frames.get("marks_s", {}).items()}}
 
 
 def measured(fn, *args) -> dict[str, float]:  # type: ignore[no-untyped-def]
