@@ -78,7 +78,8 @@ class DebugSession:
         self._pending = Changes()
         self._task: asyncio.Task[None] | None = None
         self._done_task: asyncio.Task[None] | None = None
-        self._duration: float | None = None
+        self._t_build: float | None = None
+        self._t_end: float | None = None
 
     # -- the build ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -96,13 +97,15 @@ class DebugSession:
 
     @property
     def duration(self) -> float | None:
-        """The build's wall time so far; fixed once it has finished."""
-        if self._duration is not None:
-            return self._duration
-        took = self.graph.duration()
-        if self.finished:
-            self._duration = took
-        return took
+        """Wall time of the build as seen from here (request sent to result); None before.
+
+        Measured locally rather than from the vertices' timestamps: a step shared with
+        another build on the same daemon carries that build's (earlier) start time.
+        """
+        if self._t_build is None:
+            return None
+        end = self._t_end if self._t_end is not None else time.monotonic()
+        return end - self._t_build
 
     @property
     def finished(self) -> bool:
@@ -127,18 +130,21 @@ class DebugSession:
             self.phase = Phase.UNREACHABLE
             return
         self.phase = Phase.BUILDING
+        self._t_build = time.monotonic()
         try:
             ctx, resp, err = await new_result_context(self._client, self.opts, self._on_status)
         except asyncio.CancelledError:
+            self._t_end = time.monotonic()
             self.phase = Phase.STOPPED
             raise
+        self._t_end = time.monotonic()
         self.ctx = ctx
         if err is not None:
             self.failure = failure_info(err, self.graph, ctx)
             self.phase = Phase.FAILED
         else:
             exporter = dict(resp.ExporterResponse) if resp is not None else {}
-            self.success = success_info(ctx, exporter, self.opts.tags, self.graph)
+            self.success = success_info(ctx, exporter, self.opts.tags, self.graph, self.duration)
             self.phase = Phase.SUCCEEDED
 
     # -- shells ------------------------------------------------------------------------------

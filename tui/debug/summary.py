@@ -56,7 +56,8 @@ def failure_info(err: BuildError, graph: BuildGraph, ctx: ResultContext | None) 
 
 
 def success_info(
-    ctx: ResultContext | None, exporter: dict[str, str], tags: Sequence[str], graph: BuildGraph
+    ctx: ResultContext | None, exporter: dict[str, str], tags: Sequence[str], graph: BuildGraph,
+    duration: float | None,
 ) -> SuccessInfo:
     """What the pane shows for a successful build."""
     conf = ((ctx.image_config() if ctx is not None else None) or {}).get("config") or {}
@@ -67,7 +68,7 @@ def success_info(
     return SuccessInfo(
         image_id=image_id,
         tags=tuple(tags),
-        duration=graph.duration(),
+        duration=duration,
         cached_steps=sum(1 for v in steps if v.state is VertexState.CACHED),
         total_steps=len(steps),
         user=str(conf.get("User") or ""),

@@ -39,6 +39,7 @@ FRAME_SECONDS = 1 / 30
 NARROW_WIDTH = 110
 NARROW_HEIGHT = 30
 CHORD = "ctrl+]"
+TAB_NAMES = ("graph", "logs", "step", "terminal")
 #: Bytes of shell output waiting to be parsed above which the stream is held.
 BACKLOG_LIMIT = 8 << 20
 
@@ -111,7 +112,7 @@ class BxtuiApp(App[int], inherit_bindings=False):
             with Vertical(id="right"):
                 yield self.failure_pane
                 yield self.terminal
-        yield Footer()
+        yield Footer(show_command_palette=False)
 
     def on_mount(self) -> None:
         """Start the build and the frame timer."""
@@ -120,7 +121,7 @@ class BxtuiApp(App[int], inherit_bindings=False):
         self.failure_pane.border_title = "Failing step"
         self.terminal.border_title = "Terminal"
         self.failure_pane.show_running("Building…")
-        self.terminal.hint = "The build is running: f/i open a shell in its failed step"
+        self.terminal.hint = "f and i open a shell here once the build has finished"
         self.session.start()
         if self.frame_stats is not None:
             self.frame_stats.start()
@@ -213,7 +214,7 @@ class BxtuiApp(App[int], inherit_bindings=False):
         tabs = None
         if self.screen.has_class("-narrow"):
             current = self._current_pane()
-            tabs = [(p.border_title or "", p is current) for p in self._panes()]
+            tabs = [(name, p is current) for name, p in zip(TAB_NAMES, self._panes(), strict=True)]
         text = status_line(self.session, self.build_title, tabs)
         if force or text != self._last_status:
             self._last_status = text
@@ -237,7 +238,7 @@ class BxtuiApp(App[int], inherit_bindings=False):
                 self.graph_view.select(info.vertex)
                 self._show_logs(info.vertex)
             self.terminal.hint = (
-                "Press f for a shell in the failed step's final state, i for its initial state"
+                "f: shell in the final state · i: in the initial state"
                 if info.can_open else f"Nothing to open: {info.cannot_open}"
             )
             if self.screen.has_class("-narrow") and self.focused is self.graph_view:
@@ -245,7 +246,11 @@ class BxtuiApp(App[int], inherit_bindings=False):
         elif phase is Phase.SUCCEEDED and self.session.success is not None:
             self.failure_pane.border_title = "Result"
             self.failure_pane.show_success(self.session.success)
-            self.terminal.hint = "Press f for a shell in the build result"
+            self.terminal.hint = "f: shell in the build result"
+            if self.session.graph.steps:  # the last step: its logs, like the failed one's
+                last = self.session.graph.vertex_for_step(len(self.session.graph.steps))
+                if last is not None:
+                    self.graph_view.select(last.digest)
         self._update_status(force=True)
         if self.frame_stats is not None:
             stats = self.frame_stats
@@ -270,7 +275,7 @@ class BxtuiApp(App[int], inherit_bindings=False):
         """
         old = self.shell
         if old is not None and not old.finished:
-            self.notify(f"Ended the previous shell ({old.label})", timeout=4)
+            self.notify("Ended the previous shell", timeout=3)
             self.run_worker(old.kill(), group="kill")
         self.shell = None
         self._open_shell(which == "initial")
@@ -301,6 +306,7 @@ class BxtuiApp(App[int], inherit_bindings=False):
             return
         self.shell = shell
         link.connect(shell)
+        self.screen.add_class("-shell")
         await shell.wait()
         message = shell.exit_message()
         self.terminal.process_exited(message)

@@ -27,7 +27,7 @@ def status_line(session: DebugSession, title: str,
     cached = graph.count(VertexState.CACHED)
     took = session.duration
     parts = [f"[b reverse {colour}] {word} [/]", f"[b]{escape(title)}[/b]"]
-    if steps:
+    if steps and not tabs:
         parts.append(f"{done}/{len(graph)} done, {cached} cached")
     if took is not None:
         parts.append(f"{took:.1f}s")

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from rich.console import Group, RenderableType
 from rich.style import Style
 from rich.syntax import Syntax
+from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
@@ -42,7 +43,6 @@ _OTHER_ROWS = 16
 _SECRET_KEY = re.compile(r"TOKEN|SECRET|PASSWORD|PASSWD|PASSPHRASE|KEY|CREDENTIAL", re.I)
 _SAFE_ARG = re.compile(r"^[\w@%+=:,./-]+$")
 _LABEL_WIDTH = 11
-_LABEL = "$text-muted"
 _KEY = "bold $accent"
 HINT_FAILED = (
     ("f", ": shell in the final state (after it failed) · "),
@@ -129,13 +129,26 @@ def render_snippet(snippet: SourceSnippet, context: int) -> RenderableType:
     return Group(Text(_location(snippet), style="bold"), syntax)
 
 
-def _field(label: str, value: str) -> Content:
-    return Content.assemble((label.ljust(_LABEL_WIDTH), _LABEL), value)
+Field = tuple[str, str]
 
 
-def _fields(label: str, values: Iterable[str], empty: str = "(none)") -> list[Content]:
+def _field(label: str, value: str) -> Field:
+    return (label, value)
+
+
+def _fields(label: str, values: Iterable[str], empty: str = "(none)") -> list[Field]:
     items = list(values) or [empty]
     return [_field(label if i == 0 else "", v) for i, v in enumerate(items)]
+
+
+def _grid(rows: Sequence[Field]) -> Table:
+    """Labels in one column, values wrapping in the other (long ids and env stay aligned)."""
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(width=_LABEL_WIDTH - 1, no_wrap=True, style="bold")
+    grid.add_column(overflow="fold")
+    for label, value in rows:
+        grid.add_row(label, value)
+    return grid
 
 
 def _hint(parts: Sequence[tuple[str, str]]) -> Content:
@@ -302,8 +315,8 @@ class FailurePane(VerticalScroll):
             self._render_sources(self._failure)
 
 
-def _failure_details(info: FailureInfo) -> Content:
-    rows: list[Content] = []
+def _failure_details(info: FailureInfo) -> Table:
+    rows: list[Field] = []
     if info.command:
         rows.append(_field("command", display_command(info.command)))
         rows.append(_field("user", info.user or "root"))
@@ -311,7 +324,7 @@ def _failure_details(info: FailureInfo) -> Content:
         rows.extend(_fields("env", [mask_env(e) for e in info.env]))
     elif info.op_description:
         rows.append(_field("step", info.op_description))
-    return Content("\n").join(rows)
+    return _grid(rows)
 
 
 def _cannot_open(info: FailureInfo) -> str:
@@ -326,7 +339,7 @@ def _cannot_open(info: FailureInfo) -> str:
     return f"No shell (f/i): {reason}"
 
 
-def _success_details(info: SuccessInfo) -> Content:
+def _success_details(info: SuccessInfo) -> Table:
     rows = [
         _field("image", short_image_id(info.image_id) or "-"),
         _field("", info.image_id or "(no image id)"),
@@ -339,4 +352,4 @@ def _success_details(info: SuccessInfo) -> Content:
         _field("cmd", display_command(info.cmd) or "(none)"),
         *_fields("env", [mask_env(e) for e in info.env]),
     ]
-    return Content("\n").join(rows)
+    return _grid(rows)

@@ -59,8 +59,8 @@ class GraphView(ScrollView, can_focus=True):
         overflow-y: auto;
         & > .graph-view--header { color: $text-primary; text-style: bold; }
         & > .graph-view--counts { color: $text-muted; }
-        & > .graph-view--cursor { background: $block-cursor-blurred-background; }
-        &:focus > .graph-view--cursor { background: $block-cursor-background; }
+        & > .graph-view--cursor { background: $boost; text-style: reverse; }
+        &:focus > .graph-view--cursor { background: $boost; text-style: reverse bold; }
         & > .graph-view--queued { color: $text-muted; }
         & > .graph-view--running { color: $warning; }
         & > .graph-view--cached { color: $success; }
@@ -73,7 +73,7 @@ class GraphView(ScrollView, can_focus=True):
         & > .graph-view--chain { color: $error; }
         & > .graph-view--failed { color: $error; text-style: bold; }
         & > .graph-view--input { color: $accent; text-style: bold; }
-        & > .graph-view--dependent { color: $secondary; text-style: bold; }
+        & > .graph-view--dependent { color: $text-accent; text-style: bold; }
         & > .graph-view--warning { color: $warning; }
     }
     """

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import textwrap
 import time
 from dataclasses import dataclass
 from typing import ClassVar, Protocol
@@ -390,9 +391,11 @@ class TerminalPane(Widget, can_focus=True):
         return strip.apply_style(base).adjust_cell_length(width, base)
 
     def _hint_line(self, y: int, width: int, base: Style) -> Strip:
-        if y != self.content_size.height // 2 or not self.hint:
+        lines = textwrap.wrap(self.hint, max(width - 2, 8)) if self.hint else []
+        top = (self.content_size.height - len(lines)) // 2
+        if not 0 <= y - top < len(lines):
             return Strip.blank(width, base)
-        text = self.hint[:width]
+        text = lines[y - top][:width]
         style = base + self.get_component_rich_style("terminal-pane--hint")
         pad = max((width - len(text)) // 2, 0)
         return Strip([Segment(" " * pad, base), Segment(text, style)]).adjust_cell_length(
