@@ -113,7 +113,8 @@ def test_resize_reaches_the_container(docker_host: str) -> None:
         run.close()
 
 
-def test_hangup_with_a_shell_open_releases_the_build(docker_host: str) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGHUP, signal.SIGTERM])
+def test_signal_with_a_shell_open_releases_the_build(docker_host: str, sig: int) -> None:
     before = active_builds(docker_host)
     run = _spawn(docker_host, str(EXAMPLES / "fail-run"))
     try:
@@ -122,8 +123,8 @@ def test_hangup_with_a_shell_open_releases_the_build(docker_host: str) -> None:
         run.wait_for(PROMPT, timeout=30)
         mine = active_builds(docker_host) - before
         assert mine
-        os.kill(run.proc.pid, signal.SIGHUP)
-        assert run.wait_exit(timeout=10) == 128 + signal.SIGHUP
+        os.kill(run.proc.pid, sig)
+        assert run.wait_exit(timeout=10) == 128 + sig
         assert wait_until(lambda: not (mine & active_builds(docker_host)), 5)
     finally:
         run.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from google.protobuf.timestamp_pb2 import Timestamp
+from statusmsgs import BASE, MS, SEC, resp, ts, vtx
 from textual import events
 from textual.app import App, ComposeResult
 
@@ -26,51 +26,6 @@ from tui.ui.graphrows import (
     parse_name,
 )
 from tui.ui.widgets.graph import GraphView
-
-BASE = 1_790_000_000 * 10**9
-MS = 1_000_000
-SEC = 1_000_000_000
-
-
-def ts(off: int) -> Timestamp:
-    t = Timestamp()
-    t.seconds, t.nanos = divmod(BASE + off, 10**9)
-    return t
-
-
-def vtx(
-    digest: str,
-    name: str,
-    *,
-    inputs: tuple[str, ...] = (),
-    started: int | None = None,
-    completed: int | None = None,
-    cached: bool = False,
-    error: str = "",
-    group: tuple[str, str, bool] | None = None,
-) -> pb.Vertex:
-    v = pb.Vertex(digest=digest, name=name, inputs=inputs, cached=cached, error=error)
-    if started is not None:
-        v.started.CopyFrom(ts(started))
-    if completed is not None:
-        v.completed.CopyFrom(ts(completed))
-    if group is not None:
-        v.progressGroup.id, v.progressGroup.name, v.progressGroup.weak = group
-    return v
-
-
-def resp(*items: Any) -> pb.StatusResponse:
-    r = pb.StatusResponse()
-    for it in items:
-        if isinstance(it, pb.Vertex):
-            r.vertexes.append(it)
-        elif isinstance(it, pb.VertexLog):
-            r.logs.append(it)
-        elif isinstance(it, pb.VertexStatus):
-            r.statuses.append(it)
-        else:  # pragma: no cover
-            raise TypeError(it)
-    return r
 
 
 def feed(graph: BuildGraph, *msgs: pb.StatusResponse) -> Changes:

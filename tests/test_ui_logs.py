@@ -7,9 +7,9 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import pytest
-from google.protobuf.timestamp_pb2 import Timestamp
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from statusmsgs import resp, ts
 from textual import events
 from textual.app import App, ComposeResult
 from textual.pilot import Pilot
@@ -20,8 +20,6 @@ from tui.debug.logbuffer import STDERR, STDOUT, LogBuffer
 from tui.ui import logindex
 from tui.ui.logindex import DEFAULT_BUDGET, LogIndex, sgr_strip
 from tui.ui.widgets.logs import LogView, format_status
-
-BASE = 1_790_000_000 * 10**9
 
 
 # ---------------------------------------------------------------------- helpers
@@ -286,10 +284,6 @@ def test_sgr_strip() -> None:
 
 
 # ---------------------------------------------------------------------- graph helpers
-def ts(off: int) -> Timestamp:
-    t = Timestamp()
-    t.seconds, t.nanos = divmod(BASE + off, 10**9)
-    return t
 
 
 def vertex_msg(digest: str, name: str, *, started: int | None = 0, error: str = "") -> pb.Vertex:
@@ -308,17 +302,7 @@ def log_msg(digest: str, data: bytes, stream: int = STDOUT) -> pb.VertexLog:
 
 
 def apply(graph: BuildGraph, *items: Any) -> None:
-    r = pb.StatusResponse()
-    for it in items:
-        if isinstance(it, pb.Vertex):
-            r.vertexes.append(it)
-        elif isinstance(it, pb.VertexStatus):
-            r.statuses.append(it)
-        elif isinstance(it, pb.VertexLog):
-            r.logs.append(it)
-        else:
-            r.warnings.append(it)
-    graph.apply(r)
+    graph.apply(resp(*items))
 
 
 def numbered(n: int, start: int = 0, stream: int = STDOUT) -> pb.VertexLog:

@@ -111,31 +111,24 @@ class GraphView(ScrollView, can_focus=True):
     #: Refresh rate of running rows' elapsed times.
     TICK_HZ: ClassVar[float] = 5.0
 
-    class Selected(Message):
+    class _VertexMessage(Message):
+        """A message about one vertex of the view."""
+
+        def __init__(self, graph_view: GraphView, digest: str) -> None:
+            super().__init__()
+            self.graph_view = graph_view
+            self.digest = digest
+
+        @property
+        def control(self) -> GraphView:
+            """The view that sent the message."""
+            return self.graph_view
+
+    class Selected(_VertexMessage):
         """A vertex was chosen (Enter, click, or ``select``)."""
 
-        def __init__(self, graph_view: GraphView, digest: str) -> None:
-            super().__init__()
-            self.graph_view = graph_view
-            self.digest = digest
-
-        @property
-        def control(self) -> GraphView:
-            """The view that sent the message."""
-            return self.graph_view
-
-    class Highlighted(Message):
+    class Highlighted(_VertexMessage):
         """The cursor moved onto a vertex."""
-
-        def __init__(self, graph_view: GraphView, digest: str) -> None:
-            super().__init__()
-            self.graph_view = graph_view
-            self.digest = digest
-
-        @property
-        def control(self) -> GraphView:
-            """The view that sent the message."""
-            return self.graph_view
 
     def __init__(
         self,
