@@ -270,3 +270,29 @@ async def test_status_after_context_is_dropped(client: BuildkitClient) -> None:
         assert len(seen) == n
     finally:
         await ctx.done()
+
+
+async def test_no_cache_success_is_built_once(tmp_path: Path, client: BuildkitClient) -> None:
+    # each run of the step writes a new random id: the result must hold the one the build
+    # printed, i.e. re-opening the result for debugging did not run the step again
+    (tmp_path / "Dockerfile").write_text(
+        "FROM busybox:local\n"
+        "RUN cat /proc/sys/kernel/random/uuid | tee /run-id\n"
+    )
+    logs = bytearray()
+
+    def on_status(resp) -> None:  # type: ignore[no-untyped-def]
+        for entry in resp.logs:
+            logs.extend(entry.msg)
+
+    ctx, _, err = await new_result_context(
+        client, BuildOptions(context=str(tmp_path), no_cache=True), on_status)
+    assert ctx is not None and err is None
+    try:
+        code, out = await run(ctx, sh("cat /run-id"))
+        assert code == 0
+        assert out.strip() and logs.decode().count(out.strip()) == 1, (out, logs)
+        runs = [line for line in logs.decode().split("\n") if len(line.strip()) == 36]
+        assert runs == [out.strip()], runs
+    finally:
+        await ctx.done()

@@ -14,7 +14,7 @@ import grpc
 from tui.buildkit.client import BuildkitClient
 from tui.buildkit.errors import BuildError, error_from_rpc, status_from_error
 from tui.buildkit.gateway import Gateway
-from tui.buildkit.proto import control_pb2, gateway_pb2
+from tui.buildkit.proto import control_pb2, gateway_pb2, ops_pb2
 from tui.buildkit.session.filesync import ExportTarget
 from tui.buildkit.session.secrets import SecretSource
 from tui.buildkit.session.server import SessionServer
@@ -164,19 +164,32 @@ def result_refs(result: gateway_pb2.Result) -> dict[str, gateway_pb2.Ref]:
     return {}
 
 
-async def evaluate_result(gw: Gateway, result: gateway_pb2.Result) -> gateway_pb2.Result:
+def with_cache(definition: ops_pb2.Definition) -> ops_pb2.Definition:
+    """A copy of ``definition`` whose ops may use the cache (``--no-cache`` marks removed)."""
+    out = ops_pb2.Definition()
+    out.CopyFrom(definition)
+    for meta in out.metadata.values():
+        meta.ignore_cache = False
+    return out
+
+
+async def evaluate_result(gw: Gateway, result: gateway_pb2.Result,
+                          reuse_cache: bool = False) -> gateway_pb2.Result:
     """Force evaluation of every ref of ``result`` (the seed's getDefinition/evalDefinition).
 
     Each ref's definition is solved again with Evaluate set, in parallel; the new refs replace
     the old ones and the metadata is kept.  A failing step raises BuildError here.
+    ``reuse_cache`` re-evaluates a result that was just built: the ops' ``--no-cache`` marks
+    are dropped so that nothing runs twice.
     """
     refs = result_refs(result)
     keys = [k for k, r in refs.items() if _has_definition(r)]
     if not keys:
         return result
-    solved = await asyncio.gather(
-        *(gw.solve(definition=getattr(refs[k], "def"), evaluate=True) for k in keys)
-    )
+    defs = [getattr(refs[k], "def") for k in keys]
+    if reuse_cache:
+        defs = [with_cache(d) for d in defs]
+    solved = await asyncio.gather(*(gw.solve(definition=d, evaluate=True) for d in defs))
     out = gateway_pb2.Result()
     out.CopyFrom(result)
     for key, res in zip(keys, solved, strict=True):

@@ -352,7 +352,7 @@ async def _reopen(client: BuildkitClient, setup: SolveSetup,
 
     async def func(gw: Gateway) -> gateway_pb2.Result:
         try:
-            res = await evaluate_result(gw, result)
+            res = await evaluate_result(gw, result, reuse_cache=True)
         except BuildError as err:
             raise BuildError(f"inconsistent solve result: {err.message}") from err
         ctx = ResultContext(gw, result=res)
