@@ -30,6 +30,7 @@ from tui.ui.framestats import FrameStats
 from tui.ui.link import ShellLink
 from tui.ui.screens.help import HelpScreen
 from tui.ui.statusline import status_line
+from tui.ui.term import warm_up
 from tui.ui.widgets.failure import FailurePane
 from tui.ui.widgets.graph import GraphView
 from tui.ui.widgets.logs import LogView
@@ -218,7 +219,7 @@ class BxtuiApp(App[int], inherit_bindings=False):
         text = status_line(self.session, self.build_title, tabs)
         if force or text != self._last_status:
             self._last_status = text
-            self.status.update(text)
+            self.status.update(text, layout=False)  # one fixed-height line: no relayout
 
     @work(group="build")
     async def _watch_build(self) -> None:
@@ -252,6 +253,8 @@ class BxtuiApp(App[int], inherit_bindings=False):
                 if last is not None:
                     self.graph_view.select(last.digest)
         self._update_status(force=True)
+        if self.session.ctx is not None:
+            self._warm_up_terminal()
         if self.frame_stats is not None:
             stats = self.frame_stats
             self.call_after_refresh(lambda: stats.mark("shown"))
@@ -261,6 +264,11 @@ class BxtuiApp(App[int], inherit_bindings=False):
                 self.action_shell(which)
             elif phase is Phase.SUCCEEDED and on_success:
                 self.action_shell("final")
+
+    @work(thread=True, group="warm-up", exit_on_error=False)
+    def _warm_up_terminal(self) -> None:
+        """Load the terminal emulator now, off the event loop, so that f/i open at once."""
+        warm_up()
 
     def on_graph_view_selected(self, message: GraphView.Selected) -> None:
         """Enter or a click in the graph: show that step's logs."""

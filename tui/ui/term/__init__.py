@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from tui.ui.term.base import Cursor, Emulator, Modes
 
-__all__ = ["Cursor", "Emulator", "Feeder", "Modes", "create_emulator"]
+__all__ = ["Cursor", "Emulator", "Feeder", "Modes", "create_emulator", "warm_up"]
 
 SLICE_BYTES = 64 * 1024
 """Largest single write: between two writes a waiting capture gets the terminal."""
@@ -29,6 +29,15 @@ def create_emulator(cols: int, rows: int, *, fg: tuple[int, int, int] | None = N
     from tui.ui.term.ghostty import GhosttyEmulator
 
     return GhosttyEmulator(cols, rows, fg=fg, bg=bg)
+
+
+def warm_up() -> None:
+    """Load the emulator library and make (then drop) one emulator.
+
+    The first emulator costs most of a second (cffi parses libghostty's declarations); call
+    this in a thread while the user reads the failure, so ``f`` does not pay for it.
+    """
+    create_emulator(80, 24).close()
 
 
 def _lower_priority() -> None:
