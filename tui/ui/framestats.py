@@ -7,6 +7,8 @@ import json
 import time
 from pathlib import Path
 
+from tui import STARTED
+
 TICK = 0.005
 
 
@@ -16,6 +18,9 @@ class FrameStats:
     def __init__(self, path: str) -> None:
         self.path = Path(path)
         self.max_lag = 0.0
+        self.max_lag_at = 0.0
+        #: The largest lag while the build ran (before the "finished" mark).
+        self.max_build_lag = 0.0
         self.lags_over_16ms = 0
         self.ticks = 0
         self.frames = 0
@@ -27,8 +32,6 @@ class FrameStats:
 
     def mark(self, name: str) -> None:
         """Note when ``name`` happened (first time only)."""
-        from tui import STARTED
-
         self.marks.setdefault(name, round(time.perf_counter() - STARTED, 4))
 
     def start(self) -> None:
@@ -44,6 +47,9 @@ class FrameStats:
             self.ticks += 1
             if lag > self.max_lag:
                 self.max_lag = lag
+                self.max_lag_at = before - STARTED
+            if "finished" not in self.marks and lag > self.max_build_lag:
+                self.max_build_lag = lag
             if lag > 0.016:
                 self.lags_over_16ms += 1
 
@@ -60,6 +66,8 @@ class FrameStats:
             self._task.cancel()
         self.path.write_text(json.dumps({
             "max_loop_lag_ms": round(self.max_lag * 1000, 2),
+            "max_loop_lag_at_s": round(self.max_lag_at, 3),
+            "max_loop_lag_building_ms": round(self.max_build_lag * 1000, 2),
             "lags_over_16ms": self.lags_over_16ms,
             "ticks": self.ticks,
             "frames": self.frames,
