@@ -299,3 +299,29 @@ def test_fuzz_no_exception(ops, cols, rows):
             emu.take_replies()
     finally:
         emu.close()
+
+
+def test_first_emulators_in_two_threads_at_once() -> None:
+    # the app warms the library up in a thread while `f` may create the pane's emulator
+    import subprocess
+    import sys
+
+    code = (
+        "import threading\n"
+        "from tui.ui.term import create_emulator, warm_up\n"
+        "errors = []\n"
+        "def go():\n"
+        "    try:\n"
+        "        warm_up()\n"
+        "    except Exception as exc:\n"
+        "        errors.append(exc)\n"
+        "threads = [threading.Thread(target=go) for _ in range(3)]\n"
+        "for t in threads: t.start()\n"
+        "create_emulator(80, 24).close()\n"
+        "for t in threads: t.join()\n"
+        "print('errors', errors)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "errors []"

@@ -78,8 +78,17 @@ def _field(bits: dict[str, Any], name: str) -> tuple[int, int]:
     return int(entry["lsb"]), (1 << int(entry["width"])) - 1
 
 
-@functools.cache
+_LOAD_LOCK = threading.Lock()
+
+
 def _load() -> _Lib:
+    """The library, loaded once even when two threads ask at the same time (warm-up, ``f``)."""
+    with _LOAD_LOCK:
+        return _load_once()
+
+
+@functools.cache
+def _load_once() -> _Lib:
     """Import pyghostty, read the cell layout, declare the by-value twin for scrolling."""
     from pyghostty._ffi import ffi, lib
 
