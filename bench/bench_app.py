@@ -202,10 +202,17 @@ def bxtui_command(tree: Path, env: dict[str, str]) -> list[str]:
     return [str(PYTHON), "-m", "tui"]
 
 
+THINK_S = 0.0
+"""Seconds a user reads the failure before pressing ``f`` (``--think``)."""
+
+
 def run_app(argv: list[str], env: dict[str, str]) -> dict[str, float]:
     term = Term(argv, env, screen=True)
     try:
         failed = term.wait_screen(["FAILED", "exit code 3"], 120, "FAILED and exit code 3")
+        if THINK_S:
+            until = time.perf_counter() + THINK_S
+            term.wait(lambda: time.perf_counter() >= until, THINK_S + 5, "the reading time")
         key = term.send(b"f")
         prompt = term.wait(lambda: bool(APP_PROMPT.search(term.text())), 60, "the shell prompt")
         t_exit = term.send(b"exit\r")
@@ -304,10 +311,14 @@ def main() -> int:
     ap.add_argument("--only", action="append", choices=["app", "buildx", "headless"],
                     help="run only these tools (repeatable)")
     ap.add_argument("--no-imports", action="store_true", help="skip the import-cost part")
+    ap.add_argument("--think", type=float, default=0.0,
+                    help="seconds between the failure shown and pressing f (a user reading)")
     ap.add_argument("--tree", type=Path, default=REPO,
                     help="run bxtui (python -m tui) and measure imports from this copy of the "
                          "repository instead of the checkout")
     args = ap.parse_args()
+    global THINK_S
+    THINK_S = args.think
     env = dict(os.environ, DOCKER_HOST=DOCKER_HOST, BUILDX_EXPERIMENTAL="1",
                BUILDX_NO_DEFAULT_ATTESTATIONS="1", TERM="xterm-256color")
     env.pop("BXTUI_FRAME_STATS", None)
