@@ -214,7 +214,7 @@ def failure_and_shells(s: Shooter) -> None:
         run.send("f")
         wait_settled(run, PROMPT, timeout=60)
         run.send("ls -l; cat partial.txt\r")
-        run.wait_for(r"(?m)^[│ ]*partial output", timeout=20)
+        run.wait_for(r"│partial output", timeout=20)  # the shell's line, not the Dockerfile's
         s.shoot(run, "shell-final")
         run.send(CHORD)
         wait_settled(run, r"i Shell: initial", timeout=10)
@@ -227,7 +227,7 @@ def failure_and_shells(s: Shooter) -> None:
         wait_settled(run, PROMPT, timeout=60)
         run.send('ls -l; test -e partial.txt || echo "partial.txt: not there yet"\r')
         run.wait_for(r"partial\.txt: not there yet\s", timeout=20)
-        run.wait_for(r"not there yet[\s│]*\S*/work # ", timeout=10)  # the next prompt
+        run.wait_for(r"not there yet[^\n]*\n[^\n]*│/work # ", timeout=10)  # the next prompt
         run.wait_gone(r"Ended the previous shell", timeout=15)  # the notice over the pane
         s.shoot(run, "shell-initial")
         run.send(CHORD)
