@@ -163,3 +163,23 @@ def test_success_summary_and_result_shell(docker_host: str) -> None:
         assert "build succeeded" in run.tail()
     finally:
         run.close()
+
+
+def test_closing_while_building_cancels_the_build(docker_host: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "Dockerfile").write_text(
+        "FROM busybox:local\n"
+        f"RUN echo slow-{os.getpid()}-{time.time_ns()} && sleep 120\n"
+    )
+    before = active_builds(docker_host)
+    run = _spawn(docker_host, "--no-cache", str(tmp_path))
+    try:
+        run.wait_for(r"BUILDING")
+        run.wait_for(r"RUN echo slow-")
+        assert wait_until(lambda: bool(active_builds(docker_host) - before), 20)
+        mine = active_builds(docker_host) - before
+        run.send("q")
+        assert run.wait_exit(timeout=30) == 1
+        assert "stopped before it finished" in run.tail()
+        assert wait_until(lambda: not (mine & active_builds(docker_host)), 10)
+    finally:
+        run.close()
