@@ -325,3 +325,45 @@ def test_first_emulators_in_two_threads_at_once() -> None:
                          timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "errors []"
+
+
+_PROBE = (
+    "import sys\n"
+    "from tui.ui.term import create_emulator\n"
+    "e = create_emulator(40, 5)\n"
+    "e.feed(b'hi \\x1b[1mthere')\n"
+    "assert e.capture()\n"
+    "print(e.row(0).text.strip(), 'pyghostty._ffi' in sys.modules)\n"
+)
+
+
+def _probe(cache: str) -> str:
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, XDG_CACHE_HOME=cache)
+    out = subprocess.run([sys.executable, "-c", _PROBE], capture_output=True, text=True,
+                         timeout=120, env=env)
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+def test_declarations_are_cached_privately(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import stat
+
+    assert _probe(str(tmp_path)) == "hi there False\n"  # generated now, pyghostty's parser unused
+    folder = tmp_path / "bxtui"
+    files = list(folder.glob("_bxtui_ghostty_*.py"))
+    assert len(files) == 1 and not list(folder.glob(".*"))  # no temporary file left
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert stat.S_IMODE(files[0].stat().st_mode) == 0o600
+    assert _probe(str(tmp_path)) == "hi there False\n"  # and reused
+
+
+def test_a_cache_others_can_write_is_not_used(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    folder = tmp_path / "bxtui"
+    folder.mkdir()
+    folder.chmod(0o777)
+    assert _probe(str(tmp_path)) == "hi there True\n"  # pyghostty's own loader instead
+    assert not list(folder.glob("*.py"))
