@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shlex
@@ -124,6 +125,8 @@ def test_signal_with_a_shell_open_releases_the_build(docker_host: str, sig: int)
         mine = active_builds(docker_host) - before
         assert mine
         os.kill(run.proc.pid, sig)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(run.proc.pid, sig)  # a second one while closing changes nothing
         assert run.wait_exit(timeout=10) == 128 + sig
         assert wait_until(lambda: not (mine & active_builds(docker_host)), 5)
     finally:

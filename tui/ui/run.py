@@ -29,9 +29,13 @@ async def run_app(session: DebugSession, title: str, out: TextIO | None = None,
     loop = asyncio.get_running_loop()
     got: list[int] = []
 
+    closed = False
+
     def stop(signum: int) -> None:
         got.append(signum)
-        app.exit(128 + signum)
+        if not closed:
+            app.exit(128 + signum)
+        # once closed, a further signal changes nothing: done() is already on its way
 
     sigs = (signal.SIGTERM, signal.SIGHUP)
     for sig in sigs:
@@ -39,11 +43,14 @@ async def run_app(session: DebugSession, title: str, out: TextIO | None = None,
     try:
         await app.run_async(headless=headless)
     finally:
-        for sig in sigs:
-            loop.remove_signal_handler(sig)
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(DONE_TIMEOUT):
-                await session.done()
+        closed = True
+        try:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(DONE_TIMEOUT):
+                    await session.done()
+        finally:
+            for sig in sigs:
+                loop.remove_signal_handler(sig)
     with contextlib.suppress(OSError):
         if app.crash is not None:
             out.write(f"ERROR: unexpected error in the app: {type(app.crash).__name__}: "
