@@ -3,8 +3,8 @@
 libghostty-vt is loaded when the first emulator is created, through the cached declarations
 of ``ghosttyffi`` (milliseconds; pyghostty's own loader, the fallback, takes ~0.7 s).
 Styled rows come from the render state API: one 64-bit value per cell (layout read from the
-library's type manifest), and one ``GhosttyStyle`` read per distinct style id per row. Every C call's result
-is checked: a wrong pointer returns -2 and an empty screen, not an exception.
+library's type manifest), and one ``GhosttyStyle`` read per distinct style id per row. Every
+C call's result is checked: a wrong pointer returns -2 and an empty screen, not an exception.
 
 Locking (see ``tui.ui.term.base``): ``_lock`` guards the terminal; ``_st`` guards the pending
 requests and the capture handshake (taken inside ``_lock``, never the other way round). A
