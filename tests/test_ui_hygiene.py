@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 UI = Path(__file__).resolve().parent.parent / "tui" / "ui"
-ALLOWED_ROOTS = {"textual", "rich", "tui", "pyghostty", "__future__"}
+ALLOWED_ROOTS = {"textual", "rich", "tui", "pyghostty", "cffi", "__future__"}
 FORBIDDEN = ("tui.buildkit", "grpc", "google.protobuf")
 
 
