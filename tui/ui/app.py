@@ -12,7 +12,7 @@ import asyncio
 import os
 import signal
 import time
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, ClassVar
 
 from textual import work
@@ -24,10 +24,11 @@ from textual.widget import Widget
 from textual.widgets import Footer, Static
 from textual.worker import WorkerFailed
 
+from tui.debug.container import OutputFn
 from tui.debug.session import DebugSession, OpenError, Phase
 from tui.debug.shell import Shell
 from tui.ui.framestats import FrameStats
-from tui.ui.link import ShellLink
+from tui.ui.link import HeldOutput, ShellLink
 from tui.ui.screens.help import HelpScreen
 from tui.ui.statusline import status_line
 from tui.ui.term import warm_up
@@ -47,6 +48,7 @@ BACKLOG_LIMIT = 8 << 20
 #: ``--invoke`` in the app: which state to open by itself ("final"/"initial"), and whether
 #: a successful build is entered too (``--on=always``).
 AutoOpen = tuple[str, bool]
+Drain = Callable[[], Awaitable[None]]
 
 #: Keys of the panes themselves, for the help screen (the app's own come from BINDINGS).
 PANE_KEYS: list[tuple[str, str]] = [
@@ -91,6 +93,8 @@ class BxtuiApp(App[int], inherit_bindings=False):
         self.status = Static(id="status")
         self.shell: Shell | None = None
         self._link: ShellLink | None = None
+        #: A final-state shell started in advance, and its output held until ``f``.
+        self._reserve: tuple[Shell, HeldOutput] | None = None
         self._follow_running = True
         self._shown: str | None = None
         self._last_status = ""
@@ -255,6 +259,8 @@ class BxtuiApp(App[int], inherit_bindings=False):
         self._update_status(force=True)
         if self.session.ctx is not None:
             self._warm_up_terminal()
+            if self.auto_open is None:  # only the default shell is started unasked
+                self._start_reserve()
         if self.frame_stats is not None:
             stats = self.frame_stats
             self.call_after_refresh(lambda: stats.mark("shown"))
@@ -280,17 +286,23 @@ class BxtuiApp(App[int], inherit_bindings=False):
         """Open the invoke command in the final or initial state (``f`` / ``i``).
 
         A shell still open is ended first: the terminal pane shows one process at a time.
+        ``f`` shows the shell started in advance when there is one (its prompt is ready).
         """
         old = self.shell
         if old is not None and not old.finished:
             self.notify("Ended the previous shell", timeout=3)
             self.run_worker(old.kill(), group="kill")
         self.shell = None
+        reserve, self._reserve = self._reserve, None
+        if which == "final" and reserve is not None and not reserve[0].finished:
+            self._show_reserve(*reserve)
+            return
+        if reserve is not None:
+            self._reserve = reserve  # kept for a later f
         self._open_shell(which == "initial")
 
-    @work(exclusive=True, group="shell")
-    async def _open_shell(self, initial: bool) -> None:
-        rows, cols = self.terminal.pty_size
+    def _pane_for(self, initial: bool) -> tuple[ShellLink, str, OutputFn, Drain]:
+        """Attach the terminal pane to a new link; the output and flow-control hooks for it."""
         link = self._link = ShellLink()
         title = f"shell: {self.session.describe_target(initial)}"
         self.terminal.attach(link, title)
@@ -305,6 +317,12 @@ class BxtuiApp(App[int], inherit_bindings=False):
             if self._link is link:
                 await self.terminal.wait_backlog(BACKLOG_LIMIT)
 
+        return link, title, on_output, drain
+
+    @work(exclusive=True, group="shell")
+    async def _open_shell(self, initial: bool) -> None:
+        rows, cols = self.terminal.pty_size
+        link, title, on_output, drain = self._pane_for(initial)
         try:
             shell = await self.session.open_shell(initial, rows, cols, on_output, drain)
         except OpenError as exc:
@@ -312,6 +330,17 @@ class BxtuiApp(App[int], inherit_bindings=False):
             self.notify(str(exc), title="Nothing to open", severity="warning", timeout=8)
             self.graph_view.focus()
             return
+        await self._follow_shell(shell, link, title)
+
+    @work(exclusive=True, group="shell")
+    async def _show_reserve(self, shell: Shell, held: HeldOutput) -> None:
+        link, title, on_output, drain = self._pane_for(False)
+        self.terminal.feed(held.hand_over(on_output))
+        shell.proc.drain = drain
+        await self._follow_shell(shell, link, title)
+
+    async def _follow_shell(self, shell: Shell, link: ShellLink, title: str) -> None:
+        """The shell is shown: connect the pane, then report its end."""
         self.shell = shell
         link.connect(shell)
         self.screen.add_class("-shell")
@@ -321,6 +350,17 @@ class BxtuiApp(App[int], inherit_bindings=False):
         self.notify(f"{title}: {message}", timeout=5)
         if self.focused is self.terminal:
             self.graph_view.focus()
+
+    @work(group="reserve", exit_on_error=False)
+    async def _start_reserve(self) -> None:
+        """Start the final-state shell now, unseen, so that ``f`` shows a ready prompt."""
+        rows, cols = self.terminal.pty_size
+        held = HeldOutput()
+        try:
+            shell = await self.session.open_shell(False, rows, cols, held)
+        except OpenError:
+            return  # f will say why when pressed
+        self._reserve = (shell, held)
 
     def on_terminal_pane_release_focus(self) -> None:
         """``ctrl+]`` in the terminal: back to the panes; the process keeps running."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from tui.debug.shell import Shell
 
 
@@ -37,3 +39,27 @@ class ShellLink:
         self.size = (rows, cols)
         if self.shell is not None and not self.shell.finished:
             self.shell.resize(rows, cols)
+
+
+class HeldOutput:
+    """Output of a shell started before anyone looks at it, kept until a pane takes over."""
+
+    LIMIT = 1 << 20
+
+    def __init__(self) -> None:
+        self.buffer = bytearray()
+        self.target: Callable[[int, bytes], None] | None = None
+
+    def __call__(self, fd: int, data: bytes) -> None:
+        """The shell's output callback."""
+        if self.target is not None:
+            self.target(fd, data)
+        elif len(self.buffer) < self.LIMIT:
+            self.buffer += data
+
+    def hand_over(self, target: Callable[[int, bytes], None]) -> bytes:
+        """From now on output goes to ``target``; returns what was held."""
+        held = bytes(self.buffer)
+        self.buffer.clear()
+        self.target = target
+        return held
