@@ -9,6 +9,7 @@ has exited and the terminal is restored, whatever made it exit.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import time
@@ -22,7 +23,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Static
-from textual.worker import WorkerFailed
+from textual.worker import Worker, WorkerFailed
 
 from tui.debug.container import OutputFn
 from tui.debug.session import DebugSession, OpenError, Phase
@@ -95,6 +96,7 @@ class BxtuiApp(App[int], inherit_bindings=False):
         self._link: ShellLink | None = None
         #: A final-state shell started in advance, and its output held until ``f``.
         self._reserve: tuple[Shell, HeldOutput] | None = None
+        self._reserve_worker: Worker[None] | None = None
         self._follow_running = True
         self._shown: str | None = None
         self._last_status = ""
@@ -260,7 +262,7 @@ class BxtuiApp(App[int], inherit_bindings=False):
         if self.session.ctx is not None:
             self._warm_up_terminal()
             if self.auto_open is None:  # only the default shell is started unasked
-                self._start_reserve()
+                self._reserve_worker = self._start_reserve()
         if self.frame_stats is not None:
             stats = self.frame_stats
             self.call_after_refresh(lambda: stats.mark("shown"))
@@ -293,12 +295,6 @@ class BxtuiApp(App[int], inherit_bindings=False):
             self.notify("Ended the previous shell", timeout=3)
             self.run_worker(old.kill(), group="kill")
         self.shell = None
-        reserve, self._reserve = self._reserve, None
-        if which == "final" and reserve is not None and not reserve[0].finished:
-            self._show_reserve(*reserve)
-            return
-        if reserve is not None:
-            self._reserve = reserve  # kept for a later f
         self._open_shell(which == "initial")
 
     def _pane_for(self, initial: bool) -> tuple[ShellLink, str, OutputFn, Drain]:
@@ -323,21 +319,30 @@ class BxtuiApp(App[int], inherit_bindings=False):
     async def _open_shell(self, initial: bool) -> None:
         rows, cols = self.terminal.pty_size
         link, title, on_output, drain = self._pane_for(initial)
-        try:
-            shell = await self.session.open_shell(initial, rows, cols, on_output, drain)
-        except OpenError as exc:
-            self.terminal.process_exited(f"not opened: {exc}")
-            self.notify(str(exc), title="Nothing to open", severity="warning", timeout=8)
-            self.graph_view.focus()
-            return
+        shell = None if initial else await self._take_reserve(on_output, drain)
+        if shell is None:
+            try:
+                shell = await self.session.open_shell(initial, rows, cols, on_output, drain)
+            except OpenError as exc:
+                self.terminal.process_exited(f"not opened: {exc}")
+                self.notify(str(exc), title="Nothing to open", severity="warning", timeout=8)
+                self.graph_view.focus()
+                return
         await self._follow_shell(shell, link, title)
 
-    @work(exclusive=True, group="shell")
-    async def _show_reserve(self, shell: Shell, held: HeldOutput) -> None:
-        link, title, on_output, drain = self._pane_for(False)
+    async def _take_reserve(self, on_output: OutputFn, drain: Drain) -> Shell | None:
+        """The shell started in advance (waiting for it if it is starting), now shown."""
+        starting = self._reserve_worker
+        if self._reserve is None and starting is not None and starting.is_running:
+            with contextlib.suppress(Exception):
+                await starting.wait()
+        reserve, self._reserve = self._reserve, None
+        if reserve is None or reserve[0].finished:
+            return None
+        shell, held = reserve
         self.terminal.feed(held.hand_over(on_output))
         shell.proc.drain = drain
-        await self._follow_shell(shell, link, title)
+        return shell
 
     async def _follow_shell(self, shell: Shell, link: ShellLink, title: str) -> None:
         """The shell is shown: connect the pane, then report its end."""
