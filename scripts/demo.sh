@@ -5,8 +5,5 @@
 # `bxtui build`, e.g. `scripts/demo.sh --no-cache`. Without a terminal it prints plain progress.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-setup_env=$(bash scripts/bootstrap.sh)  # fails the script if set-up fails
-set -a
-eval "$setup_env"
-set +a
+. scripts/setup-env.sh
 exec .venv/bin/bxtui build "$@" examples/fail-run

@@ -5,10 +5,7 @@
 # scripts/demo.sh. Extra arguments go to scripts/screenshots.py (e.g. --only help).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-setup_env=$(bash scripts/bootstrap.sh)  # fails the script if set-up fails
-set -a
-eval "$setup_env"
-set +a
+. scripts/setup-env.sh
 if ! command -v rsvg-convert >/dev/null 2>&1; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq librsvg2-bin >/dev/null

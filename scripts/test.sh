@@ -3,10 +3,7 @@
 # generated-code freshness, ruff, mypy, and the test suite against the real daemon.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-setup_env=$(bash scripts/bootstrap.sh)  # fails the script if set-up fails
-set -a
-eval "$setup_env"
-set +a
+. scripts/setup-env.sh
 export BXTUI_REQUIRE_DAEMON=1
 echo "== generated protobuf modules"
 .venv/bin/python scripts/genproto.py --check
