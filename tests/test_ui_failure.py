@@ -202,7 +202,8 @@ async def test_command_user_cwd_env_with_secrets_masked(pilot: Pilot[None]) -> N
     text = pane_text(pane)
     assert "tok-123" not in text and "hunter2" not in text
     assert rendered(pane.hint_line) == [
-        "f: shell in the final state (after it failed) · i: initial state (before it ran)"
+        "f: shell in the final state (after it failed) · i: initial state (before it ran) · "
+        "d: diff · b: files"
     ]
 
 

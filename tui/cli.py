@@ -19,12 +19,24 @@ from tui.buildkit.relay import DaemonUnreachable
 from tui.buildkit.session.secrets import SecretSpecError, parse_secret
 from tui.debug.attach import run_attached
 from tui.debug.build import run_dockerfile_build
-from tui.debug.container import ProcessError
-from tui.debug.invoke import InvokeError, parse_invoke
-from tui.debug.options import BuildOptions, OptionsError, parse_key_values, parse_output
+from tui.debug.container import OutputFn, Process, ProcessError
+from tui.debug.explore import ExploreError, Explorer
+from tui.debug.fsmodel import format_stat
+from tui.debug.graph import BuildGraph, VertexState
+from tui.debug.helper import DEFAULT_TOOLBOX
+from tui.debug.invoke import InvokeConfig, InvokeError, parse_invoke
+from tui.debug.options import (
+    DOCKERFILE_FRONTEND,
+    BuildOptions,
+    OptionsError,
+    parse_key_values,
+    parse_output,
+)
 from tui.debug.plain import PlainPrinter
 from tui.debug.report import print_build_error
 from tui.debug.result import new_result_context
+from tui.debug.stepsel import StepError, StepRef, resolve_step
+from tui.debug.stepshell import Shells
 
 
 class Interrupted(Exception):
@@ -96,6 +108,14 @@ def _build_parser() -> argparse.ArgumentParser:
                    help="with --invoke: debug only failed builds (default) or always")
     b.add_argument("--initial", action="store_true",
                    help="with --invoke: the failed step's state before it ran")
+    b.add_argument("--step", metavar="N",
+                   help="open the shell (or --invoke CMD) in the state step N produced: N as in "
+                        "[N/M], STAGE:N, #N (plain output's number) or a digest prefix")
+    b.add_argument("--diff", action="store_true",
+                   help="after a failed RUN, print what it changed (initial vs final state)")
+    b.add_argument("--toolbox", metavar="IMAGE",
+                   help="static toolbox image put on PATH in shells "
+                        "(default: busybox:local, used when a state has no shell)")
     b.add_argument("--builder", help="docker context to build on")
     b.add_argument("--addr", help="buildkitd address: unix:///path or tcp://host:port")
     b.add_argument("--tlscacert", help="CA certificate for --addr")
@@ -145,7 +165,7 @@ async def _build(args: argparse.Namespace, opts: BuildOptions, out: TextIO) -> i
     if printer is not None:
         out.write(f"#0 building with {endpoint.describe()}\n\n")
     ticker = asyncio.create_task(_tick(printer)) if printer is not None else None
-    if args.invoke is not None:
+    if args.invoke is not None or args.step is not None or args.diff:
         try:
             return await _debug(client, args, opts, printer, ticker, out)
         finally:
@@ -171,15 +191,17 @@ async def _debug(
     ticker: asyncio.Task[None] | None,
     out: TextIO,
 ) -> int:
-    """Build, then run ``--invoke`` in the failed step (or the result) on this terminal."""
-    cfg = parse_invoke(args.invoke)
+    """Build, then ``--diff`` and/or run ``--invoke`` on this terminal.
+
+    The process runs in the failed step, in the state ``--step N`` produced, or in the
+    result.
+    """
+    cfg = parse_invoke(args.invoke if args.invoke is not None else "/bin/sh")
     cfg.initial = args.initial
-    names: dict[str, str] = {}
+    graph = BuildGraph(1 << 16)
 
     def on_status(resp: control_pb2.StatusResponse) -> None:
-        for v in resp.vertexes:
-            if v.name:
-                names[v.digest] = v.name
+        graph.apply(resp)
         if printer is not None:
             printer.feed(resp)
 
@@ -192,25 +214,76 @@ async def _debug(
         if err is not None:
             out.write("ERROR: cannot debug: the build failed before any step ran\n")
         return status
+    explorer = Explorer(ctx, DOCKERFILE_FRONTEND, opts.frontend_opts(), opts.local_dirs(),
+                        args.toolbox or DEFAULT_TOOLBOX)
+    shells = Shells(explorer)
     try:
-        if args.on == "error" and err is None:
-            return status
-        where = "result" if err is None else ("initial" if cfg.initial else "final")
-        step = names.get(err.vertex or "", "") if err is not None else ""
-        label = f"the {where} state of {step}" if step else f"the build {where}"
-        if err is None:
-            label = "the build result"
+        if args.diff and err is not None:
+            await _print_diff(explorer, out)
+        if args.step is not None:
+            try:
+                ref = resolve_step(args.step, [StepRef(v.digest, v.name, v.step)
+                                               for v in graph if v.declared])
+            except StepError as exc:
+                out.write(f"ERROR: {exc}\n")
+                return 1
+            v = graph.get(ref.digest)
+            if v is not None and v.state not in (VertexState.DONE, VertexState.CACHED) and \
+                    (err is None or ref.digest != err.vertex):
+                out.write(f"ERROR: {ref.name} did not complete ({v.state.value}): "
+                          "it has no state to open\n")
+                return 1
+            label = f"the state after {ref.name}"
+
+            async def start(c: InvokeConfig, on_output: OutputFn, rows: int,
+                            cols: int) -> Process:
+                _, proc, _ = await shells.step(ref.digest, c, on_output, rows, cols,
+                                               toolbox=args.toolbox is not None)
+                return proc
+        else:
+            if args.invoke is None or (args.on == "error" and err is None):
+                return status
+            step = graph.get(err.vertex or "") if err is not None else None
+            where = "initial" if cfg.initial else "final"
+            label = f"the {where} state of {step.name}" if step is not None and step.name \
+                else f"the build {where}"
+            if err is None:
+                label = "the build result"
+            elif err.solve is not None and err.solve.op.HasField("file"):
+                label = f"a toolbox with the inputs of {label.split(' of ', 1)[-1]} " \
+                        "(/dest, /src)"
+
+            async def start(c: InvokeConfig, on_output: OutputFn, rows: int,
+                            cols: int) -> Process:
+                _, proc, _ = await shells.failed(c, on_output, rows, cols,
+                                                 toolbox=args.toolbox is not None)
+                return proc
         out.flush()
-        banner = f"bxtui: running {args.invoke!r} in {label}; exit it to finish\n"
+        what = args.invoke if args.invoke is not None else "/bin/sh"
+        banner = f"bxtui: running {what!r} in {label}; exit it to finish\n"
         try:
-            code = await run_attached(ctx, cfg, banner=banner)
-        except (InvokeError, ProcessError) as exc:
+            code = await run_attached(start, cfg, banner=banner)
+        except (InvokeError, ProcessError, ExploreError) as exc:
             out.write(f"ERROR: {exc}\n")
             return 1
         out.write(f"bxtui: debug process exited with status {code}\n")
         return status
     finally:
         await ctx.done()
+
+
+async def _print_diff(explorer: Explorer, out: TextIO) -> None:
+    """The failed RUN's changes on stdout (``git diff --stat`` style plus paths)."""
+    if not explorer.writable_mounts():
+        out.write("bxtui: no diff: only a failed RUN step has initial and final states\n")
+        return
+    try:
+        diffs = await explorer.diffs()
+    except ExploreError as exc:
+        out.write(f"ERROR: cannot compute the diff: {exc}\n")
+        return
+    sys.stdout.write(format_stat(diffs))
+    sys.stdout.flush()
 
 
 async def _tick(printer: PlainPrinter) -> None:
@@ -245,7 +318,7 @@ async def _app(args: argparse.Namespace, opts: BuildOptions) -> int:
     endpoint = resolve_builder(addr=args.addr, builder=args.builder, tls=tls)
     cfg = parse_invoke(args.invoke) if args.invoke is not None else InvokeConfig(cmd=["/bin/sh"])
     session = DebugSession(opts, lambda: BuildkitClient.open(endpoint), cfg,
-                           builder=endpoint.describe())
+                           builder=endpoint.describe(), toolbox=args.toolbox)
     auto_open = None
     if args.invoke is not None:
         auto_open = ("initial" if args.initial else "final", args.on == "always")
@@ -257,7 +330,8 @@ async def _app(args: argparse.Namespace, opts: BuildOptions) -> int:
     except BaseException:
         await session.done()
         raise
-    code: int = await run.run_app(session, args.context, auto_open=auto_open)
+    code: int = await run.run_app(session, args.context, auto_open=auto_open,
+                                  open_step=args.step, show_diff=args.diff)
     return code
 
 

@@ -9,9 +9,10 @@ import signal
 import sys
 import termios
 import tty
+from collections.abc import Awaitable, Callable
 from typing import Any, BinaryIO
 
-from tui.debug.container import Process
+from tui.debug.container import OutputFn, Process
 from tui.debug.invoke import InvokeConfig
 from tui.debug.result import ResultContext
 from tui.debug.shell import InputItem, forward_input
@@ -45,8 +46,11 @@ class RawMode:
             self._saved = None
 
 
+Starter = Callable[[InvokeConfig, OutputFn, int, int], Awaitable[Process]]
+
+
 async def run_attached(
-    ctx: ResultContext,
+    ctx: ResultContext | Starter,
     cfg: InvokeConfig,
     stdin: BinaryIO | None = None,
     stdout: BinaryIO | None = None,
@@ -54,9 +58,10 @@ async def run_attached(
 ) -> int:
     """Run ``cfg`` in a new container with this process's terminal; return its exit code.
 
-    Keystrokes go to the process (stdin EOF closes its stdin), its output to stdout, and
-    SIGWINCH resizes it.  The terminal is restored however this ends.  ``banner`` is
-    written once the terminal is raw (so nothing typed early is echoed twice).
+    ``ctx`` is the result context (the failed step or the result) or a function starting
+    the process elsewhere.  Keystrokes go to the process (stdin EOF closes its stdin), its
+    output to stdout, and SIGWINCH resizes it.  The terminal is restored however this ends.
+    ``banner`` is written once the terminal is raw (so nothing typed early is echoed twice).
     """
     in_fd = (stdin or sys.stdin.buffer).fileno()
     out = stdout or sys.stdout.buffer
@@ -74,7 +79,10 @@ async def run_attached(
         if banner:  # on stderr: stdout carries only the process's output
             sys.stderr.write(banner.replace("\n", "\r\n") if is_tty else banner)
             sys.stderr.flush()
-        _, proc = await ctx.exec(cfg, on_output, rows, cols)
+        if isinstance(ctx, ResultContext):
+            _, proc = await ctx.exec(cfg, on_output, rows, cols)
+        else:
+            proc = await ctx(cfg, on_output, rows, cols)
         return await _pump_terminal(proc, in_fd, out)
 
 

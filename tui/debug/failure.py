@@ -51,6 +51,9 @@ class FailureInfo:
     cwd: str = ""
     can_open: bool = False
     cannot_open: str = ""
+    #: The failed step is a file operation (COPY/ADD...): f opens a toolbox shell on its
+    #: inputs (``/dest``, ``/src``) instead of a final/initial state.
+    file_op: bool = False
 
 
 @dataclass(frozen=True)

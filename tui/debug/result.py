@@ -168,8 +168,19 @@ class ResultContext:
             raise InvokeError("no command to run: give one (e.g. --invoke /bin/sh)")
         return spec
 
-    async def new_container(self, cfg: InvokeConfig) -> Container:
-        """A container in the failed step's final (or initial) state, or in the result."""
+    async def exec(self, cfg: InvokeConfig, on_output: OutputFn, rows: int = 24,
+                   cols: int = 80) -> tuple[Container, Process]:
+        """Start ``cfg``'s process in a new container; release the container after it exits.
+
+        Raises InvokeError (nothing to enter) or ProcessError (it could not start); the
+        context stays usable either way.
+        """
+        spec = self.process_spec(cfg)
+        mounts, kwargs = self.container_request(cfg)
+        return await self.start_in(mounts, spec, on_output, rows, cols, **kwargs)
+
+    def container_request(self, cfg: InvokeConfig) -> tuple[list[ops_pb2.Mount], dict[str, Any]]:
+        """Mounts and container options (network, hosts, platform) for ``cfg``'s container."""
         mounts, ex = self.container_config(cfg)
         kwargs: dict[str, Any] = {}
         if ex is not None:
@@ -179,6 +190,16 @@ class ResultContext:
             failure = self.solve_failure
             if failure is not None and failure.op.HasField("platform"):
                 kwargs["platform"] = failure.op.platform
+        return mounts, kwargs
+
+    async def start_in(self, mounts: list[ops_pb2.Mount], spec: ProcessSpec, on_output: OutputFn,
+                       rows: int = 24, cols: int = 80,
+                       **kwargs: Any) -> tuple[Container, Process]:
+        """A new container with ``mounts`` running ``spec``.
+
+        The container is released after the process exits (and by :meth:`done`).  Raises
+        ProcessError when the process cannot start.
+        """
         ctr = await Container.create(self.gateway, mounts, **kwargs)
         self.containers.append(ctr)
 
@@ -186,17 +207,6 @@ class ResultContext:
             await ctr.release()
 
         self.register_cleanup(release)
-        return ctr
-
-    async def exec(self, cfg: InvokeConfig, on_output: OutputFn, rows: int = 24,
-                   cols: int = 80) -> tuple[Container, Process]:
-        """Start ``cfg``'s process in a new container; release the container after it exits.
-
-        Raises InvokeError (nothing to enter) or ProcessError (it could not start); the
-        context stays usable either way.
-        """
-        spec = self.process_spec(cfg)
-        ctr = await self.new_container(cfg)
         try:
             proc = await ctr.start(spec, on_output, rows, cols)
         except BaseException:

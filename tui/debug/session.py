@@ -21,12 +21,17 @@ from tui.buildkit.address import AddressError
 from tui.buildkit.errors import BuildError
 from tui.buildkit.relay import DaemonUnreachable
 from tui.debug.container import OutputFn, ProcessError
+from tui.debug.explore import ExploreError, Explorer
 from tui.debug.failure import FailureInfo, SuccessInfo
-from tui.debug.graph import BuildGraph, Changes
+from tui.debug.fsmodel import DiffSource, StateFiles
+from tui.debug.graph import BuildGraph, Changes, VertexState
+from tui.debug.helper import DEFAULT_TOOLBOX
 from tui.debug.invoke import InvokeConfig, InvokeError
-from tui.debug.options import BuildOptions
+from tui.debug.options import DOCKERFILE_FRONTEND, BuildOptions
 from tui.debug.result import ResultContext, new_result_context
 from tui.debug.shell import Shell
+from tui.debug.stepsel import StepError, StepRef, resolve_step
+from tui.debug.stepshell import Shells
 from tui.debug.summary import closing_summary, failure_info, success_info
 
 if TYPE_CHECKING:
@@ -60,7 +65,8 @@ class DebugSession:
     """A build and, once it has finished, its result context kept open for debugging."""
 
     def __init__(self, opts: BuildOptions, connect: Connect, invoke: InvokeConfig | None = None,
-                 *, builder: str = "", log_cap: int = APP_LOG_CAP) -> None:
+                 *, builder: str = "", log_cap: int = APP_LOG_CAP,
+                 toolbox: str | None = None) -> None:
         self.opts = opts
         self.builder = builder
         self.invoke = invoke or InvokeConfig(cmd=["/bin/sh"])
@@ -71,6 +77,11 @@ class DebugSession:
         #: One line for a build that could not run at all (daemon unreachable).
         self.error_text = ""
         self.ctx: ResultContext | None = None
+        #: Any step's state, files and the failed step's diff (once the build has finished).
+        self.explorer: Explorer | None = None
+        #: The toolbox image; given explicitly, every shell gets it on PATH.
+        self.toolbox = toolbox or DEFAULT_TOOLBOX
+        self.force_toolbox = toolbox is not None
         self.shells: list[Shell] = []
         self.started_at = time.monotonic()
         self._connect = connect
@@ -139,6 +150,9 @@ class DebugSession:
             raise
         self._t_end = time.monotonic()
         self.ctx = ctx
+        if ctx is not None:
+            self.explorer = Explorer(ctx, DOCKERFILE_FRONTEND, self.opts.frontend_opts(),
+                                     self.opts.local_dirs(), self.toolbox)
         if err is not None:
             self.failure = failure_info(err, self.graph, ctx)
             self.phase = Phase.FAILED
@@ -156,29 +170,129 @@ class DebugSession:
         return f"the {'initial' if initial else 'final'} state of {step}"
 
     async def open_shell(self, initial: bool, rows: int, cols: int, on_output: OutputFn,
-                         drain: Callable[[], Awaitable[None]] | None = None) -> Shell:
+                         drain: Callable[[], Awaitable[None]] | None = None,
+                         step: str | None = None) -> Shell:
         """Start the invoke command in the failed step's final/initial state (or the result).
 
-        ``drain`` is awaited after each output chunk (flow control for a slow screen).
-        Raises OpenError with one clear sentence when nothing can be opened.
+        ``step`` (a vertex digest) opens it in the state that step produced instead.  A
+        state without a shell gets the toolbox.  ``drain`` is awaited after each output
+        chunk (flow control for a slow screen).  Raises OpenError with one clear sentence
+        when nothing can be opened.
         """
         if not self.finished:
             raise OpenError("the build is still running: wait for it to finish")
-        if self.ctx is None:
+        if self.ctx is None or self.explorer is None:
             if self.failure is not None:
                 raise OpenError(self.failure.cannot_open or "nothing to open")
             raise OpenError(self.error_text or "the build did not finish")
         cfg = dataclasses.replace(self.invoke, initial=initial, tty=True)
+        shells = Shells(self.explorer)
         try:
-            _, proc = await self.ctx.exec(cfg, on_output, rows, cols)
-        except InvokeError as exc:
+            if step is not None:
+                reason = self.step_unavailable(step)
+                if reason:
+                    raise OpenError(reason)
+                _, proc, toolbox = await shells.step(step, cfg, on_output, rows, cols,
+                                                     toolbox=self.force_toolbox)
+                target = f"the state after {self._step_name(step)}"
+            else:
+                _, proc, toolbox = await shells.failed(cfg, on_output, rows, cols,
+                                                       toolbox=self.force_toolbox)
+                target = self.describe_target(initial)
+                if self.failure is not None and self.failure.file_op:
+                    target = f"the inputs of {self.failure.step_name or 'the step'}"
+        except (InvokeError, ExploreError) as exc:
             raise OpenError(str(exc)) from None
         except (ProcessError, BuildError) as exc:
             raise OpenError(f"the process did not start: {exc}") from None
         proc.drain = drain
-        shell = Shell(proc, self.describe_target(initial))
+        if toolbox:
+            target += " (toolbox on PATH)"
+        shell = Shell(proc, target)
         self.shells.append(shell)
         return shell
+
+    # -- exploring ---------------------------------------------------------------------------
+    async def prepare(self) -> None:
+        """Fetch what any-step shells and the file browser need first.
+
+        The build's definition and the toolbox image, so that the first key is quick.
+        Never raises.
+        """
+        if self.explorer is None:
+            return
+        with contextlib.suppress(ExploreError, BuildError):
+            await self.explorer.definition()
+            await self.explorer.toolbox_id()
+
+    def _step_name(self, digest: str) -> str:
+        v = self.graph.get(digest)
+        return v.name if v is not None and v.name else digest[:19]
+
+    def step_candidates(self) -> list[StepRef]:
+        """Every named vertex, for ``--step`` selectors."""
+        return [StepRef(v.digest, v.name, v.step) for v in self.graph if v.declared]
+
+    def resolve_step(self, selector: str) -> str:
+        """The digest ``selector`` names (raises OpenError saying why not)."""
+        try:
+            return resolve_step(selector, self.step_candidates()).digest
+        except StepError as exc:
+            raise OpenError(str(exc)) from None
+
+    def step_unavailable(self, digest: str) -> str:
+        """Why no shell can open in ``digest``'s state ("" when it can)."""
+        v = self.graph.get(digest)
+        if v is None:
+            return "no such step in this build"
+        if self.failure is not None and digest == self.failure.vertex:
+            return ""  # the failed step: f/i open its states
+        if v.state not in (VertexState.DONE, VertexState.CACHED):
+            return f"{v.name or 'that step'} did not complete ({v.state.value}): it has no state"
+        return ""
+
+    def is_failed_step(self, digest: str | None) -> bool:
+        """Whether ``digest`` is the failed step (whose states f/i open)."""
+        return digest is not None and self.failure is not None and digest == self.failure.vertex
+
+    async def browse(self, digest: str | None = None) -> list[StateFiles]:
+        """States for the file browser.
+
+        ``digest``'s output first (when given and not the failed step), then the failed
+        step's final/initial states (or a failed file operation's inputs), or the result.
+        """
+        if self.explorer is None:
+            raise OpenError(self.error_text or (self.failure.cannot_open if self.failure else "")
+                            or "the build has no state to browse")
+        out: list[StateFiles] = []
+        try:
+            if digest is not None and not self.is_failed_step(digest) \
+                    and not self.step_unavailable(digest) \
+                    and digest in await self.explorer.definition():
+                # internal vertices (context transfers, exporting) have no state: skipped
+                out.append(await self.explorer.step_state(digest, self._step_name(digest)))
+            if self.failure is not None:
+                step = self.failure.step_name or "the failed step"
+                out.extend(self.explorer.failed_exec_states(step))
+                out.extend(state for _, state in await self.explorer.file_op_inputs())
+            else:
+                result = self.explorer.result_state()
+                if result is not None:
+                    out.append(result)
+        except ExploreError as exc:
+            raise OpenError(str(exc)) from None
+        if not out:
+            raise OpenError("this build has no state to browse")
+        return out
+
+    def diff_source(self) -> DiffSource:
+        """The failed RUN's initial-vs-final differences (raises OpenError when none)."""
+        if self.explorer is None or not self.explorer.writable_mounts():
+            if self.failure is not None and self.failure.file_op:
+                raise OpenError("the failed step is a file operation: it changed nothing "
+                                "(b browses its inputs)")
+            raise OpenError("only a failed RUN step has a diff")
+        return self.explorer
 
     # -- the end -----------------------------------------------------------------------------
     @property

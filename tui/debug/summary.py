@@ -31,7 +31,10 @@ def failure_info(err: BuildError, graph: BuildGraph, ctx: ResultContext | None) 
     ex = solve.exec if solve is not None else None
     meta = ex.meta if ex is not None else None
     can_open, reason = False, NOTHING_RAN
-    if ctx is not None:
+    file_op = solve is not None and solve.op.HasField("file")
+    if ctx is not None and file_op:
+        can_open, reason = True, ""
+    elif ctx is not None:
         try:
             ctx.container_config(InvokeConfig())
             can_open, reason = True, ""
@@ -52,6 +55,7 @@ def failure_info(err: BuildError, graph: BuildGraph, ctx: ResultContext | None) 
         cwd=meta.cwd if meta is not None else "",
         can_open=can_open,
         cannot_open=reason,
+        file_op=file_op,
     )
 
 

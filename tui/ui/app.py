@@ -33,7 +33,9 @@ from tui.ui.link import HeldOutput, ShellLink
 from tui.ui.screens.help import HelpScreen
 from tui.ui.statusline import status_line
 from tui.ui.term import warm_up
+from tui.ui.widgets.diff import DiffView
 from tui.ui.widgets.failure import FailurePane
+from tui.ui.widgets.files import FileBrowser
 from tui.ui.widgets.graph import GraphView
 from tui.ui.widgets.logs import LogView
 from tui.ui.widgets.terminal import TerminalPane
@@ -42,7 +44,8 @@ FRAME_SECONDS = 1 / 30
 NARROW_WIDTH = 110
 NARROW_HEIGHT = 30
 CHORD = "ctrl+]"
-TAB_NAMES = ("graph", "logs", "step", "terminal")
+TAB_NAMES = {"graph": "graph", "logs": "logs", "failure": "step", "files": "files",
+             "diff": "diff", "terminal": "terminal"}
 #: Bytes of shell output waiting to be parsed above which the stream is held.
 BACKLOG_LIMIT = 8 << 20
 
@@ -56,6 +59,7 @@ PANE_KEYS: list[tuple[str, str]] = [
     ("tab / shift+tab", "move between panes"),
     ("↑ ↓ pgup pgdn home end", "move in the graph / scroll the logs"),
     ("enter", "graph: show the selected step's logs"),
+    ("escape", "files / diff: close the pane (back to the failing step)"),
     ("/  n  N", "logs: search, next and previous match"),
     ("G / end", "logs: jump to the end and follow"),
     (CHORD, "terminal: back to the panes (the process keeps running)"),
@@ -73,6 +77,12 @@ class BxtuiApp(App[int], inherit_bindings=False):
                 "step's final state (after it failed), or in a successful result"),
         Binding("i", "shell('initial')", "Shell: initial",
                 tooltip="Open a shell in the failed step's initial state (before it ran)"),
+        Binding("s", "step_shell", "Shell: step", tooltip="Open a shell in the state the step "
+                "selected in the graph produced"),
+        Binding("b", "browse", "Files", tooltip="Browse the files of the selected step, the "
+                "failed step's states or the result, without a shell"),
+        Binding("d", "diff", "Diff", tooltip="What the failed step changed"),
+        Binding("escape", "close_explore", "Close", show=False),
         Binding("t", "focus_terminal", "Terminal", tooltip="Back to the live terminal"),
         Binding("z", "zoom", "Zoom", tooltip="Give the terminal the whole screen"),
         Binding("question_mark,f1", "help", "Help", key_display="?"),
@@ -82,15 +92,24 @@ class BxtuiApp(App[int], inherit_bindings=False):
     ]
 
     def __init__(self, session: DebugSession, *, title: str = "",
-                 auto_open: AutoOpen | None = None) -> None:
+                 auto_open: AutoOpen | None = None, open_step: str | None = None,
+                 show_diff: bool = False) -> None:
         super().__init__()
         self.session = session
         self.auto_open = auto_open
+        #: ``--step``: open a shell in that step's state when the build has finished.
+        self.open_step = open_step
+        #: ``--diff``: show the failed step's changes when the build has failed.
+        self.show_diff = show_diff
         self.build_title = title or session.opts.context
         self.graph_view = GraphView(session.graph, id="graph")
         self.log_view = LogView(id="logs")
         self.failure_pane = FailurePane(id="failure")
+        self.files = FileBrowser(id="files")
+        self.diff_view = DiffView(id="diff")
         self.terminal = TerminalPane(id="terminal")
+        #: The explore pane shown in place of the failing step ("files", "diff" or None).
+        self.explore: str | None = None
         self.status = Static(id="status")
         self.shell: Shell | None = None
         self._link: ShellLink | None = None
@@ -118,6 +137,8 @@ class BxtuiApp(App[int], inherit_bindings=False):
                 yield self.log_view
             with Vertical(id="right"):
                 yield self.failure_pane
+                yield self.files
+                yield self.diff_view
                 yield self.terminal
         yield Footer(show_command_palette=False)
 
@@ -126,6 +147,8 @@ class BxtuiApp(App[int], inherit_bindings=False):
         self.graph_view.border_title = "Build graph"
         self.log_view.border_title = "Logs"
         self.failure_pane.border_title = "Failing step"
+        self.files.border_title = "Files"
+        self.diff_view.border_title = "Diff: what the failed step changed"
         self.terminal.border_title = "Terminal"
         self.failure_pane.show_running("Building…")
         self.terminal.hint = "f and i open a shell here once the build has finished"
@@ -150,7 +173,9 @@ class BxtuiApp(App[int], inherit_bindings=False):
         self._mark_current()
 
     def _panes(self) -> list[Widget]:
-        return [self.graph_view, self.log_view, self.failure_pane, self.terminal]
+        middle: Widget = {"files": self.files, "diff": self.diff_view}.get(
+            self.explore or "", self.failure_pane)
+        return [self.graph_view, self.log_view, middle, self.terminal]
 
     def _current_pane(self) -> Widget:
         focused = self.focused
@@ -221,7 +246,7 @@ class BxtuiApp(App[int], inherit_bindings=False):
         tabs = None
         if self.screen.has_class("-narrow"):
             current = self._current_pane()
-            tabs = [(name, p is current) for name, p in zip(TAB_NAMES, self._panes(), strict=True)]
+            tabs = [(TAB_NAMES[str(p.id)], p is current) for p in self._panes()]
         text = status_line(self.session, self.build_title, tabs)
         if force or text != self._last_status:
             self._last_status = text
@@ -261,12 +286,17 @@ class BxtuiApp(App[int], inherit_bindings=False):
         self._update_status(force=True)
         if self.session.ctx is not None:
             self._warm_up_terminal()
-            if self.auto_open is None:  # only the default shell is started unasked
+            if self.auto_open is None and self.open_step is None:  # only the default shell
                 self._reserve_worker = self._start_reserve()
+            self.run_worker(self.session.prepare(), group="prepare", exit_on_error=False)
         if self.frame_stats is not None:
             stats = self.frame_stats
             self.call_after_refresh(lambda: stats.mark("shown"))
-        if self.auto_open is not None:
+        if self.show_diff and phase is Phase.FAILED:
+            self.action_diff()
+        if self.open_step is not None:
+            self._open_step_selector(self.open_step)
+        elif self.auto_open is not None:
             which, on_success = self.auto_open
             if phase is Phase.FAILED and self.session.failure and self.session.failure.can_open:
                 self.action_shell(which)
@@ -297,10 +327,15 @@ class BxtuiApp(App[int], inherit_bindings=False):
         self.shell = None
         self._open_shell(which == "initial")
 
-    def _pane_for(self, initial: bool) -> tuple[ShellLink, str, OutputFn, Drain]:
+    def _pane_for(self, initial: bool, step: str | None = None
+                  ) -> tuple[ShellLink, str, OutputFn, Drain]:
         """Attach the terminal pane to a new link; the output and flow-control hooks for it."""
         link = self._link = ShellLink()
-        title = f"shell: {self.session.describe_target(initial)}"
+        target = self.session.describe_target(initial)
+        if step is not None:
+            vertex = self.session.graph.get(step)
+            target = f"the state after {vertex.name if vertex is not None else step[:19]}"
+        title = f"shell: {target}"
         self.terminal.attach(link, title)
         self.terminal.focus()  # what is typed while it starts is kept for it (type-ahead)
 
@@ -316,13 +351,15 @@ class BxtuiApp(App[int], inherit_bindings=False):
         return link, title, on_output, drain
 
     @work(exclusive=True, group="shell")
-    async def _open_shell(self, initial: bool) -> None:
+    async def _open_shell(self, initial: bool, step: str | None = None) -> None:
         rows, cols = self.terminal.pty_size
-        link, title, on_output, drain = self._pane_for(initial)
-        shell = None if initial else await self._take_reserve(on_output, drain)
+        link, title, on_output, drain = self._pane_for(initial, step)
+        shell = None if initial or step is not None else await self._take_reserve(on_output,
+                                                                                  drain)
         if shell is None:
             try:
-                shell = await self.session.open_shell(initial, rows, cols, on_output, drain)
+                shell = await self.session.open_shell(initial, rows, cols, on_output, drain,
+                                                      step=step)
             except OpenError as exc:
                 self.terminal.process_exited(f"not opened: {exc}")
                 self.notify(str(exc), title="Nothing to open", severity="warning", timeout=8)
@@ -367,6 +404,97 @@ class BxtuiApp(App[int], inherit_bindings=False):
             return  # f will say why when pressed
         self._reserve = (shell, held)
 
+    # -- exploring ---------------------------------------------------------------------------
+    def _selected_step(self) -> str | None:
+        """The graph's selected vertex, unless it is the failed one (f/i open that)."""
+        digest = self.graph_view.selected_digest
+        return None if digest is None or self.session.is_failed_step(digest) else digest
+
+    def action_step_shell(self) -> None:
+        """``s``: a shell in the state the graph's selected step produced."""
+        step = self._selected_step()
+        if step is None:
+            self.action_shell("final")
+            return
+        reason = self.session.step_unavailable(step) if self.session.finished else \
+            "the build is still running: wait for it to finish"
+        if reason:
+            self.notify(reason, title="Nothing to open", severity="warning", timeout=6)
+            return
+        old = self.shell
+        if old is not None and not old.finished:
+            self.notify("Ended the previous shell", timeout=3)
+            self.run_worker(old.kill(), group="kill")
+        self.shell = None
+        self._open_shell(False, step)
+
+    def _open_step_selector(self, selector: str) -> None:
+        try:
+            digest = self.session.resolve_step(selector)
+        except OpenError as exc:
+            self.notify(str(exc), title="--step", severity="error", timeout=10)
+            return
+        self.graph_view.select(digest)
+        self._show_logs(digest)
+        if self.session.is_failed_step(digest):
+            self.action_shell("final")
+        else:
+            self.action_step_shell()
+
+    def _show_explore(self, which: str | None) -> None:
+        self.explore = which
+        self.screen.set_class(which == "files", "-files")
+        self.screen.set_class(which == "diff", "-diff")
+        target = {"files": self.files, "diff": self.diff_view}.get(which or "")
+        self.screen.remove_class("-zoom")
+        self._mark_current(target)
+        if target is not None:
+            self.call_after_refresh(target.focus)
+
+    def action_browse(self) -> None:
+        """``b``: the file browser over the selected step's state and the failure's states."""
+        if not self.session.finished:
+            self.notify("the build is still running: wait for it to finish",
+                        severity="warning", timeout=5)
+            return
+        self._load_browser(self._selected_step())
+
+    @work(exclusive=True, group="browse")
+    async def _load_browser(self, step: str | None) -> None:
+        try:
+            states = await self.session.browse(step)
+        except OpenError as exc:
+            self.notify(str(exc), title="Nothing to browse", severity="warning", timeout=8)
+            return
+        self.files.show(states)
+        self._show_explore("files")
+
+    def action_diff(self) -> None:
+        """``d``: what the failed step changed, initial vs final state."""
+        if not self.session.finished:
+            self.notify("the build is still running: wait for it to finish",
+                        severity="warning", timeout=5)
+            return
+        try:
+            source = self.session.diff_source()
+        except OpenError as exc:
+            self.notify(str(exc), title="No diff", severity="warning", timeout=8)
+            return
+        if self.diff_view.diffs is None or self.explore != "diff":
+            self.diff_view.show(source)
+        self._show_explore("diff")
+
+    def action_close_explore(self) -> None:
+        """``escape``: close the files / diff pane (the failing step shows again)."""
+        self._show_explore(None)
+        self.graph_view.focus()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """``escape`` is the app's only while a files / diff pane is open."""
+        if action == "close_explore":
+            return self.explore is not None
+        return True
+
     def on_terminal_pane_release_focus(self) -> None:
         """``ctrl+]`` in the terminal: back to the panes; the process keeps running."""
         self.graph_view.focus()
@@ -383,17 +511,21 @@ class BxtuiApp(App[int], inherit_bindings=False):
 
     # -- help, palette, closing --------------------------------------------------------------
     def key_list(self) -> list[tuple[str, str]]:
-        """Every key the user can press, for the help screen."""
+        """Every key the user can press, for the help screen (the panes' own last)."""
         keys = [
             ("f", "shell in the failed step's final state (or the successful result)"),
             ("i", "shell in the failed step's initial state (before it ran)"),
+            ("s", "shell in the state the step selected in the graph produced"),
+            ("b", "browse files: the selected step, the failed step's states, the result"),
+            ("d", "diff: what the failed step changed (initial vs final)"),
             ("t", "back to the live terminal"),
             ("z", "zoom the terminal to the whole screen, and back"),
             ("? / f1", "this help"),
             ("ctrl+p", "command palette"),
             ("q / ctrl+c / ctrl+q", "close: release containers and the build, then exit"),
         ]
-        return keys + PANE_KEYS
+        return keys + PANE_KEYS + [(k, f"files: {d}") for k, d in FileBrowser.KEYS] + \
+            [(k, f"diff: {d}") for k, d in DiffView.KEYS]
 
     def action_help(self) -> None:
         """Show the keys."""
@@ -405,6 +537,12 @@ class BxtuiApp(App[int], inherit_bindings=False):
                             "ended (or in the result)", lambda: self.action_shell("final"))
         yield SystemCommand("Shell in the initial state", "Open a shell where the failed step "
                             "started", lambda: self.action_shell("initial"))
+        yield SystemCommand("Shell in the selected step", "Open a shell in the state the "
+                            "selected step produced", self.action_step_shell)
+        yield SystemCommand("Browse files", "Files of the selected step, the failed step's "
+                            "states or the result", self.action_browse)
+        yield SystemCommand("Diff of the failed step", "What the failed step changed",
+                            self.action_diff)
         yield SystemCommand("Zoom the terminal", "Toggle the terminal over the whole screen",
                             self.action_zoom)
         yield SystemCommand("Keys", "Show every key", self.action_help)

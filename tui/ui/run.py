@@ -16,16 +16,20 @@ DONE_TIMEOUT = 20.0
 
 
 async def run_app(session: DebugSession, title: str, out: TextIO | None = None,
-                  auto_open: AutoOpen | None = None, *, headless: bool = False) -> int:
+                  auto_open: AutoOpen | None = None, *, headless: bool = False,
+                  open_step: str | None = None, show_diff: bool = False) -> int:
     """Show the app until it is closed, then call ``done()`` and print the summary.
 
-    ``auto_open`` (from ``--invoke``): open a shell by itself once the build has finished.
+    ``auto_open`` (from ``--invoke``): open a shell by itself once the build has finished;
+    ``open_step`` (``--step``): in that step's state; ``show_diff`` (``--diff``): show the
+    failed step's changes.
 
     SIGTERM and SIGHUP close the view like ``q`` (exit status 128+N).  The terminal is
     restored before anything is printed.
     """
     out = out or sys.stderr
-    app = BxtuiApp(session, title=title, auto_open=auto_open)
+    app = BxtuiApp(session, title=title, auto_open=auto_open, open_step=open_step,
+                   show_diff=show_diff)
     loop = asyncio.get_running_loop()
     got: list[int] = []
 

@@ -46,7 +46,13 @@ _LABEL_WIDTH = 11
 _KEY = "bold $accent"
 HINT_FAILED = (
     ("f", ": shell in the final state (after it failed) · "),
-    ("i", ": initial state (before it ran)"),
+    ("i", ": initial state (before it ran) · "),
+    ("d", ": diff · "),
+    ("b", ": files"),
+)
+HINT_FILE_OP = (
+    ("f", ": toolbox shell with /dest (where it writes) and /src (its source) · "),
+    ("b", ": files"),
 )
 HINT_SUCCESS = (("f", ": shell in the result"),)
 
@@ -255,7 +261,7 @@ class FailurePane(VerticalScroll):
         self._render_sources(info)
         self._show(self.details_view, _failure_details(info))
         if info.can_open:
-            self._show(self.hint_line, _hint(HINT_FAILED))
+            self._show(self.hint_line, _hint(HINT_FILE_OP if info.file_op else HINT_FAILED))
         else:
             self._show(self.hint_line, _cannot_open(info))
             self.hint_line.add_class("-unavailable")
