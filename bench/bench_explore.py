@@ -2,7 +2,9 @@
 
 - ``step``: the app (``bxtui build CTX`` in a 140x40 PTY) on a cached failing build; once the
   failure shows (and ``--think`` seconds passed) ``Up`` selects the step before the failed
-  one and ``s`` opens a shell in its state: seconds from ``s`` to the prompt on the screen.
+  one and, ``--cursor-think`` seconds later (the app starts the shell of the step the cursor
+  rests on unseen after 0.15 s) and again at once, ``s`` opens a shell in its state:
+  seconds from ``s`` to the prompt on the screen.
   The same run then presses ``f`` after the shell ends (the failed step's final state,
   whose shell the app starts in advance) for comparison.
 - ``diff``: a failed RUN over a 20,000-file root (200 dirs x 100 files, built in the step
@@ -62,7 +64,8 @@ def stats(xs: list[float]) -> str:
     return f"median {statistics.median(xs):.3f} s  min {min(xs):.3f}  max {max(xs):.3f}"
 
 
-def bench_step(ctx: Path, reps: int, think: float) -> dict[str, list[float]]:
+def bench_step(ctx: Path, reps: int, think: float,
+               cursor_think: float) -> dict[str, list[float]]:
     env = dict(os.environ, DOCKER_HOST=DOCKER_HOST, TERM="xterm-256color")
     subprocess.run([str(BXTUI), "build", "--progress=quiet", str(ctx)], env=env,
                    capture_output=True, check=False)  # warm-up: everything but the failure
@@ -75,6 +78,8 @@ def bench_step(ctx: Path, reps: int, think: float) -> dict[str, list[float]]:
             term.wait(lambda u=until: time.perf_counter() >= u, think + 5, "the reading time")
             term.send(b"\x1b[A")  # Up: the step before the failed one
             term.wait_screen(["↓out"], 10, "the cursor on the previous step")
+            until = time.perf_counter() + cursor_think
+            term.wait(lambda u=until: time.perf_counter() >= u, cursor_think + 5, "the step")
             key = term.send(b"s")
             prompt = term.wait(lambda t=term: "/work # " in t.text(), 30, "the step's prompt")
             out["step_prompt_s"].append(prompt - key)
@@ -151,6 +156,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--think", type=float, default=1.0)
+    ap.add_argument("--cursor-think", type=float, default=0.5,
+                    help="seconds between moving the graph's cursor and pressing s")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         step_ctx = Path(tmp, "step")
@@ -161,9 +168,12 @@ def main() -> int:
         (big_ctx / "Dockerfile").write_text(BIG_DOCKERFILE)
         diff = asyncio.run(bench_diff(big_ctx, args.reps))
         cli = bench_cli_diff(big_ctx, args.reps)
-        step = bench_step(step_ctx, args.reps, args.think)
-    print(f"any step, key s -> prompt (app, think {args.think} s): "
+        step = bench_step(step_ctx, args.reps, args.think, args.cursor_think)
+        step0 = bench_step(step_ctx, args.reps, args.think, 0.0)
+    print(f"any step, key s -> prompt, s {args.cursor_think} s after moving the cursor: "
           f"{stats(step['step_prompt_s'])}  (goal <= 0.3 s)")
+    print(f"any step, key s -> prompt, s at once after moving the cursor:  "
+          f"{stats(step0['step_prompt_s'])}")
     print(f"failed step, key f -> prompt (same runs):          {stats(step['final_prompt_s'])}")
     print(f"diff of a failed RUN over a 20,000-file root:       {stats(diff['diff_s'])}  "
           f"(goal <= 2 s; {int(diff['changes'][0])} changes)")

@@ -8,7 +8,7 @@ N entries (10 % directories, 5 % links, the rest files), shown in a headless app
 listing and the preview side by side). For each N:
 
 * load: ``show()`` to the first listing painted (the snapshot is indexed in a thread), the
-  worst event-loop stall meanwhile (a 5 ms ticker's lateness), and ``_build_tree`` alone;
+  worst event-loop stall meanwhile (a 5 ms ticker's lateness), and ``build_tree`` alone;
 * pagedown: each ``pagedown`` key press (the cursor moves a screen) and the frame it causes:
   the event loop thread's CPU time over ``pilot.press`` (key handling, compositor and the
   widget's ``render_line`` calls; ``pilot.press`` itself waits ~40-60 ms of wall time, so wall
@@ -42,7 +42,8 @@ from textual.pilot import Pilot
 from textual.strip import Strip
 
 from tui.debug.fsmodel import Entry, Snapshot
-from tui.ui.widgets.files import FileBrowser, FileListing, FilePreview, _build_tree
+from tui.ui.widgets.files import FileBrowser, FileListing, FilePreview
+from tui.ui.widgets.files_model import build_tree
 
 SIZE = (160, 50)
 REPO = Path(__file__).resolve().parents[1]
@@ -171,7 +172,7 @@ async def measure_listing(n: int, pages: int, jumps: int) -> dict[str, str]:
     entries = make_entries(n)
     state = FakeState(f"{n:,} entries", entries, {})
     t = time.perf_counter()
-    _build_tree(state.snap, state.excluded)
+    build_tree(state.snap, state.excluded)
     pure = time.perf_counter() - t
     res: dict[str, str] = {}
     app = BenchApp()
@@ -190,7 +191,7 @@ async def measure_listing(n: int, pages: int, jumps: int) -> dict[str, str]:
         assert rt.calls, "nothing rendered"
         res["show() to first listing painted"] = f"{first * 1e3:.0f} ms"
         res["  worst loop stall meanwhile"] = f"{stall.worst * 1e3:.1f} ms"
-        res["  index (_build_tree, pure)"] = f"{pure * 1e3:.0f} ms"
+        res["  index (build_tree, pure)"] = f"{pure * 1e3:.0f} ms"
         idle = Frames()
         await idle.keys(pilot, rt, ["x"] * 20)
         res["idle key press: frame CPU"] = stats(idle.cpu)

@@ -260,12 +260,48 @@ def small_terminal(s: Shooter) -> None:
         run.close()
 
 
+def explore(s: Shooter) -> None:
+    """The diff of a failed RUN, the file browser, a shell in another step's state."""
+    run = s.spawn("examples/fail-changes")
+    try:
+        run.wait_for(r"exit code 7", timeout=120)
+        run.send("d")
+        wait_settled(run, r"4 added, 3 removed, 3 changed", timeout=30)
+        run.send(b"\x1b[B" * 8 + b"\r")  # edit.txt's unified diff
+        wait_settled(run, r"\+new", timeout=30)
+        run.send(b"\x1b")
+        wait_settled(run, r"run\.sh +mode", timeout=10)
+        s.shoot(run, "diff")
+        run.send(b"\x1b")  # the failing step again, then the graph's previous step
+        wait_settled(run, r"Failing step", timeout=10)
+        run.send(b"\x1b[A")
+        wait_settled(run, r"↓out", timeout=10)
+        run.send("b")
+        wait_settled(run, r"1/3 output of \[3/4\]", timeout=30)
+        run.send(b"\x1b[B\r")  # into data/: modes, owners, sizes, link targets
+        wait_settled(run, r"link -> keep\.txt", timeout=10)
+        s.shoot(run, "files")
+        run.send(b"\x1b")
+        wait_settled(run, r"Failing step", timeout=10)
+        run.send("s")
+        wait_settled(run, r"/data # ", timeout=30)
+        run.send("ls -l; cat edit.txt\r")
+        run.wait_for(r"│old", timeout=20)
+        s.shoot(run, "shell-step")
+        run.send(CHORD)
+        wait_settled(run, r"q Quit", timeout=10)
+        s.close(run, 1)
+    finally:
+        run.close()
+
+
 RUNS: dict[str, tuple[Callable[[Shooter], None], tuple[str, ...]]] = {
     "running": (running_build, ("running-build",)),
     "failure": (failure_and_shells,
                 ("failure-view", "help", "shell-final", "shell-initial")),
     "success": (success_summary, ("success-summary",)),
     "small": (small_terminal, ("small-terminal",)),
+    "explore": (explore, ("diff", "files", "shell-step")),
 }
 
 

@@ -13,7 +13,7 @@ from textual.widgets import Static
 
 from tui.debug.fsmodel import Entry, Snapshot
 from tui.debug.textfmt import format_bytes
-from tui.ui.widgets import files as files_mod
+from tui.ui.widgets import files_preview
 from tui.ui.widgets.files import HEX_BYTES, NOT_SENT, PAGE, FileBrowser, FileListing, FilePreview
 
 WIDE_SIZE = (160, 30)
@@ -332,7 +332,7 @@ async def test_large_text_file_is_read_a_page_at_a_time() -> None:
 
 
 async def test_paging_keeps_a_window_and_reads_dropped_pages_again(monkeypatch: Any) -> None:
-    monkeypatch.setattr(files_mod, "MAX_PAGES", 2)
+    monkeypatch.setattr(files_preview, "MAX_PAGES", 2)
     data = numbered(10_000)
     state = FakeState("s", *files({"big.log": data}))
     async with FilesApp().run_test(size=NARROW_SIZE) as pilot:

@@ -21,6 +21,7 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Footer, Static
 from textual.worker import Worker, WorkerFailed
@@ -46,6 +47,8 @@ NARROW_HEIGHT = 30
 CHORD = "ctrl+]"
 TAB_NAMES = {"graph": "graph", "logs": "logs", "failure": "step", "files": "files",
              "diff": "diff", "terminal": "terminal"}
+#: Seconds the graph's cursor rests on a step before its shell is started unseen (for ``s``).
+SPECULATE_S = 0.15
 #: Bytes of shell output waiting to be parsed above which the stream is held.
 BACKLOG_LIMIT = 8 << 20
 
@@ -116,6 +119,11 @@ class BxtuiApp(App[int], inherit_bindings=False):
         #: A final-state shell started in advance, and its output held until ``f``.
         self._reserve: tuple[Shell, HeldOutput] | None = None
         self._reserve_worker: Worker[None] | None = None
+        #: A shell started unseen in the state of the step the graph's cursor rests on.
+        self._step_reserve: tuple[str, Shell, HeldOutput] | None = None
+        self._step_reserve_worker: Worker[None] | None = None
+        self._step_reserve_for: str | None = None
+        self._speculate_timer: Timer | None = None
         self._follow_running = True
         self._shown: str | None = None
         self._last_status = ""
@@ -308,6 +316,67 @@ class BxtuiApp(App[int], inherit_bindings=False):
         """Load the terminal emulator now, off the event loop, so that f/i open at once."""
         warm_up()
 
+    def on_graph_view_highlighted(self, message: GraphView.Highlighted) -> None:
+        """The cursor rests on a completed step: start its shell unseen, so that ``s`` is quick.
+
+        Only the default shell (no explicit ``--invoke``: it could have side effects), one at
+        a time: moving on ends the previous one.
+        """
+        if self._speculate_timer is not None:
+            self._speculate_timer.stop()
+            self._speculate_timer = None
+        digest = message.digest
+        if self.auto_open is not None or not self.session.finished or \
+                self._step_reserve_for == digest:
+            return
+        self._speculate_timer = self.set_timer(SPECULATE_S, lambda: self._speculate(digest))
+
+    def _speculate(self, digest: str) -> None:
+        self._speculate_timer = None
+        if self.graph_view.selected_digest != digest or self.session.is_failed_step(digest) \
+                or self.session.step_unavailable(digest) or self.session.explorer is None:
+            return
+        self._drop_step_reserve()
+        self._step_reserve_for = digest
+        self._step_reserve_worker = self._start_step_reserve(digest)
+
+    def _drop_step_reserve(self) -> None:
+        reserve, self._step_reserve = self._step_reserve, None
+        self._step_reserve_for = None
+        if reserve is not None and not reserve[1].finished:
+            self.run_worker(reserve[1].kill(), group="kill")
+
+    @work(group="step-reserve", exit_on_error=False)
+    async def _start_step_reserve(self, digest: str) -> None:
+        rows, cols = self.terminal.pty_size
+        held = HeldOutput()
+        try:
+            shell = await self.session.open_shell(False, rows, cols, held, step=digest)
+        except OpenError:
+            return  # s will say why when pressed
+        if self._step_reserve_for != digest:  # the cursor moved on meanwhile
+            await shell.kill()
+            return
+        self._step_reserve = (digest, shell, held)
+
+    async def _take_step_reserve(self, digest: str, on_output: OutputFn,
+                                 drain: Drain) -> Shell | None:
+        """The step's shell started unseen (waiting for it if it is starting), now shown."""
+        starting = self._step_reserve_worker
+        if self._step_reserve_for == digest and self._step_reserve is None \
+                and starting is not None and starting.is_running:
+            with contextlib.suppress(Exception):
+                await starting.wait()
+        reserve = self._step_reserve
+        if reserve is None or reserve[0] != digest or reserve[1].finished:
+            return None
+        self._step_reserve = None
+        self._step_reserve_for = None
+        _, shell, held = reserve
+        self.terminal.feed(held.hand_over(on_output))
+        shell.proc.drain = drain
+        return shell
+
     def on_graph_view_selected(self, message: GraphView.Selected) -> None:
         """Enter or a click in the graph: show that step's logs."""
         self._follow_running = False
@@ -354,8 +423,10 @@ class BxtuiApp(App[int], inherit_bindings=False):
     async def _open_shell(self, initial: bool, step: str | None = None) -> None:
         rows, cols = self.terminal.pty_size
         link, title, on_output, drain = self._pane_for(initial, step)
-        shell = None if initial or step is not None else await self._take_reserve(on_output,
-                                                                                  drain)
+        if step is not None:
+            shell = await self._take_step_reserve(step, on_output, drain)
+        else:
+            shell = None if initial else await self._take_reserve(on_output, drain)
         if shell is None:
             try:
                 shell = await self.session.open_shell(initial, rows, cols, on_output, drain,
