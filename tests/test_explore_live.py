@@ -194,3 +194,20 @@ def test_cli_diff_and_step(run_bxtui, docker_host: str) -> None:  # type: ignore
         "ERROR: no step [2/...] in stage 'builder' in this build (see the [N/M] numbers)"
     assert "Traceback" not in res.stderr
     assert wait_until(lambda: not active_builds(docker_host), 20)
+
+
+def test_cli_toolbox_flag(run_bxtui, docker_host: str) -> None:  # type: ignore[no-untyped-def]
+    # given explicitly, the toolbox is on PATH even where the state has a shell
+    res = run_bxtui("build", "--progress=quiet", "--toolbox", "busybox:local", "--step", "2",
+                    str(EXAMPLES / "multi-step"),
+                    input="case $PATH in *:/.bxtui/toolbox/bin:*) echo ON_PATH;; esac\n")
+    assert res.returncode == 1, res.stderr
+    assert "ON_PATH" in res.stdout, res.stdout + res.stderr
+    # an image the daemon cannot get: one clear line (a registry on a closed loopback port)
+    res = run_bxtui("build", "--progress=quiet", "--toolbox", "127.0.0.1:9/no/toolbox:x",
+                    "--step", "2", str(EXAMPLES / "multi-step"), input="true\n")
+    assert res.returncode == 1
+    last = res.stderr.strip().splitlines()[-1]
+    assert last.startswith("ERROR: the toolbox image 127.0.0.1:9/no/toolbox:x is not available")
+    assert "Traceback" not in res.stderr
+    assert wait_until(lambda: not active_builds(docker_host), 20)

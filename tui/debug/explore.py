@@ -148,8 +148,9 @@ class Explorer:
             return self._refs[key]
         definition = await self.definition()
         if digest not in definition:
-            raise ExploreError("that step is not part of the build's definition (it belongs "
-                               "to another build or stage)")
+            raise ExploreError("that step has no state of its own to open: only the build's "
+                               "steps ([N/M]) can be entered, not internal ones (loading "
+                               "the definition or the context, exporting)")
         try:
             res = await self.ctx.gateway.solve(definition=definition.subgraph(digest, output),
                                                evaluate=True)
