@@ -9,7 +9,7 @@ import os
 import signal
 import sys
 from collections.abc import Coroutine, Sequence
-from typing import Any, NoReturn, TextIO
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from tui.buildkit.address import AddressError, TLSFiles, resolve_builder
 from tui.buildkit.client import BuildkitClient
@@ -20,10 +20,6 @@ from tui.buildkit.session.secrets import SecretSpecError, parse_secret
 from tui.debug.attach import run_attached
 from tui.debug.build import run_dockerfile_build
 from tui.debug.container import OutputFn, Process, ProcessError
-from tui.debug.explore import ExploreError, Explorer
-from tui.debug.fsmodel import format_stat
-from tui.debug.graph import BuildGraph, VertexState
-from tui.debug.helper import DEFAULT_TOOLBOX
 from tui.debug.invoke import InvokeConfig, InvokeError, parse_invoke
 from tui.debug.options import (
     DOCKERFILE_FRONTEND,
@@ -35,8 +31,9 @@ from tui.debug.options import (
 from tui.debug.plain import PlainPrinter
 from tui.debug.report import print_build_error
 from tui.debug.result import new_result_context
-from tui.debug.stepsel import StepError, StepRef, resolve_step
-from tui.debug.stepshell import Shells
+
+if TYPE_CHECKING:
+    from tui.debug.explore import Explorer
 
 
 class Interrupted(Exception):
@@ -196,6 +193,12 @@ async def _debug(
     The process runs in the failed step, in the state ``--step N`` produced, or in the
     result.
     """
+    from tui.debug.explore import ExploreError, Explorer
+    from tui.debug.graph import BuildGraph, VertexState
+    from tui.debug.helper import DEFAULT_TOOLBOX
+    from tui.debug.stepsel import StepError, StepRef, resolve_step
+    from tui.debug.stepshell import Shells
+
     cfg = parse_invoke(args.invoke if args.invoke is not None else "/bin/sh")
     cfg.initial = args.initial
     graph = BuildGraph(1 << 16)
@@ -274,6 +277,9 @@ async def _debug(
 
 async def _print_diff(explorer: Explorer, out: TextIO) -> None:
     """The failed RUN's changes on stdout (``git diff --stat`` style plus paths)."""
+    from tui.debug.explore import ExploreError
+    from tui.debug.fsmodel import format_stat
+
     if not explorer.writable_mounts():
         out.write("bxtui: no diff: only a failed RUN step has initial and final states\n")
         return

@@ -7,7 +7,6 @@ failed step's initial and final root.  Pure data: no I/O here.
 
 from __future__ import annotations
 
-import difflib
 import stat as st
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -326,6 +325,8 @@ def is_text(data: bytes) -> bool:
 def unified_diff(path: str, before: bytes | None, after: bytes | None,
                  context: int = 3) -> list[str] | None:
     """``diff -u`` lines for one file (None when either side is not text)."""
+    import difflib  # only when a diff is asked for: keeps start-up light
+
     old = before or b""
     new = after or b""
     if not (is_text(old) and is_text(new)):

@@ -9,11 +9,10 @@ has exited and the terminal is restored, whatever made it exit.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import signal
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from typing import Any, ClassVar
 
 from textual import work
@@ -30,10 +29,11 @@ from tui.debug.container import OutputFn
 from tui.debug.session import DebugSession, OpenError, Phase
 from tui.debug.shell import Shell
 from tui.ui.framestats import FrameStats
-from tui.ui.link import HeldOutput, ShellLink
+from tui.ui.link import ShellLink
 from tui.ui.screens.help import HelpScreen
 from tui.ui.statusline import status_line
 from tui.ui.term import warm_up
+from tui.ui.unseen import UnseenShell
 from tui.ui.widgets.diff import DiffView
 from tui.ui.widgets.failure import FailurePane
 from tui.ui.widgets.files import FileBrowser
@@ -117,12 +117,9 @@ class BxtuiApp(App[int], inherit_bindings=False):
         self.shell: Shell | None = None
         self._link: ShellLink | None = None
         #: A final-state shell started in advance, and its output held until ``f``.
-        self._reserve: tuple[Shell, HeldOutput] | None = None
-        self._reserve_worker: Worker[None] | None = None
+        self._reserve = UnseenShell(self._spawn)
         #: A shell started unseen in the state of the step the graph's cursor rests on.
-        self._step_reserve: tuple[str, Shell, HeldOutput] | None = None
-        self._step_reserve_worker: Worker[None] | None = None
-        self._step_reserve_for: str | None = None
+        self._step_reserve = UnseenShell(self._spawn)
         self._speculate_timer: Timer | None = None
         self._follow_running = True
         self._shown: str | None = None
@@ -295,7 +292,7 @@ class BxtuiApp(App[int], inherit_bindings=False):
         if self.session.ctx is not None:
             self._warm_up_terminal()
             if self.auto_open is None and self.open_step is None:  # only the default shell
-                self._reserve_worker = self._start_reserve()
+                self._start_reserve()
             self.run_worker(self.session.prepare(), group="prepare", exit_on_error=False)
         if self.frame_stats is not None:
             stats = self.frame_stats
@@ -327,7 +324,7 @@ class BxtuiApp(App[int], inherit_bindings=False):
             self._speculate_timer = None
         digest = message.digest
         if self.auto_open is not None or not self.session.finished or \
-                self._step_reserve_for == digest:
+                self._step_reserve.key == digest:
             return
         self._speculate_timer = self.set_timer(SPECULATE_S, lambda: self._speculate(digest))
 
@@ -336,46 +333,12 @@ class BxtuiApp(App[int], inherit_bindings=False):
         if self.graph_view.selected_digest != digest or self.session.is_failed_step(digest) \
                 or self.session.step_unavailable(digest) or self.session.explorer is None:
             return
-        self._drop_step_reserve()
-        self._step_reserve_for = digest
-        self._step_reserve_worker = self._start_step_reserve(digest)
-
-    def _drop_step_reserve(self) -> None:
-        reserve, self._step_reserve = self._step_reserve, None
-        self._step_reserve_for = None
-        if reserve is not None and not reserve[1].finished:
-            self.run_worker(reserve[1].kill(), group="kill")
-
-    @work(group="step-reserve", exit_on_error=False)
-    async def _start_step_reserve(self, digest: str) -> None:
         rows, cols = self.terminal.pty_size
-        held = HeldOutput()
-        try:
-            shell = await self.session.open_shell(False, rows, cols, held, step=digest)
-        except OpenError:
-            return  # s will say why when pressed
-        if self._step_reserve_for != digest:  # the cursor moved on meanwhile
-            await shell.kill()
-            return
-        self._step_reserve = (digest, shell, held)
+        self._step_reserve.start(digest, lambda held: self.session.open_shell(
+            False, rows, cols, held, step=digest))
 
-    async def _take_step_reserve(self, digest: str, on_output: OutputFn,
-                                 drain: Drain) -> Shell | None:
-        """The step's shell started unseen (waiting for it if it is starting), now shown."""
-        starting = self._step_reserve_worker
-        if self._step_reserve_for == digest and self._step_reserve is None \
-                and starting is not None and starting.is_running:
-            with contextlib.suppress(Exception):
-                await starting.wait()
-        reserve = self._step_reserve
-        if reserve is None or reserve[0] != digest or reserve[1].finished:
-            return None
-        self._step_reserve = None
-        self._step_reserve_for = None
-        _, shell, held = reserve
-        self.terminal.feed(held.hand_over(on_output))
-        shell.proc.drain = drain
-        return shell
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> Worker[None]:
+        return self.run_worker(coro, group="unseen", exit_on_error=False)
 
     def on_graph_view_selected(self, message: GraphView.Selected) -> None:
         """Enter or a click in the graph: show that step's logs."""
@@ -424,9 +387,11 @@ class BxtuiApp(App[int], inherit_bindings=False):
         rows, cols = self.terminal.pty_size
         link, title, on_output, drain = self._pane_for(initial, step)
         if step is not None:
-            shell = await self._take_step_reserve(step, on_output, drain)
+            shell = await self._take_unseen(self._step_reserve, step, on_output, drain)
+        elif not initial:
+            shell = await self._take_unseen(self._reserve, "final", on_output, drain)
         else:
-            shell = None if initial else await self._take_reserve(on_output, drain)
+            shell = None
         if shell is None:
             try:
                 shell = await self.session.open_shell(initial, rows, cols, on_output, drain,
@@ -438,17 +403,14 @@ class BxtuiApp(App[int], inherit_bindings=False):
                 return
         await self._follow_shell(shell, link, title)
 
-    async def _take_reserve(self, on_output: OutputFn, drain: Drain) -> Shell | None:
-        """The shell started in advance (waiting for it if it is starting), now shown."""
-        starting = self._reserve_worker
-        if self._reserve is None and starting is not None and starting.is_running:
-            with contextlib.suppress(Exception):
-                await starting.wait()
-        reserve, self._reserve = self._reserve, None
-        if reserve is None or reserve[0].finished:
+    async def _take_unseen(self, unseen: UnseenShell, key: str, on_output: OutputFn,
+                           drain: Drain) -> Shell | None:
+        """The shell started in advance for ``key`` (waiting if it is starting), now shown."""
+        taken = await unseen.take(key, on_output)
+        if taken is None:
             return None
-        shell, held = reserve
-        self.terminal.feed(held.hand_over(on_output))
+        shell, held = taken
+        self.terminal.feed(held)
         shell.proc.drain = drain
         return shell
 
@@ -464,16 +426,11 @@ class BxtuiApp(App[int], inherit_bindings=False):
         if self.focused is self.terminal:
             self.graph_view.focus()
 
-    @work(group="reserve", exit_on_error=False)
-    async def _start_reserve(self) -> None:
+    def _start_reserve(self) -> None:
         """Start the final-state shell now, unseen, so that ``f`` shows a ready prompt."""
         rows, cols = self.terminal.pty_size
-        held = HeldOutput()
-        try:
-            shell = await self.session.open_shell(False, rows, cols, held)
-        except OpenError:
-            return  # f will say why when pressed
-        self._reserve = (shell, held)
+        self._reserve.start("final", lambda held: self.session.open_shell(
+            False, rows, cols, held))
 
     # -- exploring ---------------------------------------------------------------------------
     def _selected_step(self) -> str | None:
