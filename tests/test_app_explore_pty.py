@@ -88,6 +88,7 @@ def test_scratch_image_toolbox_shell_and_files(docker_host: str) -> None:
         run.wait_for(r"SUCCEEDED|Build succeeded")
         run.send("f")  # no /bin/sh in the image: the toolbox's shell, the image as root
         run.wait_for(r"/srv # ", timeout=30)
+        run.wait_for(r"has no shell of its own")  # the notice says so
         run.send("cat message.txt; case $PATH in *:/.bxtui/toolbox/bin:*) echo TB_$((1+1));; "
                  "esac\r")
         run.wait_for(r"hello from a scratch image")

@@ -78,6 +78,8 @@ class FallbackProcess(Process):
         self._replay: list[bytes] = []
         self._replay_size = 0
         self._eof = False
+        #: Called once the toolbox variant has replaced the first process (for a notice).
+        self.on_toolbox: Callable[[], None] | None = None
 
     def __getattribute__(self, name: str) -> Any:
         """State attributes (id, exit_code, error, ...) are the current process's."""
@@ -138,6 +140,8 @@ class FallbackProcess(Process):
             await self.inner.write(data)
         if self._eof:
             await self.inner.close_stdin()
+        if self.on_toolbox is not None:
+            self.on_toolbox()
         return await self.inner.wait()
 
 

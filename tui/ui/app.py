@@ -417,6 +417,16 @@ class BxtuiApp(App[int], inherit_bindings=False):
     async def _follow_shell(self, shell: Shell, link: ShellLink, title: str) -> None:
         """The shell is shown: connect the pane, then report its end."""
         self.shell = shell
+
+        def toolbox_notice() -> None:
+            self.notify("This state has no shell of its own: the toolbox's shell runs in it, "
+                        "with the toolbox on PATH (/.bxtui/toolbox).", title="Toolbox",
+                        timeout=8)
+
+        if getattr(shell.proc, "toolbox", False):
+            toolbox_notice()  # it took over before the shell was shown
+        elif hasattr(shell.proc, "on_toolbox"):
+            shell.proc.on_toolbox = toolbox_notice
         link.connect(shell)
         self.screen.add_class("-shell")
         await shell.wait()
