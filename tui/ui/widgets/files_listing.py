@@ -20,6 +20,7 @@ from textual.strip import Strip
 from tui.debug.fsmodel import Entry
 from tui.debug.textfmt import format_bytes
 from tui.ui.widgets.files_model import clean_name
+from tui.ui.widgets.stylecache import StyleCache
 
 __all__ = ["NOT_SENT", "FileListing"]
 
@@ -72,7 +73,7 @@ class FileListing(ScrollView, can_focus=False):
         self.active = False
         self._strips: LRUCache[int, Strip] = LRUCache(_CACHE_ROWS)
         self._strip_width = -1
-        self._styles: dict[str, Style] = {}
+        self._look = StyleCache(self, "file-listing--")
 
     @property
     def row_count(self) -> int:
@@ -144,21 +145,15 @@ class FileListing(ScrollView, can_focus=False):
     def notify_style_update(self) -> None:
         """Drop strips rendered with the old styles."""
         super().notify_style_update()
-        self._styles.clear()
+        self._look.clear()
         self._strips.clear()
 
     def _style(self, name: str) -> Style:
-        style = self._styles.get(name)
-        if style is None:
-            style = self._styles[name] = self.get_component_rich_style(f"file-listing--{name}")
-        return style
+        return self._look.component(name)
 
     def _base(self) -> Style:
-        """The widget's own style (``rich_style`` walks the ancestors on every call)."""
-        style = self._styles.get("")
-        if style is None:
-            style = self._styles[""] = self.rich_style
-        return style
+        """The widget's own style."""
+        return self._look.base()
 
     def render_line(self, y: int) -> Strip:
         """Render row ``y`` of the viewport."""

@@ -36,6 +36,7 @@ from tui.ui.widgets.files_pages import (
     lex,
     make_page,
 )
+from tui.ui.widgets.stylecache import StyleCache
 
 __all__ = ["HEX_BYTES", "MAX_PAGES", "FilePreview"]
 
@@ -91,7 +92,7 @@ class FilePreview(ScrollView, can_focus=False):
         self._gutter = 0
         self._busy = False
         self._strips: LRUCache[tuple[int, int], Strip] = LRUCache(_CACHE_ROWS)
-        self._styles: dict[str, Style] = {}
+        self._look = StyleCache(self, "file-preview--")
         self._header = ""
         self.title = ""
 
@@ -360,22 +361,16 @@ class FilePreview(ScrollView, can_focus=False):
     def notify_style_update(self) -> None:
         """Drop strips rendered with the old styles."""
         super().notify_style_update()
-        self._styles.clear()
+        self._look.clear()
         self._strips.clear()
         self._line_strips.clear()
 
     def _style(self, name: str) -> Style:
-        style = self._styles.get(name)
-        if style is None:
-            style = self._styles[name] = self.get_component_rich_style(f"file-preview--{name}")
-        return style
+        return self._look.component(name)
 
     def _base(self) -> Style:
-        """The widget's own style (``rich_style`` walks the ancestors on every call)."""
-        style = self._styles.get("")
-        if style is None:
-            style = self._styles[""] = self.rich_style
-        return style
+        """The widget's own style."""
+        return self._look.base()
 
     def render_line(self, y: int) -> Strip:
         """Render row ``y`` of the viewport."""
