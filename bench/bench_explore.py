@@ -3,7 +3,7 @@
 - ``step``: the app (``bxtui build CTX`` in a 140x40 PTY) on a cached failing build; once the
   failure shows (and ``--think`` seconds passed) ``Up`` selects the step before the failed
   one and, ``--cursor-think`` seconds later (the app starts the shell of the step the cursor
-  rests on unseen after 0.15 s) and again at once, ``s`` opens a shell in its state:
+  rests on unseen after 0.05 s) and again at once, ``s`` opens a shell in its state:
   seconds from ``s`` to the prompt on the screen.
   The same run then presses ``f`` after the shell ends (the failed step's final state,
   whose shell the app starts in advance) for comparison.

@@ -48,7 +48,7 @@ CHORD = "ctrl+]"
 TAB_NAMES = {"graph": "graph", "logs": "logs", "failure": "step", "files": "files",
              "diff": "diff", "terminal": "terminal"}
 #: Seconds the graph's cursor rests on a step before its shell is started unseen (for ``s``).
-SPECULATE_S = 0.15
+SPECULATE_S = 0.05
 #: Bytes of shell output waiting to be parsed above which the stream is held.
 BACKLOG_LIMIT = 8 << 20
 
@@ -450,6 +450,9 @@ class BxtuiApp(App[int], inherit_bindings=False):
 
     def action_step_shell(self) -> None:
         """``s``: a shell in the state the graph's selected step produced."""
+        if self._speculate_timer is not None:  # s came first: no second shell for the step
+            self._speculate_timer.stop()
+            self._speculate_timer = None
         step = self._selected_step()
         if step is None:
             self.action_shell("final")
