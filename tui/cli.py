@@ -11,6 +11,7 @@ import sys
 from collections.abc import Coroutine, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
+from tui.buildkit import debuglog
 from tui.buildkit.address import AddressError, TLSFiles, resolve_builder
 from tui.buildkit.client import BuildkitClient
 from tui.buildkit.errors import BuildError
@@ -113,6 +114,10 @@ def _build_parser() -> argparse.ArgumentParser:
     b.add_argument("--toolbox", metavar="IMAGE",
                    help="static toolbox image put on PATH in shells "
                         "(default: busybox:local, used when a state has no shell)")
+    b.add_argument("-D", "--debug", action="store_true",
+                   help="debug log (addresses, RPCs, timings, errors; secrets redacted) on "
+                        "stderr, or with the app in a private file whose path is printed")
+    b.add_argument("--debug-file", metavar="FILE", help="write the debug log to FILE")
     b.add_argument("--builder", help="docker context to build on")
     b.add_argument("--addr", help="buildkitd address: unix:///path or tcp://host:port")
     b.add_argument("--tlscacert", help="CA certificate for --addr")
@@ -306,6 +311,37 @@ def _finish(printer: PlainPrinter | None, ticker: asyncio.Task[None] | None) -> 
         printer.finish()  # idempotent
 
 
+def _enable_debug(args: argparse.Namespace, app: bool,
+                  argv: Sequence[str] | None) -> str | None:
+    """Turn on ``-D``/``--debug-file`` logging; the log file's path, if it goes to one."""
+    if not (args.debug or args.debug_file):
+        return None
+    path: str | None = args.debug_file
+    if path is None and app:  # the app owns the terminal: a private file instead of stderr
+        state = os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state")
+        folder = os.path.join(state, "bxtui")
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        os.chmod(folder, 0o700)
+        path = os.path.join(folder, f"debug-{os.getpid()}.log")
+    try:
+        debuglog.enable(stream=sys.stderr if path is None else None, path=path)
+    except OSError as exc:
+        raise OptionsError(f"cannot write the debug log: {exc}") from None
+    words = list(sys.argv[1:] if argv is None else argv)
+    debuglog.LOG.debug("bxtui %s, python %s: %s", _version(), sys.version.split()[0],
+                       " ".join(words))
+    return path
+
+
+def _version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return str(version("bxtui"))
+    except Exception:
+        return "(source)"
+
+
 def _use_app(args: argparse.Namespace) -> bool:
     """The app for --progress=tui/tty, and for auto when both stdin and stdout are terminals."""
     if args.progress in ("tui", "tty"):
@@ -352,8 +388,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         opts = _options(args)
         if args.invoke is not None:
             parse_invoke(args.invoke)  # a bad value is a one-line error before anything runs
-        if _use_app(args):
-            return asyncio.run(_app(args, opts))
+        app = _use_app(args)
+        log_path = _enable_debug(args, app, argv)
+        if app:
+            code = asyncio.run(_app(args, opts))
+            if log_path and not args.debug_file:
+                print(f"bxtui: debug log in {log_path}", file=sys.stderr)
+            return code
         return asyncio.run(_interruptible(_build(args, opts, sys.stderr)))
     except UsageError as exc:
         print(f"bxtui: {exc} (see 'bxtui build --help')", file=sys.stderr)

@@ -9,6 +9,7 @@ import socket
 
 import grpc
 
+from tui.buildkit import debuglog
 from tui.buildkit.address import Endpoint
 from tui.buildkit.gateway import Gateway
 from tui.buildkit.proto import control_pb2, control_pb2_grpc
@@ -82,22 +83,26 @@ class BuildkitClient:
     @classmethod
     async def open(cls, endpoint: Endpoint) -> BuildkitClient:
         """Connect, failing within ~2 s with DaemonUnreachable naming the address."""
+        debuglog.LOG.debug("connecting to %s", endpoint.describe())
         private = PrivateDir()
         relay: UpgradeRelay | None = None
         try:
             if endpoint.kind == "docker":
                 await asyncio.to_thread(ping_docker, endpoint, REACH_TIMEOUT)
                 relay = UpgradeRelay(endpoint, "/grpc", private.socket_path("grpc.sock"))
-                channel = grpc.aio.insecure_channel(f"unix:{relay.sock_path}", CHANNEL_OPTIONS)
+                channel = grpc.aio.insecure_channel(f"unix:{relay.sock_path}", CHANNEL_OPTIONS,
+                                                    interceptors=debuglog.interceptors())
             elif endpoint.scheme == "unix":
                 sock = await asyncio.to_thread(connect, endpoint, REACH_TIMEOUT)
                 sock.close()
-                channel = grpc.aio.insecure_channel(f"unix:{endpoint.location}", CHANNEL_OPTIONS)
+                channel = grpc.aio.insecure_channel(f"unix:{endpoint.location}", CHANNEL_OPTIONS,
+                                                    interceptors=debuglog.interceptors())
             else:
                 channel = cls._tcp_channel(endpoint)
             client = cls(endpoint, channel, private, relay)
             if endpoint.kind != "docker":
                 await client._check_reachable()
+            debuglog.LOG.debug("connected (%s, private dir %s)", endpoint.kind, private.path)
             return client
         except BaseException:
             if relay is not None:
@@ -108,13 +113,15 @@ class BuildkitClient:
     @staticmethod
     def _tcp_channel(endpoint: Endpoint) -> grpc.aio.Channel:
         if endpoint.tls is None:
-            return grpc.aio.insecure_channel(endpoint.location, CHANNEL_OPTIONS)
+            return grpc.aio.insecure_channel(endpoint.location, CHANNEL_OPTIONS,
+                                             interceptors=debuglog.interceptors())
         ca, key, cert = endpoint.tls.read()
         creds = grpc.ssl_channel_credentials(ca, key, cert)
         options = list(CHANNEL_OPTIONS)
         if endpoint.tls.server_name:
             options.append(("grpc.ssl_target_name_override", endpoint.tls.server_name))
-        return grpc.aio.secure_channel(endpoint.location, creds, options)
+        return grpc.aio.secure_channel(endpoint.location, creds, options,
+                                       interceptors=debuglog.interceptors())
 
     async def _check_reachable(self) -> None:
         try:

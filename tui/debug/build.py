@@ -6,12 +6,14 @@ import asyncio
 import contextlib
 import os
 import secrets
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
 import grpc
 
 from tui.buildkit.client import BuildkitClient
+from tui.buildkit.debuglog import LOG
 from tui.buildkit.errors import BuildError, error_from_rpc, status_from_error
 from tui.buildkit.gateway import Gateway
 from tui.buildkit.proto import control_pb2, gateway_pb2, ops_pb2
@@ -98,8 +100,14 @@ async def gateway_build(
     link = None
     status_task: asyncio.Task[None] | None = None
     solve_task: asyncio.Task[control_pb2.SolveResponse] | None = None
+    t0 = time.perf_counter()
+    LOG.debug("build %s: session %s, dirs %s, secrets %s, frontend attrs %s, exporters %s",
+              setup.ref, session.id, sorted(setup.dirs), sorted(setup.secrets),
+              dict(setup.frontend_attrs), [e.Type for e in setup.exporters])
     try:
         link = await client.attach_session(session)
+        LOG.debug("build %s: session attached in %.1f ms", setup.ref,
+                  (time.perf_counter() - t0) * 1e3)
         status_task = asyncio.create_task(_read_status(client, setup.ref, on_status))
         solve_task = asyncio.create_task(_solve(client, setup.request(session.id)))
         gw = client.gateway(setup.ref)
@@ -115,7 +123,12 @@ async def gateway_build(
         try:
             resp = await solve_task
         except grpc.aio.AioRpcError as exc:
-            raise error_from_rpc(exc) from None
+            err = error_from_rpc(exc)
+            LOG.debug("build %s failed after %.1f ms: %s", setup.ref,
+                      (time.perf_counter() - t0) * 1e3, err.message)
+            raise err from None
+        LOG.debug("build %s solved in %.1f ms; exporter response %s", setup.ref,
+                  (time.perf_counter() - t0) * 1e3, dict(resp.ExporterResponse))
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(asyncio.shield(status_task), 5)
         return resp

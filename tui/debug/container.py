@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
+import time
 from collections.abc import Awaitable, Callable
 
 import grpc
 
+from tui.buildkit.debuglog import LOG
 from tui.buildkit.errors import BuildError, error_from_rpc, error_from_status
 from tui.buildkit.gateway import Gateway
 from tui.buildkit.proto import gateway_pb2, ops_pb2
@@ -106,6 +108,8 @@ class Process:
         self.exit_code = int(exit_msg.Code)
         if exit_msg.HasField("Error") and exit_msg.Error.code:
             self.error = error_from_status(exit_msg.Error).message
+        LOG.debug("process %s exited: %s%s", self.id, self.exit_code,
+                  f" ({self.error})" if self.error else "")
         self._exited.set()
 
     async def write(self, data: bytes) -> None:
@@ -185,7 +189,11 @@ class Container:
         )
         if platform is not None:
             req.platform.CopyFrom(platform)
+        t0 = time.perf_counter()
         await gateway.new_container(req)
+        LOG.debug("container %s created in %.1f ms: mounts %s", req.ContainerID,
+                  (time.perf_counter() - t0) * 1e3,
+                  [(m.dest, m.resultID, "ro" if m.readonly else "rw") for m in mounts])
         return cls(gateway, req)
 
     async def start(self, spec: ProcessSpec, on_output: OutputFn, rows: int = 24,
@@ -193,7 +201,14 @@ class Container:
         """Start a process (the first one is the container's init)."""
         proc = Process(self.gateway, self.id, spec, on_output)
         self.processes.append(proc)
-        await proc.start(rows, cols)
+        t0 = time.perf_counter()
+        try:
+            await proc.start(rows, cols)
+        except ProcessError as exc:
+            LOG.debug("process %s did not start: %s", proc.id, exc)
+            raise
+        LOG.debug("process %s started in %.1f ms: %s (user %r, cwd %r, tty %s)", proc.id,
+                  (time.perf_counter() - t0) * 1e3, spec.args, spec.user, spec.cwd, spec.tty)
         return proc
 
     async def release(self) -> str | None:
@@ -205,6 +220,7 @@ class Container:
         # the release is not held up by a process nobody types into any more.
         for p in self.processes:
             await p.close_stdin()
+        LOG.debug("releasing container %s", self.id)
         try:
             async with asyncio.timeout(RELEASE_TIMEOUT):
                 await self.gateway.release_container(self.id)

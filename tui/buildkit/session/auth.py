@@ -11,6 +11,7 @@ from pathlib import Path
 
 import grpc
 
+from tui.buildkit import debuglog
 from tui.buildkit.proto import auth_pb2, auth_pb2_grpc
 from tui.buildkit.session.rpc import abort
 
@@ -87,6 +88,10 @@ class AuthService(auth_pb2_grpc.AuthServicer):
     ) -> auth_pb2.CredentialsResponse:
         """Username and secret for the requested host."""
         user, secret = await lookup_credentials(request.Host, self._environ)
+        if secret:
+            debuglog.register_secret(secret)
+        debuglog.LOG.debug("session: registry credentials for %s: %s", request.Host,
+                           "found" if secret else "anonymous")
         return auth_pb2.CredentialsResponse(Username=user, Secret=secret)
 
     async def GetTokenAuthority(

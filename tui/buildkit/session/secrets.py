@@ -9,6 +9,7 @@ from pathlib import Path
 
 import grpc
 
+from tui.buildkit import debuglog
 from tui.buildkit.proto import secrets_pb2, secrets_pb2_grpc
 from tui.buildkit.session.rpc import abort
 
@@ -80,6 +81,10 @@ class SecretsService(secrets_pb2_grpc.SecretsServicer):
         """Return the secret's bytes (never logged)."""
         src = self._sources.get(request.ID)
         data = src.read(self._environ) if src else None
+        debuglog.LOG.debug("session: secret %r asked for: %s", request.ID,
+                           "found" if data is not None else "not found")
+        if data is not None:
+            debuglog.register_secret(data)
         if data is None:
             await abort(context, grpc.StatusCode.NOT_FOUND, f"secret {request.ID} not found")
         return secrets_pb2.GetSecretResponse(data=data)
