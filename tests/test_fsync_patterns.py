@@ -186,3 +186,31 @@ def test_dedupe_paths() -> None:
     assert dedupe_paths(["a", "a/b", "a.txt", "b"]) == ["a", "a.txt", "b"]
     assert dedupe_paths(["a", ".", "b"]) is None
     assert dedupe_paths([]) == []
+
+
+# -- Go regexp semantics (patternmatcher compiles each pattern lazily, with Go's regexp) -----
+def test_bad_range_fails_only_when_the_pattern_is_evaluated() -> None:
+    from tui.buildkit.fsync.patterns import PatternError, PatternMatcher
+
+    pm = PatternMatcher(["keep", "![z-a]"])  # an exception is skipped until something matched
+    assert not pm.matches("other")
+    with pytest.raises(PatternError, match="invalid character class range"):
+        pm.matches("keep")  # now the exception must be evaluated
+
+
+def test_posix_classes_and_go_escapes() -> None:
+    from tui.buildkit.fsync.goregex import GoRegexError, to_python
+    from tui.buildkit.fsync.patterns import PatternError, PatternMatcher
+
+    pm = PatternMatcher(["[[:alpha:]]x"])
+    assert pm.matches("ax") and pm.matches("Bx") and not pm.matches("1x")
+    pm = PatternMatcher(["a\\z"])  # Go: \z is the end of the text, so this is just "a"
+    assert pm.matches("a") and not pm.matches("az") and not pm.matches("a\\z")
+    assert PatternMatcher(["a\\x2ez"]).matches("a.z")
+    assert not PatternMatcher(["a\\x2ez"]).matches("abz")
+    with pytest.raises(PatternError, match="invalid escape sequence"):
+        PatternMatcher(["a\\Z"]).matches("a")
+    assert to_python("[[:digit:][:upper:]]") == "[0-9A-Z]"
+    assert to_python("\\Qa.b\\E") == "a\\.b"
+    with pytest.raises(GoRegexError):
+        to_python("[b-a]")

@@ -14,6 +14,8 @@ import warnings
 from collections.abc import Iterable, Sequence
 from typing import Final
 
+from tui.buildkit.fsync.goregex import GoRegexError, to_python
+
 __all__ = [
     "MatchInfo",
     "Pattern",
@@ -169,12 +171,13 @@ def go_glob_match(pattern: str, name: str) -> bool:
 class Pattern:
     """One compiled pattern (``!`` already stripped into :attr:`exclusion`)."""
 
-    __slots__ = ("_kind", "_regex", "_suffix", "cleaned", "exclusion")
+    __slots__ = ("_kind", "_regex", "_source", "_suffix", "cleaned", "exclusion")
 
     def __init__(self, cleaned: str, exclusion: bool) -> None:
         self.cleaned = cleaned
         self.exclusion = exclusion
         self._regex: re.Pattern[str] | None = None
+        self._source = ""
         self._suffix = ""
         self._kind = self._compile(cleaned)
 
@@ -227,13 +230,21 @@ class Pattern:
         if kind == _SUFFIX:
             self._suffix = p[2:]
         elif kind == _REGEXP:
+            # Compiled on first use, as Go's patternmatcher does: a pattern the walk never
+            # evaluates (an exception before anything matched) cannot fail the transfer.
+            self._source = "".join(reg)
+        return kind
+
+    def _compiled(self) -> re.Pattern[str]:
+        if self._regex is None:
             try:
+                python = to_python(self._source) + r"\Z"
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")  # "possible nested set" FutureWarning
-                    self._regex = re.compile("".join(reg) + r"\Z", re.ASCII)
-            except re.error as exc:
-                raise PatternError(f"bad pattern {p!r}: {exc}") from None
-        return kind
+                    self._regex = re.compile(python, re.ASCII)
+            except (GoRegexError, re.error) as exc:
+                raise PatternError(f"bad pattern {self.cleaned!r}: {exc}") from None
+        return self._regex
 
     def match(self, path: str) -> bool:
         """Whether ``path`` itself (no parent dirs) matches this pattern."""
@@ -241,7 +252,7 @@ class Pattern:
         if kind == _EXACT:
             return path == self.cleaned
         if kind == _REGEXP:
-            return self._regex.match(path) is not None  # type: ignore[union-attr]
+            return self._compiled().match(path) is not None
         if kind == _PREFIX:
             return path.startswith(self.cleaned[:-2])
         suffix = self._suffix
