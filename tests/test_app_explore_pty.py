@@ -135,3 +135,4 @@ def test_failed_copy_browses_the_received_context(docker_host: str, tmp_path: Pa
         _quit(run, docker_host, before)
     finally:
         run.close()
+

@@ -131,9 +131,14 @@ class FallbackProcess(Process):
         if self.toolbox or code == 0 or not self.sniffer.not_found():
             self.sniffer.release()
             return code
+        try:
+            replacement = await self._restart(*self._size)
+        except (ProcessError, ExploreError):
+            self.sniffer.release()  # runc's message stays: the command is not there
+            return code
         self.sniffer.held.clear()
         self.toolbox = True
-        self.inner = await self._restart(*self._size)
+        self.inner = replacement
         self.inner.drain = self._drain_fn
         replay, self._replay = self._replay, []
         for data in replay:
@@ -148,6 +153,14 @@ class FallbackProcess(Process):
 _REPLAY_CAP = 1 << 20
 _DELEGATED = frozenset({"id", "exit_code", "error", "spec", "container_id", "drain"})
 _SHELLS = ("/bin/sh", "/bin/bash", "/bin/ash", "/usr/bin/bash", "sh", "bash", "ash")
+
+
+def _toolbox_can_help(spec: ProcessSpec) -> bool:
+    """Whether a missing command could be found with the toolbox.
+
+    A shell it replaces, or a bare name looked up on PATH (an absolute path stays missing).
+    """
+    return bool(spec.args) and (spec.args[0] in _SHELLS or "/" not in spec.args[0])
 
 
 def toolbox_spec(spec: ProcessSpec) -> ProcessSpec:
@@ -205,6 +218,9 @@ class Shells:
                     raise ProcessError(str(exc)) from None
                 return again
 
+            if not _toolbox_can_help(spec):
+                sniffer.release()
+                return ctr, proc, False
             return ctr, FallbackProcess(proc, restart, rows, cols, sniffer), False
         ctr, proc = await self._with_toolbox(mounts, spec, on_output, rows, cols, **kwargs)
         return ctr, proc, True
