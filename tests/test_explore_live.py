@@ -187,6 +187,11 @@ def test_cli_diff_and_step(run_bxtui, docker_host: str) -> None:  # type: ignore
     assert res.returncode == 1, res.stderr
     assert "one.txt" in res.stdout.split() and "two.txt" not in res.stdout
     assert "debug process exited with status 5" in res.stderr
+    # the failed step itself: its final state (not a re-run of the failing step)
+    res = run_bxtui("build", "--progress=quiet", "--step", "6", str(EXAMPLES / "multi-step"),
+                    input="ls /work; exit 0\n")
+    assert res.returncode == 1, res.stderr
+    assert "in the final state of [6/6]" in res.stderr and "four.txt" in res.stdout
     res = run_bxtui("build", "--progress=quiet", "--step", "builder:2",
                     str(EXAMPLES / "multi-step"))
     assert res.returncode == 1

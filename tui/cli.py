@@ -228,16 +228,20 @@ async def _debug(
     try:
         if args.diff and err is not None:
             await _print_diff(explorer, out)
+        step_ref = None
         if args.step is not None:
             try:
-                ref = resolve_step(args.step, [StepRef(v.digest, v.name, v.step)
-                                               for v in graph if v.declared])
+                step_ref = resolve_step(args.step, [StepRef(v.digest, v.name, v.step)
+                                                    for v in graph if v.declared])
             except StepError as exc:
                 out.write(f"ERROR: {exc}\n")
                 return 1
+            if err is not None and step_ref.digest == err.vertex:
+                step_ref = None  # the failed step itself: its final (or initial) state
+        if step_ref is not None:
+            ref = step_ref
             v = graph.get(ref.digest)
-            if v is not None and v.state not in (VertexState.DONE, VertexState.CACHED) and \
-                    (err is None or ref.digest != err.vertex):
+            if v is not None and v.state not in (VertexState.DONE, VertexState.CACHED):
                 out.write(f"ERROR: {ref.name} did not complete ({v.state.value}): "
                           "it has no state to open\n")
                 return 1
@@ -249,7 +253,8 @@ async def _debug(
                                                toolbox=args.toolbox is not None)
                 return proc
         else:
-            if args.invoke is None or (args.on == "error" and err is None):
+            if args.step is None and (args.invoke is None or (args.on == "error"
+                                                              and err is None)):
                 return status
             step = graph.get(err.vertex or "") if err is not None else None
             where = "initial" if cfg.initial else "final"

@@ -187,6 +187,8 @@ class DebugSession:
             raise OpenError(self.error_text or "the build did not finish")
         cfg = dataclasses.replace(self.invoke, initial=initial, tty=True)
         shells = Shells(self.explorer)
+        if step is not None and self.is_failed_step(step):
+            step = None  # the failed step's own state is its final (or initial) state
         try:
             if step is not None:
                 reason = self.step_unavailable(step)
