@@ -74,6 +74,7 @@ class Process:
             await self._call.write(msg)
 
     async def _read(self) -> None:
+        output_done = False
         try:
             while True:
                 msg = await self._call.read()
@@ -90,8 +91,14 @@ class Process:
                 elif kind == "Exit":
                     self._record_exit(msg.Exit)
                     await self.close_stdin()
+                    if output_done:
+                        break
                 elif kind == "Done":
-                    break
+                    # the daemon sends Done (all output delivered) and Exit from separate
+                    # goroutines, in either order: the stream is over once both are here
+                    output_done = True
+                    if self.exit_code is not None:
+                        break
         except grpc.aio.AioRpcError as exc:
             if self.exit_code is None:
                 self.error = error_from_rpc(exc).message

@@ -9,10 +9,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from tui.buildkit.client import BuildkitClient
+from tui.buildkit.debuglog import LOG
 from tui.buildkit.errors import BuildError, SolveFailure
 from tui.buildkit.gateway import Gateway
 from tui.buildkit.proto import control_pb2, gateway_pb2, ops_pb2
@@ -240,9 +242,12 @@ class ResultContext:
 
     async def _finish(self) -> None:
         cleanups, self._cleanups = self._cleanups, []
+        t0 = time.perf_counter()
         for fn in reversed(cleanups):
             with contextlib.suppress(Exception):
                 await fn()
+        LOG.debug("result context: %d cleanup(s) in %.1f ms", len(cleanups),
+                  (time.perf_counter() - t0) * 1e3)
         self._released.set()
         if self._job is not None:
             with contextlib.suppress(BaseException):

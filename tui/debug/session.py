@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from tui.buildkit.address import AddressError
+from tui.buildkit.debuglog import LOG
 from tui.buildkit.errors import BuildError
 from tui.buildkit.relay import DaemonUnreachable
 from tui.debug.container import OutputFn, ProcessError
@@ -323,8 +324,10 @@ class DebugSession:
         if self._task is not None:
             with contextlib.suppress(BaseException):
                 await self._task
+        LOG.debug("done: releasing %d shell(s)", len(self.shells))
         for shell in self.shells:
             await shell.stop_forwarding()
+        LOG.debug("done: shells released")
         if self.ctx is not None:
             await self.ctx.done()
         if self._client is not None:
