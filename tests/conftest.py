@@ -7,12 +7,13 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 import pytest
 
 from tui.buildkit.address import parse_address
+from tui.buildkit.client import BuildkitClient
 from tui.buildkit.relay import DaemonUnreachable, ping_docker
 
 REPO = Path(__file__).resolve().parent.parent
@@ -113,3 +114,13 @@ def run_buildx(docker_host: str, buildx: str):  # type: ignore[no-untyped-def]
         return run_cmd([buildx, *args], env=e, timeout=timeout, **kw)
 
     return run
+
+
+@pytest.fixture
+async def client(docker_host: str) -> AsyncIterator[BuildkitClient]:
+    """A client of the test daemon, closed after the test."""
+    c = await BuildkitClient.open(parse_address(docker_host, "docker", "test"))
+    try:
+        yield c
+    finally:
+        await c.close()

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from conftest import EXAMPLES
 from dockerapi import DockerAPI
 
-from tui.buildkit.address import parse_address
 from tui.buildkit.client import BuildkitClient
 from tui.debug.container import Process
 from tui.debug.invoke import InvokeConfig, InvokeError
@@ -21,13 +19,6 @@ from tui.debug.result import ResultContext, new_result_context
 pytestmark = pytest.mark.daemon
 
 
-@pytest.fixture
-async def client(docker_host: str) -> AsyncIterator[BuildkitClient]:
-    c = await BuildkitClient.open(parse_address(docker_host, "docker", "test"))
-    try:
-        yield c
-    finally:
-        await c.close()
 
 
 async def open_ctx(client: BuildkitClient, example: str):  # type: ignore[no-untyped-def]

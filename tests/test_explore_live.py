@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from conftest import EXAMPLES, active_builds, wait_until
 
-from tui.buildkit.address import parse_address
 from tui.buildkit.client import BuildkitClient
 from tui.debug.explore import Explorer
 from tui.debug.fsmodel import format_stat
@@ -24,13 +22,6 @@ from tui.debug.stepshell import Shells
 pytestmark = pytest.mark.daemon
 
 
-@pytest.fixture
-async def client(docker_host: str) -> AsyncIterator[BuildkitClient]:
-    c = await BuildkitClient.open(parse_address(docker_host, "docker", "test"))
-    try:
-        yield c
-    finally:
-        await c.close()
 
 
 class Built:

@@ -63,16 +63,10 @@ class HelperState:
         self.label = spec.label
         self.excluded = spec.excluded
         self.note = spec.note
-        self._snapshot: Snapshot | None = None
-        self._lock = asyncio.Lock()
 
     async def snapshot(self) -> Snapshot:
-        """Every path of the state (walked once)."""
-        async with self._lock:
-            if self._snapshot is None:
-                helper, key = await self.explorer.helper_for(self.spec)
-                self._snapshot = await _tool(helper.walk(key))
-            return self._snapshot
+        """Every path of the state (walked once per build state, shared with the diff)."""
+        return await self.explorer.snapshot(self.spec.result_id)
 
     async def read(self, path: str, offset: int = 0, length: int = 65536) -> bytes:
         """Bytes of one file of the state."""
@@ -106,6 +100,7 @@ class Explorer:
         self._refs: dict[str, str] = {}
         self._helpers: dict[frozenset[str], HelperContainer] = {}
         self._helper_lock = asyncio.Lock()
+        self._walks: dict[str, asyncio.Future[Snapshot]] = {}
         self._diff: list[FsDiff] | None = None
         self._diff_lock = asyncio.Lock()
         ctx.register_cleanup(self._release_helpers)
@@ -198,8 +193,32 @@ class Explorer:
             return helper
 
     async def helper_for(self, spec: StateSpec) -> tuple[HelperContainer, str]:
-        """The helper that reads ``spec`` and the key it is mounted under."""
+        """A helper that reads ``spec`` and the key it is mounted under.
+
+        One already holding that state (e.g. the diff's) is reused.
+        """
+        for names, helper in self._helpers.items():
+            for item in names:
+                key, _, rid = item.partition("=")
+                if rid and rid == spec.result_id:
+                    return helper, key
         return await self.helper({"s": spec.result_id}), "s"
+
+    async def snapshot(self, result_id: str, via: tuple[HelperContainer, str] | None = None
+                       ) -> Snapshot:
+        """Every path of the state ``result_id``, walked once (concurrent callers share it)."""
+        walk = self._walks.get(result_id)
+        if walk is None:
+            walk = self._walks[result_id] = asyncio.ensure_future(self._walk(result_id, via))
+        try:
+            return await asyncio.shield(walk)
+        except ExploreError:
+            self._walks.pop(result_id, None)  # a later call may try again
+            raise
+
+    async def _walk(self, result_id: str, via: tuple[HelperContainer, str] | None) -> Snapshot:
+        helper, key = via or await self.helper_for(StateSpec("", result_id))
+        return await _tool(helper.walk(key))
 
     async def _release_helpers(self) -> None:
         helpers, self._helpers = list(self._helpers.values()), {}
@@ -295,9 +314,9 @@ class Explorer:
     async def _compute_diffs(self) -> list[FsDiff]:
         helper, mounts = await self._diff_helper()
         out = []
-        for i, (label, _, _) in enumerate(mounts):
-            before, after = await asyncio.gather(_tool(helper.walk(f"i{i}")),
-                                                 _tool(helper.walk(f"f{i}")))
+        for i, (label, initial, final) in enumerate(mounts):
+            before, after = await asyncio.gather(
+                self.snapshot(initial, (helper, f"i{i}")), self.snapshot(final, (helper, f"f{i}")))
             same: dict[str, bool] = {}
             candidates = content_candidates(before, after)
             if candidates:

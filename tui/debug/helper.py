@@ -21,6 +21,7 @@ from tui.buildkit.proto import ops_pb2
 from tui.debug.container import Container, Process
 from tui.debug.fsmodel import LISTER_FORMAT, Snapshot
 from tui.debug.invoke import ProcessSpec
+from tui.debug.llbdef import op_digest
 
 #: Where a toolbox is mounted in a shell, and where states are mounted in a helper.
 TOOLBOX_DIR = "/.bxtui/toolbox"
@@ -53,8 +54,6 @@ def image_identifier(image: str) -> str:
 
 def image_definition(image: str, platform: ops_pb2.Platform | None = None) -> ops_pb2.Definition:
     """A definition whose result is ``image``'s root filesystem."""
-    from tui.debug.llbdef import op_digest
-
     op = ops_pb2.Op(source=ops_pb2.SourceOp(identifier=image_identifier(image)))
     if platform is not None:
         op.platform.CopyFrom(platform)

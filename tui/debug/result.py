@@ -137,10 +137,9 @@ class ResultContext:
             raise InvokeError("the build failed before any step ran: there is no step to enter")
         ex = failure.exec
         if ex is None:
-            inputs = len([i for i in failure.input_ids if i])
             raise InvokeError(
-                f"the failed step is {describe_op(failure)}, not a RUN: only RUN steps can be "
-                f"entered ({inputs} input state(s) of that step are kept, not yet browsable)"
+                f"the failed step is {describe_op(failure)}, not a RUN: it has no state of its "
+                "own to enter"
             )
         ids = failure.input_ids if cfg.initial else failure.mount_ids
         mounts = []

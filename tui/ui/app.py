@@ -192,7 +192,8 @@ class BxtuiApp(App[int], inherit_bindings=False):
     def _mark_current(self, current: Widget | None = None) -> None:
         """Mark the pane (and its column) a small terminal shows: the focused one by default."""
         current = current or self._current_pane()
-        for pane in self._panes():
+        for pane in (self.graph_view, self.log_view, self.failure_pane, self.files,
+                     self.diff_view, self.terminal):  # all: a closed one must lose the class
             pane.set_class(pane is current, "-current")
             if pane.parent is not None:
                 pane.parent.set_class(current in pane.parent.children, "-holds-current")
@@ -274,10 +275,12 @@ class BxtuiApp(App[int], inherit_bindings=False):
                 self.graph_view.set_failed(info.vertex)
                 self.graph_view.select(info.vertex)
                 self._show_logs(info.vertex)
-            self.terminal.hint = (
-                "f: shell in the final state · i: in the initial state"
-                if info.can_open else f"Nothing to open: {info.cannot_open}"
-            )
+            if not info.can_open:
+                self.terminal.hint = f"Nothing to open: {info.cannot_open}"
+            elif info.file_op:
+                self.terminal.hint = "f: toolbox shell with /dest and /src · b: their files"
+            else:
+                self.terminal.hint = "f: shell in the final state · i: in the initial state"
             if self.screen.has_class("-narrow") and self.focused is self.graph_view:
                 self.failure_pane.focus()  # one pane at a time: the failure first
         elif phase is Phase.SUCCEEDED and self.session.success is not None:
@@ -352,12 +355,15 @@ class BxtuiApp(App[int], inherit_bindings=False):
         A shell still open is ended first: the terminal pane shows one process at a time.
         ``f`` shows the shell started in advance when there is one (its prompt is ready).
         """
-        old = self.shell
+        self._end_shown_shell()
+        self._open_shell(which == "initial")
+
+    def _end_shown_shell(self) -> None:
+        """The pane shows one process at a time: end the one it shows, if still running."""
+        old, self.shell = self.shell, None
         if old is not None and not old.finished:
             self.notify("Ended the previous shell", timeout=3)
             self.run_worker(old.kill(), group="kill")
-        self.shell = None
-        self._open_shell(which == "initial")
 
     def _pane_for(self, initial: bool, step: str | None = None
                   ) -> tuple[ShellLink, str, OutputFn, Drain]:
@@ -462,11 +468,7 @@ class BxtuiApp(App[int], inherit_bindings=False):
         if reason:
             self.notify(reason, title="Nothing to open", severity="warning", timeout=6)
             return
-        old = self.shell
-        if old is not None and not old.finished:
-            self.notify("Ended the previous shell", timeout=3)
-            self.run_worker(old.kill(), group="kill")
-        self.shell = None
+        self._end_shown_shell()
         self._open_shell(False, step)
 
     def _open_step_selector(self, selector: str) -> None:
