@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 
+from pilotwait import wait_for
 from rich.style import Style
 from textual.app import App, ComposeResult
 from textual.binding import Binding
@@ -109,14 +109,6 @@ class DiffApp(App[None]):
 
     def action_escaped(self) -> None:
         self.escapes += 1
-
-
-async def wait_for(pilot: Pilot[None], cond: Callable[[], bool], limit: float = 5.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + limit
-    while not cond():
-        assert loop.time() < deadline, "condition not reached"
-        await pilot.pause(0.01)
 
 
 def screen_rows(view: DiffTreeView | UnifiedDiffView) -> list[str]:

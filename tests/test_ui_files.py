@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import stat
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
+from pilotwait import wait_for
 from textual.app import App, ComposeResult
 from textual.pilot import Pilot
 from textual.widgets import Static
@@ -77,14 +78,6 @@ class FilesApp(App[None]):
 
     def on_file_browser_opened(self, message: FileBrowser.Opened) -> None:
         self.opened.append((message.state_label, message.path))
-
-
-async def wait_for(pilot: Pilot[None], cond: Callable[[], bool], limit: float = 5.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + limit
-    while not cond():
-        assert loop.time() < deadline, "condition not reached"
-        await pilot.pause(0.01)
 
 
 def browser(pilot: Pilot[None]) -> FileBrowser:

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pilotwait import wait_for
 from statusmsgs import resp, ts
 from textual import events
 from textual.app import App, ComposeResult
-from textual.pilot import Pilot
 
 from tui.buildkit.proto import control_pb2 as pb
 from tui.debug.graph import BuildGraph
@@ -313,14 +312,6 @@ def numbered(n: int, start: int = 0, stream: int = STDOUT) -> pb.VertexLog:
 class LogsApp(App[None]):
     def compose(self) -> ComposeResult:
         yield LogView(id="logs")
-
-
-async def wait_for(pilot: Pilot[None], cond: Callable[[], bool], limit: float = 5.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + limit
-    while not cond():
-        assert loop.time() < deadline, "condition not reached"
-        await pilot.pause(0.01)
 
 
 def row_texts(lv: LogView) -> list[str]:

@@ -318,7 +318,7 @@ class Explorer:
             before, after = await asyncio.gather(
                 self.snapshot(initial, (helper, f"i{i}")), self.snapshot(final, (helper, f"f{i}")))
             same: dict[str, bool] = {}
-            candidates = content_candidates(before, after)
+            candidates = await asyncio.to_thread(content_candidates, before, after)
             if candidates:
                 paths = [helper.path(f"i{i}", p) for p in candidates]
                 paths += [helper.path(f"f{i}", p) for p in candidates]
@@ -327,7 +327,7 @@ class Explorer:
                     a = sums.get(helper.path(f"i{i}", p))
                     b = sums.get(helper.path(f"f{i}", p))
                     same[p] = a is not None and a == b
-            out.append(diff_snapshots(before, after, label, same))
+            out.append(await asyncio.to_thread(diff_snapshots, before, after, label, same))
         return out
 
     async def unified(self, label: str, path: str) -> list[str] | None:
@@ -344,7 +344,7 @@ class Explorer:
             before = await _tool(helper.read(f"i{index}", path, 0, WHOLE_FILE_CAP))
         if change is None or change.after is not None:
             after = await _tool(helper.read(f"f{index}", path, 0, WHOLE_FILE_CAP))
-        return unified_diff(path, before, after)
+        return await asyncio.to_thread(unified_diff, path, before, after)  # off the loop
 
 
 def _root_index(ex: ops_pb2.ExecOp) -> int | None:
