@@ -3,22 +3,36 @@
 # a `busybox:local` base image built from Debian's busybox-static, and `docker-buildx` as the
 # peer for comparison tests.
 #
-#   scripts/daemon.sh up     install what is missing, start the daemon, import the base image;
-#                            prints DOCKER_HOST=... on its last line (idempotent)
-#   scripts/daemon.sh down   stop the private daemon
-#   scripts/daemon.sh env    print DOCKER_HOST=... for the private daemon
+#   scripts/daemon.sh up [ENGINE]    install what is missing, start the daemon, import the base
+#                                    image; prints DOCKER_HOST=... on its last line (idempotent)
+#   scripts/daemon.sh down [ENGINE]  stop the private daemon
+#   scripts/daemon.sh env [ENGINE]   print DOCKER_HOST=..., BXTUI_BUILDX=..., BXTUI_DOCKERD=...
 #
-# Everything lives under $BXTUI_DAEMON_DIR (default /var/lib/bxtui-daemon); the socket directory
-# is private (0700). Needs root (the daemon runs as root).
+# ENGINE is 26 (default: Debian trixie's docker.io 26.1.5, BuildKit 0.13, installed with dpkg -i,
+# peer docker-buildx 0.13.1) or 28 (Debian sid's docker.io 28.5.2, BuildKit 0.25, unpacked with
+# dpkg -x into a private directory, never installed; peer docker-buildx 0.29.1). Both can run
+# side by side: each has its own data root, exec root, socket and bridge (28 creates br-bxtui28,
+# 172.30.28.1/24, and runs without iptables rules; it never touches docker0).
+#
+# Everything lives under $BXTUI_DAEMON_DIR (default /var/lib/bxtui-daemon, /var/lib/bxtui-daemon-28);
+# the socket directory is private (0700). Needs root (the daemon runs as root).
 set -euo pipefail
 
-DIR=${BXTUI_DAEMON_DIR:-/var/lib/bxtui-daemon}
-RUN=${BXTUI_DAEMON_RUN:-/run/bxtui-daemon}
+ENGINE=${2:-${BXTUI_ENGINE:-26}}
+case "$ENGINE" in
+  26) SUITE=trixie; sfx= ;;
+  28) SUITE=sid; sfx=-28 ;;
+  *) echo "daemon.sh: unknown engine '$ENGINE' (26 or 28)" >&2; exit 2 ;;
+esac
+DIR=${BXTUI_DAEMON_DIR:-/var/lib/bxtui-daemon$sfx}
+RUN=${BXTUI_DAEMON_RUN:-/run/bxtui-daemon$sfx}
 SOCK=$RUN/docker.sock
 PKG=$DIR/pkgs
-TOOLS=$DIR/tools           # docker-buildx (peer), unpacked, not installed system-wide
+TOOLS=$DIR/tools           # docker-buildx (peer), busybox: unpacked, not installed system-wide
+ENGINE_ROOT=$DIR/engine    # engine 28 only: the unpacked docker.io package
+BRIDGE=br-bxtui28          # engine 28 only
+BRIDGE_ADDR=172.30.28.1/24
 IMAGE=busybox:local
-SUITE=trixie               # docker.io 26.1.5 (BuildKit 0.13), docker-buildx 0.13.1
 
 log() { printf 'daemon.sh: %s\n' "$*" >&2; }
 
@@ -58,9 +72,23 @@ suite_download() {
   (cd "$PKG" && apt-get "${aptopts[@]}" download "$@" >/dev/null)
 }
 
+dockerd_bin() {
+  if [ "$ENGINE" = 26 ]; then command -v dockerd || echo /usr/sbin/dockerd
+  else echo "$ENGINE_ROOT/usr/sbin/dockerd"; fi
+}
+
 install_engine() {
   apt_install ca-certificates curl iptables runc containerd tini xz-utils python3 procps iproute2
-  if ! command -v dockerd >/dev/null 2>&1 || ! dockerd --version | grep -q ' 2[6-9]\.'; then
+  if [ "$ENGINE" = 28 ]; then
+    if [ ! -x "$ENGINE_ROOT/usr/sbin/dockerd" ]; then
+      log "downloading docker.io from Debian $SUITE (unpacked, not installed)"
+      rm -f "$PKG"/docker.io_*.deb
+      suite_download docker.io
+      rm -rf "$ENGINE_ROOT.tmp"
+      dpkg -x "$PKG"/docker.io_*.deb "$ENGINE_ROOT.tmp"
+      rm -rf "$ENGINE_ROOT" && mv "$ENGINE_ROOT.tmp" "$ENGINE_ROOT"
+    fi
+  elif ! command -v dockerd >/dev/null 2>&1 || ! dockerd --version | grep -q ' 2[6-9]\.'; then
     log "downloading docker.io from Debian $SUITE"
     suite_download docker.io
     log "installing docker.io"
@@ -107,9 +135,21 @@ start_daemon() {
   install -d -m 0700 "$RUN"
   stop_stale
   rm -f "$SOCK"
-  log "starting dockerd on unix://$SOCK"
-  setsid dockerd --host "unix://$SOCK" --data-root "$DIR/data" --exec-root "$DIR/exec" \
-    --pidfile "$RUN/dockerd.pid" >"$DIR/dockerd.log" 2>&1 </dev/null &
+  local extra=() path=$PATH
+  if [ "$ENGINE" = 28 ]; then
+    # Its own bridge: the default one (docker0) belongs to the other daemon.
+    if ! ip link show "$BRIDGE" >/dev/null 2>&1; then
+      ip link add "$BRIDGE" type bridge
+      ip addr add "$BRIDGE_ADDR" dev "$BRIDGE"
+    fi
+    ip link set "$BRIDGE" up
+    extra=(--bridge="$BRIDGE" --iptables=false --ip6tables=false)
+    path=$ENGINE_ROOT/usr/sbin:$ENGINE_ROOT/usr/bin:$ENGINE_ROOT/usr/libexec/docker:$PATH
+  fi
+  log "starting dockerd $ENGINE on unix://$SOCK"
+  PATH=$path setsid "$(dockerd_bin)" --host "unix://$SOCK" --data-root "$DIR/data" \
+    --exec-root "$DIR/exec" --pidfile "$RUN/dockerd.pid" "${extra[@]}" \
+    >"$DIR/dockerd.log" 2>&1 </dev/null &
   local i
   for i in $(seq 1 300); do
     if ping_daemon; then return 0; fi
@@ -170,6 +210,11 @@ case "${1:-up}" in
     echo "DOCKER_HOST=unix://$SOCK"
     ;;
   down) need_root; stop_daemon ;;
-  env) echo "DOCKER_HOST=unix://$SOCK"; echo "BXTUI_BUILDX=$TOOLS/docker-buildx" ;;
-  *) echo "usage: $0 up|down|env" >&2; exit 2 ;;
+  env)
+    echo "DOCKER_HOST=unix://$SOCK"
+    echo "BXTUI_BUILDX=$TOOLS/docker-buildx"
+    echo "BXTUI_DOCKERD=$(dockerd_bin)"
+    echo "BXTUI_ENGINE=$ENGINE"
+    ;;
+  *) echo "usage: $0 up|down|env [26|28]" >&2; exit 2 ;;
 esac

@@ -124,3 +124,18 @@ async def client(docker_host: str) -> AsyncIterator[BuildkitClient]:
         yield c
     finally:
         await c.close()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """With BXTUI_DAEMON_TESTS_ONLY=1 keep only the tests that use the real daemon.
+
+    The CI runs the whole suite against the default engine, then only these against the
+    second engine: the pure tests would just repeat themselves.
+    """
+    if os.environ.get("BXTUI_DAEMON_TESTS_ONLY") != "1":
+        return
+    keep = [i for i in items if "docker_host" in getattr(i, "fixturenames", ())]
+    dropped = [i for i in items if i not in keep]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+    items[:] = keep

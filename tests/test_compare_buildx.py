@@ -21,6 +21,10 @@ _REF_ID = re.compile(r"[0-9a-z-]+::[0-9a-z]+")
 
 
 def _norm(text: str | None) -> str | None:
+    # buildx 0.29 (the peer of Docker Engine 28) wraps the daemon's error in "failed to build: ";
+    # 0.13 printed it as it came. A client difference: ours prints the daemon's error as 0.13 did.
+    if text is not None and text.startswith("failed to build: "):
+        text = text[len("failed to build: "):]
     return None if text is None else _REF_ID.sub("<ref>", text)
 
 

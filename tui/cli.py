@@ -8,7 +8,7 @@ import importlib
 import os
 import signal
 import sys
-from collections.abc import Coroutine, Sequence
+from collections.abc import Awaitable, Coroutine, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from tui.buildkit import debuglog
@@ -30,7 +30,7 @@ from tui.debug.options import (
     parse_output,
 )
 from tui.debug.plain import PlainPrinter
-from tui.debug.report import print_build_error
+from tui.debug.report import error_message, print_build_error
 from tui.debug.result import new_result_context
 
 if TYPE_CHECKING:
@@ -45,27 +45,67 @@ class Interrupted(Exception):
         self.signum = signum
 
 
+#: Signals that stop bxtui: the first cancels the work so every cleanup path runs; later ones
+#: (a second Ctrl-C while closing) are ignored so the cleanup is never cut short.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+#: How long a release interrupted by a signal may still take (the app's DONE_TIMEOUT alike).
+CLEANUP_TIMEOUT = 20.0
+
+
 async def _interruptible(coro: Coroutine[Any, Any, int]) -> int:
-    """Run ``coro``; SIGTERM and SIGHUP cancel it so every cleanup path runs."""
+    """Run ``coro``; SIGINT, SIGTERM and SIGHUP cancel it once, so every cleanup path runs.
+
+    For the process's entry point: once this returns, those signals stay ignored (the work
+    and its cleanup are over; nothing is left but exiting).
+    """
     loop = asyncio.get_running_loop()
     task = asyncio.ensure_future(coro)
     got: list[int] = []
 
     def stop(signum: int) -> None:
         got.append(signum)
-        task.cancel()
+        name = signal.Signals(signum).name
+        if len(got) == 1:
+            debuglog.LOG.debug("signal %s: stopping", name)
+            task.cancel()
+        else:
+            debuglog.LOG.debug("signal %s while stopping: ignored", name)
 
-    for sig in (signal.SIGTERM, signal.SIGHUP):
+    for sig in STOP_SIGNALS:
         loop.add_signal_handler(sig, stop, sig)
     try:
-        return await task
+        code = await task
     except asyncio.CancelledError:
         if got:
             raise Interrupted(got[0]) from None
         raise
     finally:
-        for sig in (signal.SIGTERM, signal.SIGHUP):
+        for sig in STOP_SIGNALS:
             loop.remove_signal_handler(sig)
+            signal.signal(sig, signal.SIG_IGN)
+    if got:  # it came while the work was finishing anyway
+        raise Interrupted(got[0])
+    return code
+
+
+async def _release(cleanup: Awaitable[None]) -> None:
+    """Await ``cleanup`` to its end even if a signal cancels the caller meanwhile.
+
+    The cancellation is raised again afterwards; the wait is bounded by CLEANUP_TIMEOUT.
+    """
+    task = asyncio.ensure_future(cleanup)
+    try:
+        await asyncio.shield(task)
+    except asyncio.CancelledError:
+        if not task.done():
+            debuglog.LOG.debug("cancelled while releasing: the release goes on")
+            finished, _ = await asyncio.wait({task}, timeout=CLEANUP_TIMEOUT)
+            if not finished:
+                task.cancel()
+        if task.done() and not task.cancelled():
+            task.exception()  # retrieved: the cancellation is what the caller sees
+        raise
 
 
 class UsageError(Exception):
@@ -172,7 +212,7 @@ async def _build(args: argparse.Namespace, opts: BuildOptions, out: TextIO) -> i
             return await _debug(client, args, opts, printer, ticker, out)
         finally:
             _finish(printer, ticker)
-            await client.close()
+            await _release(client.close())
     try:
         await run_dockerfile_build(client, opts, printer.feed if printer else None)
     except BuildError as err:
@@ -181,7 +221,7 @@ async def _build(args: argparse.Namespace, opts: BuildOptions, out: TextIO) -> i
         return 1
     finally:
         _finish(printer, ticker)
-        await client.close()
+        await _release(client.close())
     return 0
 
 
@@ -280,9 +320,14 @@ async def _debug(
             out.write(f"ERROR: {exc}\n")
             return 1
         out.write(f"bxtui: debug process exited with status {code}\n")
+        # 255: no exit status came; the connection to the builder may have broken
+        lost = await ctx.wait_lost(1.0) if code == 255 else ctx.lost
+        if lost is not None:
+            out.write(f"ERROR: {error_message(lost)}\n")
+            return 1
         return status
     finally:
-        await ctx.done()
+        await _release(ctx.done())
 
 
 async def _print_diff(explorer: Explorer, out: TextIO) -> None:
@@ -396,7 +441,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         app = _use_app(args)
         log_path = _enable_debug(args, app, argv)
         if app:
-            code = asyncio.run(_app(args, opts))
+            # signals before the view is up (and after it closed) stop it like headless ones
+            code = asyncio.run(_interruptible(_app(args, opts)))
             if log_path and not args.debug_file:
                 print(f"bxtui: debug log in {log_path}", file=sys.stderr)
             return code

@@ -56,6 +56,10 @@ class SessionLink:
         """Whether the connection has ended (detached, or dropped by the daemon)."""
         return self._task.done()
 
+    async def wait_closed(self) -> None:
+        """Return once the connection has ended, however it ended."""
+        await asyncio.wait({self._task})
+
     async def close(self) -> None:
         """Detach: the daemon sees the session end."""
         self._task.cancel()

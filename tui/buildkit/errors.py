@@ -146,6 +146,11 @@ class BuildError(Exception):
         return f"BuildError({self.message!r}, code={code})"
 
 
+def connection_lost(err: BuildError) -> bool:
+    """Whether ``err`` is the connection to the builder breaking, not an answer from it."""
+    return err.code == grpc.StatusCode.UNAVAILABLE and err.status is None
+
+
 def _status_code(code: int) -> grpc.StatusCode | int:
     for sc in grpc.StatusCode:
         if sc.value[0] == code:

@@ -118,5 +118,9 @@ async def _pump_terminal(proc: Process, in_fd: int, out: BinaryIO) -> int:
         loop.remove_signal_handler(signal.SIGWINCH)
         loop.remove_reader(in_fd)
         forward.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
+        try:
             await forward
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                raise  # ours (a signal), not the forwarder's: never swallowed

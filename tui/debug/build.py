@@ -79,6 +79,10 @@ async def _read_status(client: BuildkitClient, ref: str, on_status: StatusCallba
         pass  # the job never appeared or was cancelled: Solve reports why
 
 
+#: The error of a build whose session connection the daemon closed.
+SESSION_DROPPED = "the daemon closed the session connection"
+
+
 async def gateway_build(
     client: BuildkitClient,
     setup: SolveSetup,
@@ -112,7 +116,19 @@ async def gateway_build(
         solve_task = asyncio.create_task(_solve(client, setup.request(session.id)))
         gw = client.gateway(setup.ref)
         func_task = asyncio.create_task(_drive(gw, build_func))
-        done, _ = await asyncio.wait({func_task, solve_task}, return_when=asyncio.FIRST_COMPLETED)
+        link_task = asyncio.create_task(link.wait_closed())
+        done, _ = await asyncio.wait({func_task, solve_task, link_task},
+                                     return_when=asyncio.FIRST_COMPLETED)
+        link_task.cancel()
+        if not done - {link_task}:
+            # The daemon dropped the session (context, secrets, exports): the job cannot
+            # go on; cancelling the solve ends it on the daemon too.
+            func_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, BuildError):
+                await func_task
+            LOG.debug("build %s: the session connection ended after %.1f ms", setup.ref,
+                      (time.perf_counter() - t0) * 1e3)
+            raise BuildError(SESSION_DROPPED, grpc.StatusCode.UNAVAILABLE)
         if func_task not in done:
             # The job ended before the client returned anything: report the job's error.
             func_task.cancel()

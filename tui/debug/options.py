@@ -109,7 +109,12 @@ class BuildOptions:
         if not ctx.is_dir():
             raise OptionsError(f'unable to prepare context: "{self.context}" is not a directory')
         df = self.dockerfile_path
-        if not df.is_file():
+        try:
+            df_is_file = df.is_file()
+        except OSError as exc:  # a context directory bxtui may not look into
+            reason = (exc.strerror or str(exc)).lower()
+            raise OptionsError(f"failed to read dockerfile: lstat {df}: {reason}") from None
+        if not df_is_file:
             raise OptionsError(f"failed to read dockerfile: open {df}: no such file or directory")
         for p in self.platforms:
             if not _PLATFORM.match(p):

@@ -13,6 +13,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import grpc
+
 from tui.buildkit.client import BuildkitClient
 from tui.buildkit.debuglog import LOG
 from tui.buildkit.errors import BuildError, SolveFailure
@@ -77,6 +79,11 @@ class ResultContext:
         self._job: asyncio.Task[Any] | None = None
         self._done_task: asyncio.Task[None] | None = None
         self.containers: list[Container] = []
+        #: Why the daemon-side build ended before :meth:`done` (the connection broke, the
+        #: daemon stopped): nothing can be started in it any more.
+        self.lost: BuildError | None = None
+        #: Set when :attr:`lost` is.
+        self.lost_event = asyncio.Event()
 
     @property
     def failed(self) -> bool:
@@ -225,6 +232,31 @@ class ResultContext:
     # -- lifetime ---------------------------------------------------------------------------
     def _attach_job(self, job: asyncio.Task[Any]) -> None:
         self._job = job
+        job.add_done_callback(self._job_ended)
+
+    def _job_ended(self, job: asyncio.Task[Any]) -> None:
+        if self._released.is_set() or job.cancelled():
+            return
+        exc = job.exception()
+        if exc is None:
+            err = BuildError("the builder ended the build", grpc.StatusCode.UNAVAILABLE)
+        elif isinstance(exc, BuildError):
+            err = exc
+        else:
+            err = BuildError(str(exc) or type(exc).__name__, grpc.StatusCode.UNAVAILABLE)
+        self.lost = err
+        self.lost_event.set()
+        LOG.debug("result context lost: %s", err)
+
+    async def wait_lost(self, limit: float) -> BuildError | None:
+        """:attr:`lost`, waiting up to ``limit`` s for it.
+
+        A process stream that broke usually means the build's own call is breaking too.
+        """
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(limit):
+                await self.lost_event.wait()
+        return self.lost
 
     async def wait_released(self) -> None:
         """Block (the build function) until :meth:`done` is called."""

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from tui.buildkit.address import AddressError
 from tui.buildkit.debuglog import LOG
-from tui.buildkit.errors import BuildError
+from tui.buildkit.errors import BuildError, connection_lost
 from tui.buildkit.relay import DaemonUnreachable
 from tui.debug.container import OutputFn, ProcessError
 from tui.debug.explore import ExploreError, Explorer
@@ -29,6 +29,7 @@ from tui.debug.graph import BuildGraph, Changes, VertexState
 from tui.debug.helper import DEFAULT_TOOLBOX
 from tui.debug.invoke import InvokeConfig, InvokeError
 from tui.debug.options import DOCKERFILE_FRONTEND, BuildOptions
+from tui.debug.report import error_message
 from tui.debug.result import ResultContext, new_result_context
 from tui.debug.shell import Shell
 from tui.debug.stepsel import StepError, StepRef, resolve_step
@@ -92,6 +93,7 @@ class DebugSession:
         self._done_task: asyncio.Task[None] | None = None
         self._t_build: float | None = None
         self._t_end: float | None = None
+        self._lost: BuildError | None = None
 
     # -- the build ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -154,6 +156,8 @@ class DebugSession:
         if ctx is not None:
             self.explorer = Explorer(ctx, DOCKERFILE_FRONTEND, self.opts.frontend_opts(),
                                      self.opts.local_dirs(), self.toolbox)
+        if err is not None and connection_lost(err):
+            self._lost = err
         if err is not None:
             self.failure = failure_info(err, self.graph, ctx)
             self.phase = Phase.FAILED
@@ -161,6 +165,12 @@ class DebugSession:
             exporter = dict(resp.ExporterResponse) if resp is not None else {}
             self.success = success_info(ctx, exporter, self.opts.tags, self.graph, self.duration)
             self.phase = Phase.SUCCEEDED
+
+    @property
+    def lost(self) -> str:
+        """Why the kept-open build is gone (the builder stopped or restarted); empty if not."""
+        lost = self.ctx.lost if self.ctx is not None and self.ctx.lost else self._lost
+        return error_message(lost) if lost is not None else ""
 
     # -- shells ------------------------------------------------------------------------------
     def describe_target(self, initial: bool) -> str:
@@ -186,6 +196,8 @@ class DebugSession:
             if self.failure is not None:
                 raise OpenError(self.failure.cannot_open or "nothing to open")
             raise OpenError(self.error_text or "the build did not finish")
+        if self.lost:
+            raise OpenError(self.lost)
         cfg = dataclasses.replace(self.invoke, initial=initial, tty=True)
         shells = Shells(self.explorer)
         if step is not None and self.is_failed_step(step):
@@ -214,6 +226,18 @@ class DebugSession:
         shell = Shell(proc, target)
         self.shells.append(shell)
         return shell
+
+    def use_default_shell(self) -> str | None:
+        """After the invoke command turned out missing: f/i open ``/bin/sh`` from now on.
+
+        Returns the command given up (None when it already was the default).
+        """
+        inv = self.invoke
+        if inv.entrypoint is None and inv.cmd == ["/bin/sh"]:
+            return None
+        old = " ".join([*(inv.entrypoint or []), *(inv.cmd or [])]) or "the image's command"
+        self.invoke = dataclasses.replace(inv, entrypoint=None, cmd=["/bin/sh"])
+        return old
 
     # -- exploring ---------------------------------------------------------------------------
     async def prepare(self) -> None:
@@ -300,14 +324,18 @@ class DebugSession:
     # -- the end -----------------------------------------------------------------------------
     @property
     def exit_status(self) -> int:
-        """0 for a successful build, 1 otherwise."""
-        return 0 if self.phase is Phase.SUCCEEDED else 1
+        """0 for a successful build (whose builder stayed with us), 1 otherwise."""
+        return 0 if self.phase is Phase.SUCCEEDED and not self.lost else 1
 
     def summary(self) -> str:
         """The paragraph printed once the app has closed."""
         if self.phase is Phase.UNREACHABLE:
             return f"ERROR: {self.error_text}\n"
-        return closing_summary(self.failure, self.success, self.duration)
+        text = closing_summary(self.failure, self.success, self.duration)
+        line = f"ERROR: {self.lost}\n"
+        if self.lost and line not in text:
+            text += line
+        return text
 
     async def done(self) -> None:
         """Release everything: shells, containers, gateway, session, the daemon-side build.

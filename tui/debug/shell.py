@@ -8,12 +8,15 @@ import contextlib
 from tui.debug.container import Process
 
 InputItem = bytes | tuple[int, int]
+MAX_WRITE = 32 * 1024
+"""Largest stdin message: the daemon refuses a gRPC message over 4 MiB by ending the stream."""
 
 
 async def forward_input(proc: Process, queue: asyncio.Queue[InputItem]) -> None:
     """Send queued keystrokes (bytes) and resizes ((rows, cols)) to ``proc``, in order.
 
-    An empty bytes item closes the process's stdin and ends the forwarding.
+    An empty bytes item closes the process's stdin and ends the forwarding. Bytes go out in
+    messages of at most ``MAX_WRITE`` (a 10 MB paste in one message killed the shell).
     """
     while True:
         item = await queue.get()
@@ -23,7 +26,8 @@ async def forward_input(proc: Process, queue: asyncio.Queue[InputItem]) -> None:
         if not item:
             await proc.close_stdin()
             return
-        await proc.write(item)
+        for off in range(0, len(item), MAX_WRITE):
+            await proc.write(item[off:off + MAX_WRITE])
 
 
 class Shell:

@@ -65,12 +65,19 @@ class FallbackProcess(Process):
     happens in :meth:`wait`; everything else is delegated to the current process.
     """
 
-    def __init__(self, first: Process, restart: Callable[[int, int], Awaitable[Process]],
+    def __init__(self, first: Process,
+                 restart: Callable[[int, int], Awaitable[Process]] | None,
                  rows: int, cols: int, sniffer: StartSniffer) -> None:
-        """Wrap ``first``; ``restart(rows, cols)`` starts the toolbox variant."""
+        """Wrap ``first``; ``restart(rows, cols)`` starts the toolbox variant.
+
+        ``restart`` is None when the toolbox cannot help (an absolute path):
+        :attr:`missing` still tells that the command was not there.
+        """
         self.inner = first
         self.sniffer = sniffer
         self._restart = restart
+        #: The command is not in the state (runc said so) and nothing replaced it.
+        self.missing = False
         self._size = (rows, cols)
         self._drain_fn: Callable[[], Awaitable[None]] | None = None
         self.toolbox = False
@@ -131,10 +138,15 @@ class FallbackProcess(Process):
         if self.toolbox or code == 0 or not self.sniffer.not_found():
             self.sniffer.release()
             return code
+        if self._restart is None:
+            self.missing = True
+            self.sniffer.release()  # runc's message stays: the command is not there
+            return code
         try:
             replacement = await self._restart(*self._size)
         except (ProcessError, ExploreError):
-            self.sniffer.release()  # runc's message stays: the command is not there
+            self.missing = True
+            self.sniffer.release()
             return code
         self.sniffer.held.clear()
         self.toolbox = True
@@ -218,10 +230,8 @@ class Shells:
                     raise ProcessError(str(exc)) from None
                 return again
 
-            if not _toolbox_can_help(spec):
-                sniffer.release()
-                return ctr, proc, False
-            return ctr, FallbackProcess(proc, restart, rows, cols, sniffer), False
+            again = restart if _toolbox_can_help(spec) else None
+            return ctr, FallbackProcess(proc, again, rows, cols, sniffer), False
         ctr, proc = await self._with_toolbox(mounts, spec, on_output, rows, cols, **kwargs)
         return ctr, proc, True
 

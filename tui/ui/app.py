@@ -124,6 +124,7 @@ class BxtuiApp(App[int], inherit_bindings=False):
         self._follow_running = True
         self._shown: str | None = None
         self._last_status = ""
+        self._lost_shown = False
         #: Set when an unexpected exception ended the app (printed once by the runner).
         self.crash: BaseException | None = None
         stats = os.environ.get("BXTUI_FRAME_STATS")
@@ -229,6 +230,8 @@ class BxtuiApp(App[int], inherit_bindings=False):
         self.frame_stats.frame(time.perf_counter() - t0)
 
     def _apply_frame(self) -> None:
+        if not self._lost_shown and self.session.lost:
+            self._show_lost(self.session.lost)
         changes = self.session.take_changes()
         if changes is not None:
             self.graph_view.apply_changes(changes)
@@ -237,6 +240,13 @@ class BxtuiApp(App[int], inherit_bindings=False):
             if self._shown is not None and self._shown in changes.digests:
                 self.log_view.logs_changed()
         self._update_status()
+
+    def _show_lost(self, why: str) -> None:
+        """The builder went away: say so once; nothing can be opened any more."""
+        self._lost_shown = True
+        self.terminal.hint = f"Nothing to open: {why}"
+        self.notify(f"{why}. q closes bxtui.", title="Builder gone", severity="error",
+                    timeout=30)
 
     def _follow_latest_running(self) -> None:
         running = self.session.graph.running
@@ -438,7 +448,13 @@ class BxtuiApp(App[int], inherit_bindings=False):
         await shell.wait()
         message = shell.exit_message()
         self.terminal.process_exited(message)
-        self.notify(f"{title}: {message}", timeout=5)
+        given_up = self.session.use_default_shell() if getattr(shell.proc, "missing", False) \
+            else None
+        if given_up is not None:
+            self.notify(f"{given_up!r} is not in this state: f and i open /bin/sh from now on",
+                        title="Command not found", severity="warning", timeout=10)
+        else:
+            self.notify(f"{title}: {message}", timeout=5)
         if self.focused is self.terminal:
             self.graph_view.focus()
 

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import signal
 import sys
 from typing import TextIO
 
 from tui.debug.session import DebugSession
 from tui.ui.app import AutoOpen, BxtuiApp
+
+#: The debug log (``-D``), by name: the app does not import the wire's modules.
+LOG = logging.getLogger("bxtui")
 
 #: How long ``done()`` may take after the view closed before bxtui gives up waiting.
 DONE_TIMEOUT = 20.0
@@ -24,8 +28,10 @@ async def run_app(session: DebugSession, title: str, out: TextIO | None = None,
     ``open_step`` (``--step``): in that step's state; ``show_diff`` (``--diff``): show the
     failed step's changes.
 
-    SIGTERM and SIGHUP close the view like ``q`` (exit status 128+N).  The terminal is
-    restored before anything is printed.
+    SIGINT (``kill -INT``: a Ctrl-C typed in the app is a key), SIGTERM and SIGHUP close the
+    view like ``q`` (exit status 128+N); further signals while closing are ignored, so
+    ``done()`` always finishes (bounded by ``DONE_TIMEOUT``).  The terminal is restored
+    before anything is printed.
     """
     out = out or sys.stderr
     app = BxtuiApp(session, title=title, auto_open=auto_open, open_step=open_step,
@@ -37,11 +43,17 @@ async def run_app(session: DebugSession, title: str, out: TextIO | None = None,
 
     def stop(signum: int) -> None:
         got.append(signum)
+        name = signal.Signals(signum).name
         if not closed:
+            LOG.debug("signal %s: closing the view", name)
             app.exit(128 + signum)
-        # once closed, a further signal changes nothing: done() is already on its way
+        else:  # a further signal changes nothing: done() is already on its way
+            LOG.debug("signal %s while closing: the release goes on", name)
 
-    sigs = (signal.SIGTERM, signal.SIGHUP)
+    sigs = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    # asyncio resets a removed handler to the default: put back what was there instead (under
+    # the command line's own handler, a no-op: a signal after done() changes nothing)
+    previous = {sig: signal.getsignal(sig) for sig in sigs}
     for sig in sigs:
         loop.add_signal_handler(sig, stop, sig)
     try:
@@ -55,6 +67,8 @@ async def run_app(session: DebugSession, title: str, out: TextIO | None = None,
         finally:
             for sig in sigs:
                 loop.remove_signal_handler(sig)
+                if previous[sig] is not None:
+                    signal.signal(sig, previous[sig])
     with contextlib.suppress(OSError):
         if app.crash is not None:
             out.write(f"ERROR: unexpected error in the app: {type(app.crash).__name__}: "

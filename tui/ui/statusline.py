@@ -21,6 +21,8 @@ def status_line(session: DebugSession, title: str,
                 tabs: list[tuple[str, bool]] | None = None) -> str:
     """Markup for the status line: phase, what is built, step counts, time; tabs if narrow."""
     word, colour = _PHASE_STYLE[session.phase]
+    if session.lost:
+        word, colour = "BUILDER GONE", "$error"
     graph = session.graph
     steps = len(graph.steps)
     done = sum(graph.count(s) for s in (VertexState.DONE, VertexState.CACHED))

@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import errno
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from itertools import islice
-from typing import Final
+from typing import Final, cast
 
-from tui.buildkit.fsync.entry import Entry
+from google.protobuf.message import DecodeError
+
+from tui.buildkit.fsync.entry import NO_XATTRS, Entry
 from tui.buildkit.fsync.errors import DiffCopyError, ProtocolError, RemoteError
 from tui.buildkit.fsync.opener import FileOpener
 from tui.buildkit.fsync.receiver import Receiver
@@ -27,9 +31,12 @@ __all__ = [
     "DiffCopyError",
     "Packet",
     "ProtocolError",
+    "RawPacket",
     "RemoteError",
+    "parse_packet",
     "receive_tree",
     "send_tree",
+    "stat_packet",
 ]
 
 Packet = fsutil_types_pb2.Packet
@@ -51,6 +58,157 @@ _INLINE_READ: Final = 64 * 1024
 """Files up to this size are read on the event loop (page-cache reads of a few
 microseconds); larger ones are read in a worker thread, a chunk per call."""
 _STAT_BATCH: Final = (64, 512)
+_REPLACED: Final = (errno.ESTALE, errno.ELOOP, errno.EXDEV)
+"""Open errors of a path that is no longer the regular file the walk listed."""
+
+
+class RawPacket:
+    """A STAT packet encoded by hand, for names that are not UTF-8.
+
+    Python protobuf refuses such strings; Go's gogo-protobuf sends the raw bytes and the
+    daemon takes them, so buildx uploads such names as they are. Stands in for a
+    :class:`Packet` wherever the sender's packets are serialized.
+    """
+
+    __slots__ = ("_data",)
+    type: Final = STAT
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+
+    def SerializeToString(self) -> bytes:
+        """The encoded packet."""
+        return self._data
+
+    def ByteSize(self) -> int:
+        """Its encoded size."""
+        return len(self._data)
+
+    def HasField(self, name: str) -> bool:
+        """Only ``stat`` is set."""
+        return name == "stat"
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while n > 0x7F:
+        out.append(n & 0x7F | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def _len_field(num: int, data: bytes) -> bytes:
+    return _varint(num << 3 | 2) + _varint(len(data)) + data
+
+
+def stat_packet(entry: Entry, reset_owner: bool) -> Packet:
+    """The STAT packet of ``entry``; a :class:`RawPacket` if a name is not UTF-8."""
+    try:
+        return Packet(type=STAT, stat=entry.to_stat(reset_owner=reset_owner))
+    except UnicodeEncodeError:
+        pass
+    bare = dataclasses.replace(entry, path="", linkname="", xattrs=NO_XATTRS)
+    body = bare.to_stat(reset_owner=reset_owner).SerializeToString()
+    body += _len_field(1, os.fsencode(entry.path))  # Stat.path
+    if entry.linkname:
+        body += _len_field(7, os.fsencode(entry.linkname))  # Stat.linkname
+    for key, value in entry.xattrs.items():  # Stat.xattrs map entries
+        body += _len_field(10, _len_field(1, os.fsencode(key)) + _len_field(2, value))
+    return cast(Packet, RawPacket(_len_field(2, body)))  # Packet.stat; type STAT is 0
+
+
+def _read_varint(buf: bytes, pos: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        if pos >= len(buf) or shift > 63:
+            raise DecodeError("truncated varint")
+        byte = buf[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return value, pos
+        shift += 7
+
+
+def _fields(buf: bytes) -> Iterator[tuple[int, int, bytes, bytes]]:
+    """(number, wire type, length-delimited payload or b"", the field's raw bytes)."""
+    pos = 0
+    while pos < len(buf):
+        start = pos
+        key, pos = _read_varint(buf, pos)
+        wire = key & 7
+        payload = b""
+        if wire == 0:
+            _, pos = _read_varint(buf, pos)
+        elif wire == 2:
+            size, pos = _read_varint(buf, pos)
+            payload = buf[pos:pos + size]
+            pos += size
+        elif wire in (1, 5):
+            pos += 8 if wire == 1 else 4
+        else:
+            raise DecodeError(f"unsupported wire type {wire}")
+        if pos > len(buf):
+            raise DecodeError("truncated field")
+        yield key >> 3, wire, payload, buf[start:pos]
+
+
+class _LooseStat:
+    """A ``Stat`` with names that are not UTF-8.
+
+    ``path``, ``linkname`` and xattr names are ``os.fsdecode``'d (surrogate escapes).
+    """
+
+    def __init__(self, base: fsutil_types_pb2.Stat, names: dict[int, bytes],
+                 xattrs: dict[str, bytes]) -> None:
+        self.path = os.fsdecode(names.get(1, b""))
+        self.linkname = os.fsdecode(names.get(7, b""))
+        self.xattrs = xattrs
+        self.mode, self.uid, self.gid, self.size = base.mode, base.uid, base.gid, base.size
+        self.modTime, self.devmajor, self.devminor = base.modTime, base.devmajor, base.devminor
+
+
+class _LoosePacket:
+    """A STAT packet carrying a :class:`_LooseStat`."""
+
+    def __init__(self, base: Packet, stat: _LooseStat) -> None:
+        self.type, self.ID, self.data, self.stat = base.type, base.ID, base.data, stat
+
+    def HasField(self, name: str) -> bool:
+        """Only ``stat`` is set."""
+        return name == "stat"
+
+
+def parse_packet(raw: bytes) -> Packet:
+    """``Packet.FromString``, also taking the non-UTF-8 names a Go sender puts in a STAT.
+
+    Python protobuf refuses them; such a packet's ``stat`` is a duck-typed stand-in.
+    """
+    try:
+        return Packet.FromString(raw)
+    except DecodeError as exc:
+        error = exc
+    rest, stat_raw = bytearray(), None
+    for num, wire, payload, chunk in _fields(raw):
+        if num == 2 and wire == 2:  # Packet.stat
+            stat_raw = payload
+        else:
+            rest += chunk
+    if stat_raw is None:
+        raise error
+    keep, names, xattrs = bytearray(), {}, {}
+    for num, wire, payload, chunk in _fields(stat_raw):
+        if wire == 2 and num in (1, 7):  # Stat.path, Stat.linkname
+            names[num] = payload
+        elif wire == 2 and num == 10:  # an xattrs map entry {1: key, 2: value}
+            entry = {n: p for n, w, p, _ in _fields(payload) if w == 2}
+            xattrs[os.fsdecode(entry.get(1, b""))] = entry.get(2, b"")
+        else:
+            keep += chunk
+    base = Packet.FromString(bytes(rest))
+    stat = _LooseStat(fsutil_types_pb2.Stat.FromString(bytes(keep)), names, xattrs)
+    return cast(Packet, _LoosePacket(base, stat))
 
 
 class _Sender:
@@ -83,10 +241,7 @@ class _Sender:
 
     def _batch(self, size: int) -> list[tuple[Entry, Packet]]:
         reset = self._reset_owner
-        return [
-            (e, Packet(type=STAT, stat=e.to_stat(reset_owner=reset)))
-            for e in islice(self._entries, size)
-        ]
+        return [(e, stat_packet(e, reset)) for e in islice(self._entries, size)]
 
     async def stats(self) -> None:
         """Send a STAT per entry (walking in a thread, one batch ahead), then the empty STAT."""
@@ -113,8 +268,14 @@ class _Sender:
     async def _send_file(self, file_id: int, entry: Entry) -> None:
         try:
             fd = self._opener.open(entry)
-        except OSError:
-            fd = -1  # fsutil sends just the closing empty DATA when open fails
+        except OSError as exc:
+            if exc.errno in _REPLACED:
+                # fsutil would read whatever is there now (through a symlink, from a
+                # fifo); we never do, and say so rather than send an empty file.
+                raise DiffCopyError(
+                    f"open {entry.os_path}: replaced during the upload, try again"
+                ) from exc
+            fd = -1  # vanished or unreadable: fsutil sends just the closing empty DATA
         if fd >= 0:
             try:
                 await self._stream(file_id, fd, entry.size)

@@ -16,11 +16,14 @@ import os
 import stat
 from collections.abc import Iterable
 
+from tui.buildkit.fsync.errors import PathError
 from tui.buildkit.fsync.patterns import dedupe_paths, go_clean, go_glob_match
 
 __all__ = ["BeneathRoot", "go_join", "resolve_followpaths"]
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+# Lookups need only search permission on the directories on the way, as a path lstat.
+_LOOKUP_FLAGS = getattr(os, "O_PATH", os.O_RDONLY) | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _MISSING = (errno.ENOENT, errno.ENOTDIR, errno.ELOOP)
 
 
@@ -66,10 +69,10 @@ class BeneathRoot:
         parts = rel.split("/")
         if any(p in ("", ".", "..") for p in parts):
             return None
-        fd = os.open(self.root, _DIR_FLAGS)
+        fd = os.open(self.root, _LOOKUP_FLAGS)
         try:
             for comp in parts[:-1]:
-                nfd = os.open(comp, _DIR_FLAGS, dir_fd=fd)
+                nfd = os.open(comp, _LOOKUP_FLAGS, dir_fd=fd)
                 os.close(fd)
                 fd = nfd
         except OSError as exc:
@@ -79,11 +82,18 @@ class BeneathRoot:
             raise
         return fd, parts[-1]
 
+    def _error(self, op: str, rel: str, exc: OSError) -> PathError:
+        path = f"{self.root.rstrip('/')}/{rel}" if rel else self.root
+        return PathError(op, path, exc)
+
     def lstat(self, rel: str) -> os.stat_result | None:
         """``lstat`` of ``rel``; ``None`` if it (or a directory on the way) is missing."""
         if rel in (".", "/", ""):
             return None
-        found = self._parent_fd(rel)
+        try:
+            found = self._parent_fd(rel)
+        except OSError as exc:
+            raise self._error("lstat", rel, exc) from exc
         if found is None:
             return None
         fd, name = found
@@ -92,13 +102,16 @@ class BeneathRoot:
         except OSError as exc:
             if exc.errno in _MISSING:
                 return None
-            raise
+            raise self._error("lstat", rel, exc) from exc
         finally:
             os.close(fd)
 
     def readlink(self, rel: str) -> str | None:
         """Target of the symlink ``rel`` or ``None``."""
-        found = self._parent_fd(rel)
+        try:
+            found = self._parent_fd(rel)
+        except OSError as exc:
+            raise self._error("readlink", rel, exc) from exc
         if found is None:
             return None
         fd, name = found
@@ -107,27 +120,30 @@ class BeneathRoot:
         except OSError as exc:
             if exc.errno in (*_MISSING, errno.EINVAL):
                 return None
-            raise
+            raise self._error("readlink", rel, exc) from exc
         finally:
             os.close(fd)
 
     def listdir(self, rel: str) -> list[str] | None:
         """Names in directory ``rel`` (``"."`` is the root); ``None`` if not a directory."""
-        if rel in (".", ""):
-            fd = os.open(self.root, _DIR_FLAGS)
-        else:
-            found = self._parent_fd(rel)
-            if found is None:
-                return None
-            pfd, name = found
-            try:
-                fd = os.open(name, _DIR_FLAGS, dir_fd=pfd)
-            except OSError as exc:
-                if exc.errno in _MISSING:
+        try:
+            if rel in (".", ""):
+                fd = os.open(self.root, _DIR_FLAGS)
+            else:
+                found = self._parent_fd(rel)
+                if found is None:
                     return None
-                raise
-            finally:
-                os.close(pfd)
+                pfd, name = found
+                try:
+                    fd = os.open(name, _DIR_FLAGS, dir_fd=pfd)
+                except OSError as exc:
+                    if exc.errno in _MISSING:
+                        return None
+                    raise
+                finally:
+                    os.close(pfd)
+        except OSError as exc:
+            raise self._error("open", "" if rel in (".", "") else rel, exc) from exc
         try:
             return os.listdir(fd)
         finally:

@@ -10,6 +10,7 @@ import sys
 from typing import Final
 
 from tui.buildkit.fsync.entry import Entry
+from tui.buildkit.fsync.errors import PathError
 
 __all__ = ["DIR_FLAGS", "FILE_FLAGS", "FileOpener", "RootFd"]
 
@@ -54,7 +55,11 @@ class RootFd:
     """
 
     def __init__(self, root: str) -> None:
-        self.fd = os.open(os.path.realpath(root), DIR_FLAGS)
+        real = os.path.realpath(root)
+        try:
+            self.fd = os.open(real, DIR_FLAGS)
+        except OSError as exc:
+            raise PathError("open", real, exc) from exc
         self.beneath = _LIBC is not None
 
     def close(self) -> None:

@@ -26,6 +26,7 @@ from tui.buildkit.fsync.entry import (
     Entry,
     special_bits,
 )
+from tui.buildkit.fsync.errors import PathError
 from tui.buildkit.fsync.followpaths import resolve_followpaths, sort_names
 from tui.buildkit.fsync.opener import DIR_FLAGS, RootFd
 from tui.buildkit.fsync.patterns import MatchInfo, PatternMatcher, dedupe_paths
@@ -34,6 +35,7 @@ __all__ = ["Filter", "walk"]
 
 _GONE: Final = (errno.ENOENT, errno.ENOTDIR, errno.ELOOP, errno.EXDEV)
 _PROC_FD: Final = os.path.isdir("/proc/self/fd")
+_PATH_MAX: Final = 4096
 
 
 class Filter:
@@ -116,7 +118,7 @@ class _Walker:
             if exc.errno in (errno.ENOTSUP, errno.EOPNOTSUPP):
                 self.no_xattr_devs.add(dev)
                 return NO_XATTRS
-            raise
+            raise PathError("failed to xattr", os_path, exc) from exc  # fsutil's wording
         if not keys:
             return NO_XATTRS
         out: dict[str, bytes] = {}
@@ -130,7 +132,13 @@ class _Walker:
         return MappingProxyType(out) if out else NO_XATTRS
 
     def _entry(self, fd: int, de: os.DirEntry[str], rel: str, os_path: str) -> _Item:
-        st = de.stat(follow_symlinks=False)
+        try:
+            if len(os.fsencode(os_path)) >= _PATH_MAX:
+                # fsutil lstats the absolute path: the kernel refuses it (we would not).
+                raise OSError(errno.ENAMETOOLONG, os.strerror(errno.ENAMETOOLONG))
+            st = de.stat(follow_symlinks=False)
+        except OSError as exc:
+            raise PathError("lstat", os_path, exc) from exc
         m = st.st_mode
         fmt = m & 0o170000
         mode = m & MODE_PERM
@@ -149,7 +157,7 @@ class _Walker:
             st.st_gid,
             0 if is_dir else st.st_size,
             st.st_mtime_ns,
-            os.readlink(de.name, dir_fd=fd) if fmt == _stat.S_IFLNK else "",
+            _readlink(fd, de.name, os_path) if fmt == _stat.S_IFLNK else "",
             # fsutil's (old-style) major/minor split of st_rdev.
             (rdev >> 8) & 0xFFF,
             (rdev & 0xFF) | ((rdev >> 12) & 0xFFF00),
@@ -193,13 +201,16 @@ class _Walker:
                 return []  # vanished, or replaced by a symlink: never follow it
             if exc.errno == errno.EACCES and not frame.emitted:
                 return []  # fsutil ignores permission errors on filtered-out dirs
-            raise
+            raise PathError("open", os_dir, exc) from exc
         try:
             st = os.fstat(fd)
             if (st.st_dev, st.st_ino) != ident:
                 return []
-            with os.scandir(fd) as it:
-                children = {de.name: de for de in it}
+            try:
+                with os.scandir(fd) as it:
+                    children = {de.name: de for de in it}
+            except OSError as exc:
+                raise PathError("readdirent", os_dir, exc) from exc
             items: list[_Item] = []
             for name in sort_names(list(children)):
                 de = children[name]
@@ -272,6 +283,13 @@ class _Walker:
                 if child.items:
                     stack.append(child)
                     unemitted += not child.emitted
+
+
+def _readlink(fd: int, name: str, os_path: str) -> str:
+    try:
+        return os.readlink(name, dir_fd=fd)
+    except OSError as exc:
+        raise PathError("readlink", os_path, exc) from exc
 
 
 def _relink(entry: Entry, first: str) -> Entry:

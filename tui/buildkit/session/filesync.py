@@ -11,7 +11,7 @@ from urllib.parse import unquote_plus
 
 import grpc
 
-from tui.buildkit.fsync.diffcopy import receive_tree, send_tree
+from tui.buildkit.fsync.diffcopy import parse_packet, receive_tree, send_tree
 from tui.buildkit.proto import filesync_pb2_grpc, fsutil_types_pb2
 from tui.buildkit.session.rpc import abort
 
@@ -115,7 +115,7 @@ class FileSendHandler:
     ) -> None:
         async def packets() -> AsyncIterator[Packet]:
             async for raw in request_iterator:
-                yield Packet.FromString(raw)
+                yield parse_packet(raw)  # names may be any bytes
 
         async def send(p: Packet) -> None:
             await context.write(p.SerializeToString())

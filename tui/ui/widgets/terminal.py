@@ -31,6 +31,21 @@ CHORD_KEY = "ctrl+right_square_bracket"
 DEFAULT_HINT = "Press f to open a shell in the failed step, i for its initial state"
 FRAME_INTERVAL = 1 / 60
 _RETRY_S = 0.05
+PASTE_WINDOW = 4096
+"""Pasted bytes sent ahead of the process's output (its echo).
+
+A program that does not read its input leaves it in its terminal (a line of ~4 KiB, then
+~11 KiB queued); once that is full, the daemon's write to the terminal blocks, and a
+container ending while it blocks is never released (BuildKit 0.13 spins killing it). Sending
+a paste only as fast as output comes back keeps what can pile up there under that. A
+bracketed paste is not paced: the program asked for it (a line editor reading every byte),
+and bash or zsh echo it only once it has ended.
+"""
+PASTE_LIMIT = 64 << 20
+"""Most input held back at once; a bigger paste is refused with a notice."""
+_INTERRUPT = {b"\x03", b"\x1c", b"\x1a"}
+"""ctrl+c, ctrl+\\, ctrl+z: like the terminal's own signal keys, they drop held-back input."""
+_PASTE_START, _PASTE_END = b"\x1b[200~", b"\x1b[201~"
 _SCROLL_KEYS = {"shift+pageup": -1, "shift+pagedown": 1}
 _REVERSE, _UNREVERSE = Style(reverse=True), Style(reverse=False)
 _gc_frozen = False
@@ -113,6 +128,10 @@ class TerminalPane(Widget, can_focus=True):
         self._scrolled_back = 0
         self._exit_message = ""
         self._base_style: Style | None = None
+        self._held = bytearray()
+        """Input waiting for the process's output to catch up (a big paste, keys after it)."""
+        self._unanswered = 0
+        """Held-back input sent since the process last printed (at most ``PASTE_WINDOW``)."""
 
     # -- public API ----------------------------------------------------------------------------
     @property
@@ -136,6 +155,11 @@ class TerminalPane(Widget, can_focus=True):
         while self.backlog > limit:
             self._parsed_more.clear()
             await self._parsed_more.wait()
+
+    @property
+    def held_input(self) -> int:
+        """Bytes of input (a paste, keys typed after it) not sent to the process yet."""
+        return len(self._held)
 
     @property
     def pty_size(self) -> tuple[int, int]:
@@ -166,6 +190,8 @@ class TerminalPane(Widget, can_focus=True):
         self._title, self._exit_message = title, ""
         self._drawn_cursor = None
         self._scrolled_back = 0
+        self._held.clear()
+        self._unanswered = 0
         self._sent_size = None
         self._send_size(initial=True)
         self._update_border()
@@ -175,11 +201,16 @@ class TerminalPane(Widget, can_focus=True):
         """Process output (event loop); parsed on the feeder thread, drawn at <= 60 Hz."""
         if self._feeder is not None:
             self._feeder.put(data)
+        if self._unanswered:
+            self._unanswered = max(self._unanswered - len(data), 0)
+            if self._held:
+                self._send_held()
 
     def process_exited(self, message: str) -> None:
         """The process ended: show ``message``, stop sending keys; content stays."""
         self._live = False
         self._exit_message = message
+        self._held.clear()
         self._update_border()
         self._schedule_frame(0)  # hide the cursor
 
@@ -212,15 +243,60 @@ class TerminalPane(Widget, can_focus=True):
             feeder.emulator.scroll_to_bottom()
             self._schedule_frame(0)
         data = encode_key(event.key, event.character, feeder.emulator.modes)
-        if data:
+        if not data:
+            return
+        if data in _INTERRUPT and self._held:
+            self._drop_held()
+        if self._held:
+            self._held += data  # after the paste, as typed
+        else:
             self._link.send(data)
 
     async def on_paste(self, event: events.Paste) -> None:
-        """A paste from the outer terminal goes to the process (bracketed if it asked)."""
-        if self._live and self._link is not None and self._feeder is not None:
-            event.stop()
-            event.prevent_default()
-            self._link.send(encode_paste(event.text, self._feeder.emulator.modes))
+        """A paste goes to the process: bracketed if it asked, else as fast as it echoes.
+
+        See ``PASTE_WINDOW``; ctrl+c drops what is still held back.
+        """
+        if not (self._live and self._link is not None and self._feeder is not None):
+            return
+        event.stop()
+        event.prevent_default()
+        modes = self._feeder.emulator.modes
+        data = encode_paste(event.text, modes)
+        if modes.bracketed_paste and not self._held:
+            self._link.send(data)
+            return
+        if len(self._held) + len(data) > PASTE_LIMIT:
+            why = "the previous paste is still being sent" if self._held else \
+                f"over the {PASTE_LIMIT >> 20} MiB limit"
+            self.notify(f"Paste of {_size(len(data))} not sent: {why}", severity="warning",
+                        timeout=6)
+            return
+        self._held += data
+        self._send_held()
+
+    def _send_held(self) -> None:
+        """Send held input while the process keeps up (output since the last piece)."""
+        link = self._link
+        while self._held and link is not None and self._unanswered < PASTE_WINDOW:
+            size = PASTE_WINDOW - self._unanswered
+            esc = self._held.rfind(b"\x1b", max(size - 5, 0), size)
+            if esc > 0 and len(self._held) > size:
+                size = esc  # no paste marker split between two pieces
+            piece = bytes(self._held[:size])
+            del self._held[:size]
+            self._unanswered += len(piece)
+            link.send(piece)
+        self._update_border()
+
+    def _drop_held(self) -> None:
+        """ctrl+c while a paste is held back: drop it (closing a bracketed paste begun)."""
+        held = bytes(self._held)
+        self._held.clear()
+        if held.count(_PASTE_END) > held.count(_PASTE_START) and self._link is not None:
+            self._link.send(_PASTE_END)
+        self._update_border()
+        self.notify(f"Paste stopped: {_size(len(held))} not sent", timeout=4)
 
     def on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
         """Wheel up: back through the scrollback."""
@@ -288,6 +364,8 @@ class TerminalPane(Widget, can_focus=True):
         else:
             self.border_title = self._title or None
         notes = []
+        if self._held:
+            notes.append(f"pasting, {_size(len(self._held))} left · ctrl+c drops it")
         if self._scrolled_back:
             notes.append(f"scrollback -{self._scrolled_back} · shift+pgdn")
         if self._exit_message:
@@ -400,6 +478,11 @@ class TerminalPane(Widget, can_focus=True):
         pad = max((width - len(text)) // 2, 0)
         return Strip([Segment(" " * pad, base), Segment(text, style)]).adjust_cell_length(
             width, base)
+
+
+def _size(n: int) -> str:
+    """``n`` bytes for a notice."""
+    return f"{n / 1e6:.1f} MB" if n >= 1e6 else f"{max(n // 1000, 1)} kB"
 
 
 def _invert(strip: Strip) -> list[Segment]:
