@@ -124,7 +124,25 @@ def _canary_files(text: str) -> str:
 
 def _error(proc: subprocess.CompletedProcess[str]) -> str | None:
     err = parse_plain(proc.stderr).final_error
+    if err is not None:  # buildx 0.29 (Docker Engine 28's peer) wraps it: "failed to build: "
+        err = err.removeprefix("failed to build: ")
     return None if err is None else _REF_ID.sub("<ref>", err)
+
+
+#: BuildKit 0.25 (Docker Engine 28) refuses non-UTF-8 names in FileSync's STAT packets (its
+#: protobuf checks strings): the build fails the same way for buildx and for us.
+_UTF8_REFUSED = "string field contains invalid UTF-8"
+
+
+def _refused_utf8(bx: subprocess.CompletedProcess[str],
+                  ours: subprocess.CompletedProcess[str]) -> bool:
+    """Whether the daemon refused non-UTF-8 names for both clients alike (BuildKit 0.25)."""
+    if bx.returncode == 0 or _UTF8_REFUSED not in bx.stderr:
+        return False
+    assert ours.returncode == 1, ours.stderr
+    # buildx names the code ("Internal: rpc error: ..."), ours prints the daemon's text
+    assert _UTF8_REFUSED in (_error(ours) or ""), ours.stderr
+    return True
 
 
 @pytest.fixture
@@ -373,6 +391,8 @@ def test_long_and_non_utf8_names(tmp_path: Path, docker_host: str, buildx: str) 
     deep = b"deep/" + _deep_chain(ctx / "deep", 3900)
     df = _dockerfile(tmp_path)
     bx, ours = _both(docker_host, buildx, "-f", str(df), str(ctx))
+    if _refused_utf8(bx, ours):
+        return
     assert bx.returncode == 0, bx.stderr
     assert ours.returncode == 0, ours.stderr
     listing = _listing(ours.stderr)
@@ -788,6 +808,8 @@ def test_local_export_of_non_utf8_names(tmp_path: Path, docker_host: str, buildx
             for tool, out in zip((buildx, bxtui_binary()), outs, strict=True)
         ]
         bx, ours = (r.result() for r in runs)
+    if _refused_utf8(bx, ours):
+        return
     assert bx.returncode == 0, bx.stderr
     assert ours.returncode == 0, ours.stderr
     want = {b"\xff\xfe.txt": b"\xff\xfe.txt", b"ok.txt": b"ok.txt", b"l\xff": b"->\xfa"}
