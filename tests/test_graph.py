@@ -318,3 +318,18 @@ def test_log_buffer_matches_naive_model(cap: int) -> None:
         assert buf.data(STDERR) == b"".join(c.data for c in model if c.stream == STDERR)
         off = rnd.randrange(len(everything) + 2)
         assert buf.read(off) == everything[max(off, start) :]
+
+
+def test_a_vertex_used_later_has_run_even_without_its_status() -> None:
+    # a vertex shared with another build may never start in this build's status stream
+    g = BuildGraph(1 << 16)
+    g.apply(resp(vtx("sha256:a", "[1/3] FROM x", started=0, completed=1),
+                 vtx("sha256:b", "[2/3] COPY", inputs=("sha256:a",)),
+                 vtx("sha256:c", "[3/3] RUN", inputs=("sha256:b",)),
+                 vtx("sha256:d", "[4/4] RUN never", inputs=("sha256:c",))))
+    assert g.get("sha256:b").state is VertexState.QUEUED
+    assert not g.used_later("sha256:b") and not g.used_later("sha256:d")
+    g.apply(resp(vtx("sha256:c", "[3/3] RUN", inputs=("sha256:b",), started=2, completed=3,
+                     error="exit code: 1")))
+    assert g.used_later("sha256:b") and g.used_later("sha256:a")
+    assert not g.used_later("sha256:c") and not g.used_later("sha256:d")

@@ -380,6 +380,25 @@ class BuildGraph:
         g = self._groups[key]
         return self._vertices.get(next(iter(g.members)))
 
+    def used_later(self, digest: str) -> bool:
+        """Whether a vertex depending on ``digest`` (directly or not) has started.
+
+        Its output then existed, even if this build's status never said so: a vertex shared
+        with another build on the daemon reports its progress to the build that asked first.
+        """
+        seen: set[str] = set()
+        todo = list(self._dependents.get(digest, ()))
+        while todo:
+            d = todo.pop()
+            if d in seen:
+                continue
+            seen.add(d)
+            v = self._vertices.get(d)
+            if v is not None and v.state is not VertexState.QUEUED:
+                return True
+            todo += self._dependents.get(d, ())
+        return False
+
     def dependents(self, digest: str) -> list[str]:
         """Digests of vertices that list ``digest`` among their inputs."""
         return list(self._dependents.get(digest, ()))

@@ -274,7 +274,9 @@ class DebugSession:
             return "no such step in this build"
         if self.failure is not None and digest == self.failure.vertex:
             return ""  # the failed step: f/i open its states
-        if v.state not in (VertexState.DONE, VertexState.CACHED):
+        done = v.state in (VertexState.DONE, VertexState.CACHED) or \
+            (v.state is VertexState.QUEUED and self.graph.used_later(digest))
+        if not done:
             return f"{v.name or 'that step'} did not complete ({v.state.value}): it has no state"
         return ""
 
