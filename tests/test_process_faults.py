@@ -26,6 +26,9 @@ def _app(docker_host: str, ctx: Path, *args: str) -> PtyScreen:
 
 
 def _quit(run: PtyScreen) -> str:
+    """Exit the shell shown, then q: exit status 1, the terminal restored."""
+    run.send("exit\r")
+    run.wait_for(r"exited with status 0")
     run.wait_for(r"q Quit")
     run.send("q")
     run.wait_for(r"BXTUI_RC=1", timeout=30)
@@ -71,8 +74,6 @@ def test_shell_exits_and_is_killed_then_f_and_i_again(docker_host: str, tmp_path
         _open_initial(run)
         run.send("test -e /work/partial.txt || echo ABSENT$((2+1))\r")
         run.wait_for(r"ABSENT3")
-        run.send("exit\r")
-        run.wait_for(r"exited with status 0")
         _quit(run)
     finally:
         run.close()
@@ -97,8 +98,6 @@ def test_missing_command_then_the_default_shell(docker_host: str, tmp_path: Path
         run.send("echo BACK$((3+4))\r")
         run.wait_for(r"BACK7")
         _open_initial(run)
-        run.send("exit\r")
-        run.wait_for(r"exited with status 0")
         _quit(run)
     finally:
         run.close()
