@@ -21,6 +21,7 @@ from pathlib import Path
 
 import grpc
 
+from tui.buildkit.fsync.diffcopy import DATA, ERR, FIN, REQ, STAT
 from tui.buildkit.fsync.entry import MODE_TYPE
 from tui.buildkit.proto import fsutil_types_pb2
 from tui.buildkit.session.h2server import GrpcConnection
@@ -29,13 +30,6 @@ from tui.buildkit.session.server import SessionServer
 
 Packet = fsutil_types_pb2.Packet
 Stat = fsutil_types_pb2.Stat
-STAT, REQ, DATA, FIN, ERR = (
-    Packet.PACKET_STAT,
-    Packet.PACKET_REQ,
-    Packet.PACKET_DATA,
-    Packet.PACKET_FIN,
-    Packet.PACKET_ERR,
-)
 DIFFCOPY = "/moby.filesync.v1.FileSync/DiffCopy"
 
 IN_ACCESS = 0x001

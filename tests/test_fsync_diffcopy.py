@@ -13,6 +13,11 @@ import pytest
 
 from tui.buildkit.fsync.diffcopy import (
     CHUNK_SIZE,
+    DATA,
+    ERR,
+    FIN,
+    REQ,
+    STAT,
     Packet,
     ProtocolError,
     RemoteError,
@@ -22,13 +27,6 @@ from tui.buildkit.fsync.diffcopy import (
 from tui.buildkit.fsync.entry import MODE_TYPE
 from tui.buildkit.fsync.walk import walk
 
-STAT, REQ, DATA, FIN, ERR = (
-    Packet.PACKET_STAT,
-    Packet.PACKET_REQ,
-    Packet.PACKET_DATA,
-    Packet.PACKET_FIN,
-    Packet.PACKET_ERR,
-)
 T = TypeVar("T")
 
 

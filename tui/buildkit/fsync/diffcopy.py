@@ -28,6 +28,11 @@ from tui.buildkit.proto import fsutil_types_pb2
 
 __all__ = [
     "CHUNK_SIZE",
+    "DATA",
+    "ERR",
+    "FIN",
+    "REQ",
+    "STAT",
     "DiffCopyError",
     "Packet",
     "ProtocolError",

@@ -148,13 +148,6 @@ class FileListing(ScrollView, can_focus=False):
         self._look.clear()
         self._strips.clear()
 
-    def _style(self, name: str) -> Style:
-        return self._look.component(name)
-
-    def _base(self) -> Style:
-        """The widget's own style."""
-        return self._look.base()
-
     def render_line(self, y: int) -> Strip:
         """Render row ``y`` of the viewport."""
         width = self.scrollable_content_region.width
@@ -164,29 +157,29 @@ class FileListing(ScrollView, can_focus=False):
             self.virtual_size = Size(width, self.row_count)
         index = self.scroll_offset.y + y
         if not 0 <= index < self.row_count:
-            return Strip.blank(width, self._base())
+            return Strip.blank(width, self._look.base())
         if index == self.cursor and self.message is None:
             cursor = "cursor" if self.active else "cursor-blurred"
-            return self._render_row(index, width, self._style(cursor))
+            return self._render_row(index, width, self._look.component(cursor))
         strip = self._strips.get(index)
         if strip is None:
             strip = self._strips[index] = self._render_row(index, width, None)
         return strip
 
     def _render_row(self, index: int, width: int, over: Style | None) -> Strip:
-        base = self._base()
+        base = self._look.base()
         text = Text(no_wrap=True, end="")
         if self.message is not None:
             kind, plain = self.message
-            text.append(plain, self._style(kind))
+            text.append(plain, self._look.component(kind))
         else:
             item = self.row(index)
             meta = _MODE_WIDTH + self.owner_width + _SIZE_WIDTH + 3
             if item == "..":
                 text.append(" " * meta)
-                text.append("../", self._style("dir"))
+                text.append("../", self._look.component("dir"))
             elif isinstance(item, str):
-                style = self._style("excluded")
+                style = self._look.component("excluded")
                 name = Text(clean_name(item), style, no_wrap=True, end="")
                 room = width - meta - len(NOT_SENT) - 2
                 if name.cell_len > room:  # keep the marker in view
@@ -203,22 +196,22 @@ class FileListing(ScrollView, can_focus=False):
         return Strip(text.render(self.app.console), width)
 
     def _entry_text(self, text: Text, e: Entry) -> None:
-        meta = self._style("meta")
+        meta = self._look.component("meta")
         size = format_bytes(e.size) if e.kind == "file" else ""
         owner = f"{e.uid}:{e.gid}"
         text.append(f"{e.mode_string()} {owner:>{self.owner_width}} {size:>{_SIZE_WIDTH}} ",
                     meta)
         name = clean_name(e.name)
         if e.kind == "dir":
-            text.append(name + "/", self._style("dir"))
+            text.append(name + "/", self._look.component("dir"))
         elif e.kind == "link":
-            text.append(name, self._style("link"))
+            text.append(name, self._look.component("link"))
             text.append(" -> ", meta)
             text.append(clean_name(e.link))
         elif e.kind == "file":
-            text.append(name, self._style("exec") if e.mode & 0o111 else None)
+            text.append(name, self._look.component("exec") if e.mode & 0o111 else None)
         else:
-            text.append(name, self._style("special"))
+            text.append(name, self._look.component("special"))
 
     # ------------------------------------------------------------------ events
     def on_resize(self) -> None:

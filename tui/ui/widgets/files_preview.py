@@ -16,7 +16,6 @@ from typing import ClassVar
 
 from rich.cells import cell_len
 from rich.segment import Segment
-from rich.style import Style
 from rich.text import Text
 from textual import events
 from textual.cache import LRUCache
@@ -365,24 +364,18 @@ class FilePreview(ScrollView, can_focus=False):
         self._strips.clear()
         self._line_strips.clear()
 
-    def _style(self, name: str) -> Style:
-        return self._look.component(name)
-
-    def _base(self) -> Style:
-        """The widget's own style."""
-        return self._look.base()
-
     def render_line(self, y: int) -> Strip:
         """Render row ``y`` of the viewport."""
         width = self.scrollable_content_region.width
-        base = self._base()
+        base = self._look.base()
         scroll_x, scroll_y = self.scroll_offset
         row = scroll_y + y
         if self._mode == "lines" and row < len(self._lines):
             strip = self._line_strips.get(row)
             if strip is None:
                 kind, plain = self._lines[row]
-                text = Text(plain, style=self._style(kind) if kind else "", no_wrap=True, end="")
+                style = self._look.component(kind) if kind else ""
+                text = Text(plain, style=style, no_wrap=True, end="")
                 text.stylize_before(base)
                 strip = self._line_strips[row] = Strip(text.render(self.app.console))
             return strip.crop_extend(scroll_x, scroll_x + width, base)
@@ -400,7 +393,8 @@ class FilePreview(ScrollView, can_focus=False):
             number = " " * (self._gutter - 1)
         else:
             number = str(page.first_line + r).rjust(self._gutter - 1)
-        gutter = Strip([Segment(number + " ", base + self._style("gutter"))]).crop(0, gutter_w)
+        gutter_style = base + self._look.component("gutter")
+        gutter = Strip([Segment(number + " ", gutter_style)]).crop(0, gutter_w)
         view = width - gutter_w
         if view <= 0:
             return gutter
