@@ -217,7 +217,7 @@ def failure_and_shells(s: Shooter) -> None:
         run.wait_for(r"│partial output", timeout=20)  # the shell's line, not the Dockerfile's
         s.shoot(run, "shell-final")
         run.send(CHORD)
-        wait_settled(run, r"i Shell: initial", timeout=10)
+        wait_settled(run, r"i Initial", timeout=10)
         run.send("i")
         wait_settled(run, r"initial state", timeout=30)
         # the final state's shell has gone from the pane, then the new one's prompt shows; a

@@ -41,7 +41,7 @@ def test_step_shell_sees_only_that_step(docker_host: str) -> None:
         assert "one.txt" in run.text()
         # s on another step of the graph: [5/6], with its WORKDIR and ENV
         run.send(CHORD)
-        run.wait_for(r"s Shell: step")
+        run.wait_for(r"s Step")
         run.send("\x1b[A")  # the graph's cursor is on [2/6]; [5/6] is three rows down
         run.send(DOWN * 4)
         run.wait_for(r"↑in .*5/6 RUN|▌.*5/6 RUN")

@@ -58,7 +58,7 @@ def test_failure_final_initial_and_close(docker_host: str) -> None:
         run.wait_for(r"ALIVE2")
         # ctrl+] back to the panes; i: the step's initial state: no partial.txt, prepared.txt
         run.send(CHORD)
-        run.wait_for(r"i Shell: initial")  # the footer shows the panes' keys again
+        run.wait_for(r"i Initial")  # the footer shows the panes' keys again
         run.send("i")
         run.wait_for(r"initial state")
         run.wait_for(PROMPT, timeout=30)

@@ -42,7 +42,7 @@ def _quit(run: PtyScreen) -> str:
 def _open_initial(run: PtyScreen) -> None:
     """ctrl+] back to the panes, then i: the failed step's initial state, keys to it."""
     run.send(CHORD)
-    run.wait_for(r"i Shell: initial")
+    run.wait_for(r"i Initial")
     run.send("i")
     run.wait_for(r"initial state")
     run.wait_for(r"ctrl\+\] Back to panes")

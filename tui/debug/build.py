@@ -153,6 +153,8 @@ async def gateway_build(
             solve_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, grpc.RpcError):
                 await solve_task
+        elif solve_task is not None and not solve_task.cancelled():
+            solve_task.exception()  # retrieved: the dropped session is what we report
         if status_task is not None and not status_task.done():
             status_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -76,17 +76,19 @@ class BxtuiApp(App[int], inherit_bindings=False):
     CSS_PATH = "bxtui.tcss"
     TITLE = "bxtui"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("f", "shell('final')", "Shell: final", tooltip="Open a shell in the failed "
+        Binding("f", "shell('final')", "Final", tooltip="Open a shell in the failed "
                 "step's final state (after it failed), or in a successful result"),
-        Binding("i", "shell('initial')", "Shell: initial",
+        Binding("i", "shell('initial')", "Initial",
                 tooltip="Open a shell in the failed step's initial state (before it ran)"),
-        Binding("s", "step_shell", "Shell: step", tooltip="Open a shell in the state the step "
+        Binding("s", "step_shell", "Step", tooltip="Open a shell in the state the step "
                 "selected in the graph produced"),
         Binding("b", "browse", "Files", tooltip="Browse the files of the selected step, the "
                 "failed step's states or the result, without a shell"),
         Binding("d", "diff", "Diff", tooltip="What the failed step changed"),
         Binding("escape", "close_explore", "Close", show=False),
-        Binding("t", "focus_terminal", "Terminal", tooltip="Back to the live terminal"),
+        # short labels and no t (tab reaches the terminal too; ? lists it): the footer keeps
+        # q Quit on an 80-column terminal
+        Binding("t", "focus_terminal", "Terminal", show=False),
         Binding("z", "zoom", "Zoom", tooltip="Give the terminal the whole screen"),
         Binding("question_mark,f1", "help", "Help", key_display="?"),
         Binding("q", "close_view", "Quit", tooltip="Release everything and exit"),
