@@ -9,6 +9,7 @@ import os
 import signal
 import sys
 from collections.abc import Awaitable, Coroutine, Sequence
+from contextlib import ExitStack
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from tui.buildkit import debuglog
@@ -26,6 +27,7 @@ from tui.debug.options import (
     DOCKERFILE_FRONTEND,
     BuildOptions,
     OptionsError,
+    dockerfile_from_stdin,
     parse_key_values,
     parse_output,
 )
@@ -435,18 +437,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command != "build":
             parser.print_help(sys.stderr)
             return 2
-        opts = _options(args)
-        if args.invoke is not None:
-            parse_invoke(args.invoke)  # a bad value is a one-line error before anything runs
-        app = _use_app(args)
-        log_path = _enable_debug(args, app, argv)
-        if app:
-            # signals before the view is up (and after it closed) stop it like headless ones
-            code = asyncio.run(_interruptible(_app(args, opts)))
-            if log_path and not args.debug_file:
-                print(f"bxtui: debug log in {log_path}", file=sys.stderr)
-            return code
-        return asyncio.run(_interruptible(_build(args, opts, sys.stderr)))
+        with ExitStack() as stack:
+            if args.dockerfile == "-":
+                args.dockerfile = stack.enter_context(dockerfile_from_stdin(sys.stdin.buffer))
+            return _run(args, argv)
     except UsageError as exc:
         print(f"bxtui: {exc} (see 'bxtui build --help')", file=sys.stderr)
         return 2
@@ -462,6 +456,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"ERROR: {type(exc).__name__}: {exc} (BXTUI_DEBUG=1 shows details)",
               file=sys.stderr)
         return 1
+
+
+def _run(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
+    """``bxtui build``: the app or the headless build, with validated options."""
+    opts = _options(args)
+    if args.invoke is not None:
+        parse_invoke(args.invoke)  # a bad value is a one-line error before anything runs
+    app = _use_app(args)
+    log_path = _enable_debug(args, app, argv)
+    if app:
+        # signals before the view is up (and after it closed) stop it like headless ones
+        code = asyncio.run(_interruptible(_app(args, opts)))
+        if log_path and not args.debug_file:
+            print(f"bxtui: debug log in {log_path}", file=sys.stderr)
+        return code
+    return asyncio.run(_interruptible(_build(args, opts, sys.stderr)))
 
 
 if __name__ == "__main__":

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+import shutil
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from tui.buildkit.proto import control_pb2
 from tui.buildkit.session.filesync import ExportTarget
@@ -65,6 +69,23 @@ def parse_output(spec: str) -> OutputSpec:
     raise OptionsError(f"unsupported output type {kind!r} (use local, tar, docker or image)")
 
 
+@contextmanager
+def dockerfile_from_stdin(stream: BinaryIO) -> Iterator[str]:
+    """``-f -``: the Dockerfile read from ``stream``, as a file in a private temporary dir.
+
+    Yields the file's path; the directory (0700) is removed on exit.
+    """
+    data = stream.read()
+    folder = tempfile.mkdtemp(prefix="bxtui-dockerfile-")
+    try:
+        path = os.path.join(folder, "Dockerfile")
+        with open(path, "wb") as out:
+            out.write(data)
+        yield path
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def parse_key_values(values: list[str], flag: str, environ: Mapping[str, str]) -> dict[str, str]:
     """``K=V`` items; a bare ``K`` takes its value from the environment (skipped if unset)."""
     out: dict[str, str] = {}
@@ -78,6 +99,14 @@ def parse_key_values(values: list[str], flag: str, environ: Mapping[str, str]) -
             continue
         out[key] = value
     return out
+
+
+def _check_tar_dest(dest: str) -> None:
+    """A tar output's file must be creatable before the build runs (buildx opens it first)."""
+    if os.path.isdir(dest):
+        raise OptionsError(f"failed to open {dest}: is a directory")
+    if not os.path.isdir(os.path.dirname(os.path.abspath(dest))):
+        raise OptionsError(f"failed to open {dest}: no such file or directory")
 
 
 @dataclass
@@ -108,14 +137,13 @@ class BuildOptions:
             raise OptionsError(f'unable to prepare context: path "{self.context}" not found')
         if not ctx.is_dir():
             raise OptionsError(f'unable to prepare context: "{self.context}" is not a directory')
-        df = self.dockerfile_path
-        try:
-            df_is_file = df.is_file()
-        except OSError as exc:  # a context directory bxtui may not look into
-            reason = (exc.strerror or str(exc)).lower()
-            raise OptionsError(f"failed to read dockerfile: lstat {df}: {reason}") from None
-        if not df_is_file:
-            raise OptionsError(f"failed to read dockerfile: open {df}: no such file or directory")
+        folder = self.dockerfile_dir
+        if not folder.exists():
+            # buildx: fsutil resolving the local dir it serves as "dockerfile"
+            raise OptionsError(f"failed to read dockerfile: lstat {folder}: no such file or "
+                               "directory")
+        if not folder.is_dir():
+            raise OptionsError(f"failed to read dockerfile: {folder} is not a directory")
         for p in self.platforms:
             if not _PLATFORM.match(p):
                 raise OptionsError(f"invalid --platform {p!r}: expected os/arch[/variant]")
@@ -136,6 +164,9 @@ class BuildOptions:
         for a in self.allow:
             if a not in ("network.host", "security.insecure"):
                 raise OptionsError(f"invalid --allow {a!r} (network.host or security.insecure)")
+        for out in self.outputs:
+            if out.type == "tar" and out.dest:
+                _check_tar_dest(out.dest)
         moby = [o for o in self.outputs if o.type == "moby"]
         if len(moby) > 1:
             raise OptionsError("only one docker/image output is supported")
@@ -149,17 +180,35 @@ class BuildOptions:
         raise OptionsError(f"invalid --add-host {value!r}: expected host:ip")
 
     @property
-    def dockerfile_path(self) -> Path:
-        """The Dockerfile: ``-f`` (relative to the working directory) or CONTEXT/Dockerfile."""
+    def dockerfile_dir(self) -> Path:
+        """The directory served as the frontend's ``dockerfile`` source."""
         if self.dockerfile:
-            return Path(self.dockerfile)
-        return Path(self.context) / "Dockerfile"
+            return Path(self.dockerfile).parent
+        return Path(self.context)
+
+    @property
+    def dockerfile_name(self) -> str:
+        """The ``filename`` the frontend reads in :attr:`dockerfile_dir`.
+
+        Whether the file exists is the frontend's to say. As buildx does, a default-named
+        ``Dockerfile`` falls back to a lowercase ``dockerfile`` when only that one exists.
+        """
+        name = Path(self.dockerfile).name if self.dockerfile else "Dockerfile"
+        if name != "Dockerfile":
+            return name
+        try:
+            names = set(os.listdir(self.dockerfile_dir))
+        except OSError:
+            return name
+        if name not in names and "dockerfile" in names:
+            return "dockerfile"
+        return name
 
     def local_dirs(self) -> dict[str, str]:
         """Directories the session serves, by the frontend's local names."""
         dirs = {
             "context": os.path.abspath(self.context),
-            "dockerfile": os.path.abspath(self.dockerfile_path.parent),
+            "dockerfile": os.path.abspath(self.dockerfile_dir),
         }
         for name, path in self.build_contexts.items():
             if "://" not in path:
@@ -168,7 +217,7 @@ class BuildOptions:
 
     def frontend_opts(self) -> dict[str, str]:
         """``dockerfile.v0`` options for these flags."""
-        opts = {"filename": self.dockerfile_path.name}
+        opts = {"filename": self.dockerfile_name}
         if self.target:
             opts["target"] = self.target
         for k, v in self.build_args.items():

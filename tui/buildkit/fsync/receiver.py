@@ -67,6 +67,28 @@ class OrderValidator:
                 self.files.add(path)
 
 
+def make_private_dirs(path: str) -> None:
+    """Create ``path`` and each missing parent with mode 0700, like Go's ``MkdirAll(p, 0700)``.
+
+    An export can hold secrets: what bxtui creates for it is private (``os.makedirs`` gives
+    the parents the default mode).
+    """
+    missing: list[str] = []
+    folder = os.path.abspath(path)
+    while not os.path.isdir(folder):
+        missing.append(folder)
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            break
+        folder = parent
+    for folder in reversed(missing):
+        try:
+            os.mkdir(folder, 0o700)
+        except FileExistsError:
+            if not os.path.isdir(folder):
+                raise
+
+
 @dataclass
 class _Pending:
     os_path: str
@@ -78,7 +100,7 @@ class Receiver:
     """Applies STAT and DATA packets to ``dest``; ids count every STAT."""
 
     def __init__(self, dest: str) -> None:
-        os.makedirs(dest, 0o700, exist_ok=True)
+        make_private_dirs(dest)
         self.dest = os.path.abspath(dest)
         self._validator = OrderValidator()
         self._next_id = 0

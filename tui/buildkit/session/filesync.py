@@ -12,6 +12,7 @@ from urllib.parse import unquote_plus
 import grpc
 
 from tui.buildkit.fsync.diffcopy import parse_packet, receive_tree, send_tree
+from tui.buildkit.fsync.receiver import make_private_dirs
 from tui.buildkit.proto import filesync_pb2_grpc, fsutil_types_pb2
 from tui.buildkit.session.rpc import abort
 
@@ -120,7 +121,7 @@ class FileSendHandler:
         async def send(p: Packet) -> None:
             await context.write(p.SerializeToString())
 
-        await asyncio.to_thread(os.makedirs, dest, exist_ok=True)
+        await asyncio.to_thread(make_private_dirs, dest)
         await receive_tree(packets(), send, dest)
 
     @staticmethod
