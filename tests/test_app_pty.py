@@ -42,6 +42,8 @@ def test_failure_final_initial_and_close(docker_host: str) -> None:
         run.wait_for(r"FAILED")
         run.wait_for(r"exit code 3")
         run.wait_for(r"sh app\.sh test")
+        # the logs pane names the step's lines in the Dockerfile (from this build's definition)
+        run.wait_for(r"─ Dockerfile:6 · follow ─")
         mine = active_builds(docker_host) - before
         assert mine, "the build stays open on the daemon while the view is open"
         # f: a shell in the final state sees what the failing step wrote

@@ -333,3 +333,55 @@ def test_a_vertex_used_later_has_run_even_without_its_status() -> None:
                      error="exit code: 1")))
     assert g.used_later("sha256:b") and g.used_later("sha256:a")
     assert not g.used_later("sha256:c") and not g.used_later("sha256:d")
+
+
+def test_own_definition_names_a_shared_vertex() -> None:
+    # the daemon names a vertex shared with another build after that build ("[base 2/2]")
+    from tui.debug.graph import OpInfo, SourceRange, VertexSource
+
+    g = BuildGraph(1 << 16)
+    g.apply(resp(vtx("sha256:a", "[other 1/4] FROM x", started=0, completed=1, cached=True),
+                 vtx("sha256:b", "[base 2/2] RUN make", inputs=("sha256:a",), started=2)))
+    where = VertexSource("Dockerfile", (SourceRange(2, 0, 3, 0),))
+    ch = g.adopt({"sha256:a": OpInfo("[1/3] FROM x", (), None),
+                  "sha256:b": OpInfo("[2/3] RUN make", ("sha256:a",), where)})
+    assert ch.vertices == {"sha256:a", "sha256:b"}
+    assert [v.name for v in g] == ["[1/3] FROM x", "[2/3] RUN make"]
+    assert g.get("sha256:b").source == where and where.describe() == "Dockerfile:2-3"
+    # later records keep our names
+    g.apply(resp(vtx("sha256:b", "[base 2/2] RUN make", inputs=("sha256:a",), started=2,
+                     completed=5)))
+    assert g.get("sha256:b").name == "[2/3] RUN make"
+    assert g.get("sha256:b").state is VertexState.DONE
+
+
+def test_shared_vertex_that_never_started_here_is_shown_cached() -> None:
+    from tui.debug.graph import OpInfo
+
+    g = BuildGraph(1 << 16)
+    ours = {"sha256:a": OpInfo("[1/3] FROM x", (), None),
+            "sha256:b": OpInfo("[2/3] RUN shared", ("sha256:a",), None),
+            "sha256:c": OpInfo("[3/3] RUN mine", ("sha256:b",), None)}
+    g.adopt(ours)
+    # the stream never mentions b (another build ran it), then c starts
+    g.apply(resp(vtx("sha256:a", "[1/3] FROM x", started=0, completed=1, cached=True)))
+    assert "sha256:b" not in g
+    ch = g.apply(resp(vtx("sha256:c", "[3/3] RUN mine", inputs=("sha256:b",), started=2)))
+    b = g.get("sha256:b")
+    assert b is not None and b.declared and b.inferred
+    assert b.state is VertexState.CACHED and b.name == "[2/3] RUN shared"
+    assert "sha256:b" in ch.vertices
+    assert g.count(VertexState.QUEUED) == 0 and g.count(VertexState.CACHED) == 2
+    # declared but never started: the same once a dependent starts, even before the definition
+    g2 = BuildGraph(1 << 16)
+    g2.apply(resp(vtx("sha256:b", "[base 2/2] RUN shared", inputs=("sha256:a",)),
+                  vtx("sha256:c", "[3/3] RUN mine", inputs=("sha256:b",))))
+    assert g2.get("sha256:b").state is VertexState.QUEUED
+    g2.apply(resp(vtx("sha256:c", "[3/3] RUN mine", inputs=("sha256:b",), started=2)))
+    assert g2.get("sha256:b").state is VertexState.CACHED
+    assert g2.get("sha256:a") is None or not g2.get("sha256:a").declared  # unknown: not made up
+    # what the stream says later still wins
+    g2.apply(resp(vtx("sha256:b", "[base 2/2] RUN shared", inputs=("sha256:a",), started=1,
+                      completed=2, error="exit code: 1")))
+    assert g2.get("sha256:b").state is VertexState.ERROR
+    assert g2.count(VertexState.CACHED) == 0 and g2.count(VertexState.ERROR) == 1

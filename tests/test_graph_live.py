@@ -61,3 +61,66 @@ def test_cached_build_graph(docker_host: str) -> None:
     runs = [v for v in graph if v.name.startswith("[4/4] RUN")]
     assert runs and runs[0].state is VertexState.CACHED
     assert graph.count(VertexState.ERROR) == 0
+
+
+async def test_vertex_shared_with_another_build_keeps_our_name(docker_host: str,
+                                                               tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Two Dockerfiles sharing a step, built at once: the second labels it from its own LLB."""
+    import secrets
+
+    from tui.debug.result import new_result_context
+
+    nonce = secrets.token_hex(4)
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    shared = f"RUN sleep 2 && echo shared-{nonce}"
+    (a / "Dockerfile").write_text(f"FROM busybox:local AS base\n{shared}\n"
+                                  "FROM base AS final\nRUN echo a-only\n")
+    (b / "Dockerfile").write_text(f"FROM busybox:local\n{shared}\nRUN echo b-only\n")
+    address = parse_address(docker_host, "docker", "test")
+    running = asyncio.Event()
+    graph_a = BuildGraph()
+
+    def on_a(resp) -> None:  # type: ignore[no-untyped-def]
+        graph_a.apply(resp)
+        if any(v.name == f"[base 2/2] {shared}" and v.HasField("started")
+               and not v.HasField("completed") for v in resp.vertexes):
+            running.set()
+
+    client_a = await BuildkitClient.open(address)
+    client_b = await BuildkitClient.open(address)
+    build_a = asyncio.create_task(run_dockerfile_build(client_a, BuildOptions(str(a)), on_a))
+    try:
+        await asyncio.wait_for(running.wait(), 60)
+        graph = BuildGraph()
+        streamed: dict[str, set[str]] = {}
+
+        def on_b(resp) -> None:  # type: ignore[no-untyped-def]
+            for v in resp.vertexes:
+                streamed.setdefault(v.digest, set()).add(v.name)
+            graph.apply(resp)
+
+        def on_definition(definition) -> None:  # type: ignore[no-untyped-def]
+            graph.adopt(definition.op_infos())
+
+        ctx, _, err = await new_result_context(client_b, BuildOptions(str(b)), on_b,
+                                               on_definition)
+        assert err is None and ctx is not None
+        await ctx.done()
+        await build_a
+    finally:
+        build_a.cancel()
+        await client_a.close()
+        await client_b.close()
+    step = next(v for v in graph if v.name.endswith(shared))
+    # the same vertex as the other build's (run once), which the daemon named after that build
+    assert graph_a.get(step.digest) is not None
+    assert streamed[step.digest] == {f"[base 2/2] {shared}"}
+    assert step.name == f"[2/3] {shared}"
+    assert step.state in (VertexState.DONE, VertexState.CACHED)
+    assert step.source is not None and step.source.describe() == "Dockerfile:2"
+    ours = [v for v in graph if v.declared and v.name.startswith("[")
+            and not v.name.startswith("[internal]")]
+    assert sorted(v.name.split("]")[0] + "]" for v in ours) == ["[1/3]", "[2/3]", "[3/3]"]
+    assert all(v.state in (VertexState.DONE, VertexState.CACHED) for v in graph if v.declared)

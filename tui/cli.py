@@ -37,6 +37,7 @@ from tui.debug.result import new_result_context
 
 if TYPE_CHECKING:
     from tui.debug.explore import Explorer
+    from tui.debug.llbdef import LLBDefinition
 
 
 class Interrupted(Exception):
@@ -255,7 +256,10 @@ async def _debug(
         if printer is not None:
             printer.feed(resp)
 
-    ctx, _, err = await new_result_context(client, opts, on_status)
+    def on_definition(definition: LLBDefinition) -> None:
+        graph.adopt(definition.op_infos())
+
+    ctx, _, err = await new_result_context(client, opts, on_status, on_definition)
     _finish(printer, ticker)
     if err is not None:
         print_build_error(err, out)

@@ -20,9 +20,12 @@ from tui.buildkit.proto import control_pb2, gateway_pb2, ops_pb2
 from tui.buildkit.session.filesync import ExportTarget
 from tui.buildkit.session.secrets import SecretSource
 from tui.buildkit.session.server import SessionServer
+from tui.debug.llbdef import LLBDefinition, merged_definition
 from tui.debug.options import DOCKERFILE_FRONTEND, BuildOptions
 
 StatusCallback = Callable[[control_pb2.StatusResponse], None]
+#: Called with the build's own definition once the frontend has returned it.
+DefinitionCallback = Callable[[LLBDefinition], None]
 BuildFunc = Callable[[Gateway], Awaitable[gateway_pb2.Result | None]]
 
 
@@ -235,14 +238,24 @@ async def evaluate_result(gw: Gateway, result: gateway_pb2.Result,
 
 
 def dockerfile_build_func(
-    opts: BuildOptions,
+    opts: BuildOptions, on_definition: DefinitionCallback | None = None,
 ) -> Callable[[Gateway], Awaitable[gateway_pb2.Result]]:
-    """A build function calling the ``dockerfile.v0`` frontend, then evaluating its refs."""
+    """A build function calling the ``dockerfile.v0`` frontend, then evaluating its refs.
+
+    ``on_definition`` gets the frontend's definition before anything is evaluated.
+    """
     frontend_opt = opts.frontend_opts()
 
     async def build(gw: Gateway) -> gateway_pb2.Result:
         await gw.ping()
-        res = await gw.solve(frontend=DOCKERFILE_FRONTEND, frontend_opt=frontend_opt)
+        # Unevaluated, as buildx asks: the definition is known before any step runs, and
+        # evaluating it below yields the failing op's solve error.
+        res = await gw.solve(frontend=DOCKERFILE_FRONTEND, frontend_opt=frontend_opt,
+                             evaluate=False)
+        if on_definition is not None:
+            definition = merged_definition(result_refs(res).values())
+            if definition is not None:
+                on_definition(definition)
         return await evaluate_result(gw, res)
 
     return build

@@ -32,7 +32,7 @@ from tui.debug.helper import (
     image_definition,
 )
 from tui.debug.ignored import excluded_paths
-from tui.debug.llbdef import LLBDefinition
+from tui.debug.llbdef import LLBDefinition, merged_definition
 from tui.debug.result import ResultContext
 
 __all__ = ["ExploreError", "Explorer", "HelperState", "StateSpec"]
@@ -114,6 +114,8 @@ class Explorer:
             return self._definition
 
     async def _load_definition(self) -> LLBDefinition:
+        if self.ctx.definition is not None:
+            return self.ctx.definition
         refs = result_refs(self.ctx.result) if self.ctx.result is not None else {}
         if not refs:
             try:
@@ -123,15 +125,7 @@ class Explorer:
                 raise ExploreError(f"the build's definition is not available: {exc.message}") \
                     from None
             refs = result_refs(res)
-        merged: LLBDefinition | None = None
-        for ref in refs.values():
-            if not ref.HasField("def"):
-                continue
-            one = LLBDefinition(getattr(ref, "def"))
-            if merged is None:
-                merged = one
-            else:
-                merged.merge(one)
+        merged = merged_definition(refs.values())
         if merged is None:
             raise ExploreError("the build result carries no definition")
         return merged

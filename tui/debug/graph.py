@@ -42,10 +42,12 @@ __all__ = [
     "BuildWarning",
     "Changes",
     "Group",
+    "OpInfo",
     "ProgressGroup",
     "SourceRange",
     "StatusItem",
     "Vertex",
+    "VertexSource",
     "VertexState",
 ]
 
@@ -117,6 +119,35 @@ class SourceRange:
 
 
 @dataclass(slots=True, frozen=True)
+class VertexSource:
+    """Where a vertex comes from in the build's source (a Dockerfile's lines)."""
+
+    filename: str
+    ranges: tuple[SourceRange, ...]
+
+    def describe(self) -> str:
+        """``Dockerfile:3`` or ``Dockerfile:3-5``."""
+        if not self.ranges:
+            return self.filename
+        first = min(r.start_line for r in self.ranges)
+        last = max(r.end_line for r in self.ranges)
+        return f"{self.filename}:{first}" + (f"-{last}" if last > first else "")
+
+
+@dataclass(slots=True, frozen=True)
+class OpInfo:
+    """What this build's own LLB definition says of a vertex.
+
+    A vertex shared with another build on the daemon carries that build's name in the status
+    stream (the daemon names it after the build that asked first); this is ours.
+    """
+
+    name: str
+    inputs: tuple[str, ...]
+    source: VertexSource | None
+
+
+@dataclass(slots=True, frozen=True)
 class BuildWarning:
     """A ``VertexWarning`` (e.g. a Dockerfile lint warning)."""
 
@@ -151,12 +182,14 @@ class Vertex:
         "declared",
         "digest",
         "error",
+        "inferred",
         "inputs",
         "intervals",
         "logs",
         "name",
         "progress_group",
         "seq",
+        "source",
         "started_ns",
         "state",
         "statuses",
@@ -173,6 +206,11 @@ class Vertex:
         self.name = ""
         self.inputs: tuple[str, ...] = ()
         self.cached = False
+        #: Done elsewhere: a dependent started although this build's status never showed
+        #: this vertex run (shared with another build, or not needed thanks to the cache).
+        self.inferred = False
+        #: Its lines in the Dockerfile, from this build's definition.
+        self.source: VertexSource | None = None
         self.error = ""
         self.started_ns: int | None = None
         self.completed_ns: int | None = None
@@ -241,7 +279,7 @@ class Vertex:
             if self._merged[-1][1] is not None:
                 return VertexState.CACHED if self.cached else VertexState.DONE
             return VertexState.RUNNING
-        return VertexState.QUEUED
+        return VertexState.CACHED if self.inferred else VertexState.QUEUED
 
 
 class Group:
@@ -324,6 +362,7 @@ class BuildGraph:
         self._errors: dict[str, None] = {}
         self._counts: dict[VertexState, int] = dict.fromkeys(VertexState, 0)
         self._warnings: list[BuildWarning] = []
+        self._ops: dict[str, OpInfo] = {}
         self.first_started_ns: int | None = None
         self.last_completed_ns: int | None = None
         #: Number of ``StatusResponse`` messages applied.
@@ -500,7 +539,11 @@ class BuildGraph:
             return
         old_state = v.state if v.declared else None
         v.declared = True
+        own = self._ops.get(pv.digest)
         v.name = pv.name
+        if own is not None:
+            v.name = own.name or pv.name
+            v.source = own.source
         inputs = tuple(pv.inputs)
         if inputs != v.inputs:
             self._set_inputs(v, inputs)
@@ -539,6 +582,12 @@ class BuildGraph:
         else:
             v.started_ns = None
             v.completed_ns = None
+        self._update_state(v, old_state)
+        ch.vertices.add(v.digest)
+        if has_started:
+            self._infer_inputs(v, ch)
+
+    def _update_state(self, v: Vertex, old_state: VertexState | None) -> None:
         new_state = v._derive_state()
         if new_state is not old_state:
             if old_state is not None:
@@ -549,7 +598,63 @@ class BuildGraph:
             self._open[v.digest] = None
         else:
             self._open.pop(v.digest, None)
-        ch.vertices.add(v.digest)
+
+    def _infer_inputs(self, v: Vertex, ch: Changes) -> None:
+        """A started vertex's inputs (and theirs) are done, whatever the stream said.
+
+        A vertex shared with another build may report its run only to that build, and one
+        whose dependents came from the cache may never run: either way it is shown cached
+        instead of queued forever.
+        """
+        todo = list(v.inputs)
+        own = self._ops.get(v.digest)
+        if own is not None:
+            todo.extend(own.inputs)
+        while todo:
+            d = todo.pop()
+            iv = self._vertices.get(d)
+            info = self._ops.get(d)
+            if iv is None or not iv.declared:
+                if info is None:
+                    continue  # not known to be a vertex of this build
+                iv = self._vertex(d)
+                iv.declared = True
+                iv.name = info.name
+                iv.source = info.source
+                self._set_inputs(iv, info.inputs)
+                old_state = None
+            elif iv.inferred or iv.is_started or iv.error:
+                continue
+            else:
+                old_state = iv.state
+            iv.inferred = True
+            self._update_state(iv, old_state)
+            ch.vertices.add(d)
+            todo.extend(iv.inputs)
+            if info is not None:
+                todo.extend(info.inputs)
+
+    def adopt(self, ops: Mapping[str, OpInfo]) -> Changes:
+        """Take this build's own names and Dockerfile lines for its vertices.
+
+        Called once the frontend has returned the definition; vertices already seen are
+        renamed (a shared vertex may carry another build's name), and the inputs of started
+        vertices are marked done.
+        """
+        ch = Changes()
+        self._ops.update(ops)
+        for digest, info in ops.items():
+            v = self._vertices.get(digest)
+            if v is None or not v.declared:
+                continue
+            v.source = info.source
+            if info.name and v.name != info.name:
+                v.name = info.name
+                ch.vertices.add(digest)
+        for v in list(self._vertices.values()):
+            if v.is_started:
+                self._infer_inputs(v, ch)
+        return ch
 
     def _number(self, key: str, ch: Changes) -> None:
         self._steps.append(key)

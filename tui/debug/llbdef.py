@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-from tui.buildkit.proto import ops_pb2
+from tui.buildkit.proto import gateway_pb2, ops_pb2
+from tui.debug.graph import OpInfo, SourceRange, VertexSource
 
 DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -58,6 +60,20 @@ class LLBDefinition:
         for digest, meta in other.definition.metadata.items():
             if digest not in self.definition.metadata:
                 self.definition.metadata[digest].CopyFrom(meta)
+
+    def op_infos(self) -> dict[str, OpInfo]:
+        """Name, inputs and Dockerfile lines of every vertex, as this definition has them."""
+        meta = self.definition.metadata
+        source = self.definition.Source if self.definition.HasField("Source") else None
+        out: dict[str, OpInfo] = {}
+        for digest, op in self.ops.items():
+            if op.WhichOneof("op") is None:
+                continue  # the terminal op that only names the result: never a vertex
+            m = meta.get(digest)
+            name = m.description.get("llb.customname", "") if m is not None else ""
+            out[digest] = OpInfo(name, tuple(i.digest for i in op.inputs),
+                                 _source_of(source, digest))
+        return out
 
     def ancestors(self, digest: str) -> list[str]:
         """``digest`` and every op it depends on (each once; ``digest`` first)."""
@@ -153,3 +169,29 @@ class LLBDefinition:
         if kind == "exec":
             return " ".join(op.exec.meta.args)
         return kind
+
+
+def _source_of(source: ops_pb2.Source | None, digest: str) -> VertexSource | None:
+    """The first source location the definition gives for ``digest``."""
+    if source is None or digest not in source.locations:
+        return None
+    for loc in source.locations[digest].locations:
+        if 0 <= loc.sourceIndex < len(source.infos):
+            ranges = tuple(SourceRange(r.start.line, r.start.character, r.end.line,
+                                       r.end.character) for r in loc.ranges)
+            return VertexSource(source.infos[loc.sourceIndex].filename, ranges)
+    return None
+
+
+def merged_definition(refs: Iterable[gateway_pb2.Ref]) -> LLBDefinition | None:
+    """The definitions of a result's refs as one (None when no ref carries one)."""
+    merged: LLBDefinition | None = None
+    for ref in refs:
+        if not ref.HasField("def"):
+            continue
+        one = LLBDefinition(getattr(ref, "def"))
+        if merged is None:
+            merged = one
+        else:
+            merged.merge(one)
+    return merged

@@ -21,6 +21,7 @@ from tui.buildkit.errors import BuildError, SolveFailure
 from tui.buildkit.gateway import Gateway
 from tui.buildkit.proto import control_pb2, gateway_pb2, ops_pb2
 from tui.debug.build import (
+    DefinitionCallback,
     SolveSetup,
     StatusCallback,
     dockerfile_build_func,
@@ -38,6 +39,7 @@ from tui.debug.invoke import (
     spec_from_image,
     spec_from_step,
 )
+from tui.debug.llbdef import LLBDefinition
 from tui.debug.options import BuildOptions
 
 Cleanup = Callable[[], Awaitable[None]]
@@ -84,6 +86,8 @@ class ResultContext:
         self.lost: BuildError | None = None
         #: Set when :attr:`lost` is.
         self.lost_event = asyncio.Event()
+        #: The build's definition as the frontend returned it (None if it never did).
+        self.definition: LLBDefinition | None = None
 
     @property
     def failed(self) -> bool:
@@ -321,6 +325,7 @@ class _StatusGate:
 
 async def new_result_context(
     client: BuildkitClient, opts: BuildOptions, on_status: StatusCallback | None = None,
+    on_definition: DefinitionCallback | None = None,
 ) -> tuple[ResultContext | None, control_pb2.SolveResponse | None, BuildError | None]:
     """Build, and keep the gateway open for debugging (buildx's NewResultContext).
 
@@ -328,13 +333,21 @@ async def new_result_context(
     gives a context holding the error; a success gives a context on a second gateway session
     holding the result; any other failure gives ``(None, None, error)`` with nothing left
     open.  Cancelling the caller before a context exists aborts the build; once it exists
-    only :meth:`ResultContext.done` ends it.
+    only :meth:`ResultContext.done` ends it.  ``on_definition`` gets the build's definition
+    as soon as the frontend has returned it.
     """
     loop = asyncio.get_running_loop()
     ready: asyncio.Future[ResultContext] = loop.create_future()
     gate = _StatusGate(on_status)
     final: list[gateway_pb2.Result] = []
-    build = dockerfile_build_func(opts)
+    definitions: list[LLBDefinition] = []
+
+    def keep_definition(definition: LLBDefinition) -> None:
+        definitions.append(definition)
+        if on_definition is not None:
+            on_definition(definition)
+
+    build = dockerfile_build_func(opts, keep_definition)
 
     async def main_func(gw: Gateway) -> gateway_pb2.Result:
         try:
@@ -344,6 +357,7 @@ async def new_result_context(
             # there is nothing to debug (buildx would keep an unusable context open).
             if err.solve is not None and err.solve.op_kind and not ready.done():
                 ctx = ResultContext(gw, error=err)
+                ctx.definition = definitions[0] if definitions else None
                 ready.set_result(ctx)
                 await ctx.wait_released()
             raise

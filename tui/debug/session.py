@@ -39,6 +39,7 @@ from tui.debug.summary import closing_summary, failure_info, success_info
 if TYPE_CHECKING:
     from tui.buildkit.client import BuildkitClient
     from tui.buildkit.proto import control_pb2
+    from tui.debug.llbdef import LLBDefinition
 
 __all__ = ["APP_LOG_CAP", "DebugSession", "OpenError", "Phase"]
 
@@ -129,6 +130,9 @@ class DebugSession:
     def _on_status(self, resp: control_pb2.StatusResponse) -> None:
         self._pending.merge(self.graph.apply(resp))
 
+    def _on_definition(self, definition: LLBDefinition) -> None:
+        self._pending.merge(self.graph.adopt(definition.op_infos()))
+
     def take_changes(self) -> Changes | None:
         """Everything that changed since the last call (None when nothing did)."""
         if not self._pending:
@@ -146,7 +150,8 @@ class DebugSession:
         self.phase = Phase.BUILDING
         self._t_build = time.monotonic()
         try:
-            ctx, resp, err = await new_result_context(self._client, self.opts, self._on_status)
+            ctx, resp, err = await new_result_context(self._client, self.opts, self._on_status,
+                                                      self._on_definition)
         except asyncio.CancelledError:
             self._t_end = time.monotonic()
             self.phase = Phase.STOPPED

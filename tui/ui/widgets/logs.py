@@ -331,6 +331,9 @@ class LogView(ScrollView, can_focus=True):
 
     def _update_subtitle(self) -> None:
         parts = ["follow" if self.follow else "paused"]
+        v = self._vertex
+        if v is not None and v.source is not None:
+            parts.insert(0, v.source.describe())
         if self._prompt is not None:
             parts.append("search: enter/esc")
         elif self._pattern:
