@@ -16,7 +16,10 @@ fi
 extra=${BXTUI_PIP_EXTRA:-dev}
 if ! .venv/bin/python -c 'import tui, grpc_tools, pytest' >/dev/null 2>&1 \
    || [ pyproject.toml -nt .venv/.bxtui-installed ]; then
-  .venv/bin/pip install -q --disable-pip-version-check -e ".[$extra]" 2>&1 \
+  # compat: a plain path entry in a .pth file, as cheap at start-up as a wheel (the default
+  # editable finder installs an import hook and imports its own modules at every start)
+  .venv/bin/pip install -q --disable-pip-version-check -e ".[$extra]" \
+    --config-settings editable_mode=compat 2>&1 \
     | grep -v '^WARNING: Location' >&2 || true
   .venv/bin/python -c 'import tui, grpc' || { echo "bootstrap: install failed" >&2; exit 1; }
   touch .venv/.bxtui-installed

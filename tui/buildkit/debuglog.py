@@ -20,7 +20,7 @@ from typing import Any, TextIO
 
 import grpc
 
-__all__ = ["LOG", "enable", "enabled", "interceptors", "redact", "register_secret"]
+__all__ = ["LOG", "enable", "enabled", "flush", "interceptors", "redact", "register_secret"]
 
 LOG = logging.getLogger("bxtui")
 MASK = "***"
@@ -29,15 +29,16 @@ MIN_SECRET_LEN = 4
 
 _SECRET_KEY = r"[\w.-]*(?:TOKEN|SECRET|PASSWORD|PASSWD|PASSPHRASE|API_?KEY|PRIVATE_?KEY|" \
               r"CREDENTIAL|AUTH)[\w.-]*"
+# Compiled on first use (re caches them): only a debug log redacts anything.
 _PATTERNS = [
     # KEY=value (build args, env entries, frontend attrs "build-arg:API_TOKEN=...")
-    re.compile(rf"(?i)\b({_SECRET_KEY}=)([^\s,;'\"]+)"),
+    rf"(?i)\b({_SECRET_KEY}=)([^\s,;'\"]+)",
     # "password": "value" in JSON or a Python repr ('build-arg:API_TOKEN': 'value')
-    re.compile(rf"(?i)(['\"][\w:.-]*{_SECRET_KEY}['\"]\s*:\s*['\"])([^'\"]*)"),
+    rf"(?i)(['\"][\w:.-]*{_SECRET_KEY}['\"]\s*:\s*['\"])([^'\"]*)",
     # Authorization: Bearer xxx / Basic xxx
-    re.compile(r"(?i)(authorization:\s*(?:bearer|basic)?\s*)(\S+)"),
+    r"(?i)(authorization:\s*(?:bearer|basic)?\s*)(\S+)",
     # scheme://user:password@host
-    re.compile(r"(?i)(\b[a-z][\w+.-]*://[^:/\s@]+:)([^@\s]+)(?=@)"),
+    r"(?i)(\b[a-z][\w+.-]*://[^:/\s@]+:)([^@\s]+)(?=@)",
 ]
 _secrets: set[str] = set()
 _lock = threading.Lock()
@@ -60,7 +61,7 @@ def redact(text: str) -> str:
         if value in text:
             text = text.replace(value, MASK)
     for pattern in _PATTERNS:
-        text = pattern.sub(lambda m: m.group(1) + (MASK if m.group(2) else ""), text)
+        text = re.sub(pattern, lambda m: m.group(1) + (MASK if m.group(2) else ""), text)
     return text
 
 
@@ -90,6 +91,12 @@ def enable(stream: TextIO | None = None, path: str | None = None) -> logging.Han
     LOG.setLevel(logging.DEBUG)
     LOG.propagate = False
     return handler
+
+
+def flush() -> None:
+    """Write out what the debug log's handlers still hold (before a fast exit)."""
+    for handler in LOG.handlers:
+        handler.flush()
 
 
 # -- gRPC calls --------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from typing import Any
 import grpc
 from google.protobuf.message import DecodeError
 
-from tui.buildkit.proto import errdefs_pb2, gateway_pb2, ops_pb2, rpc_status_pb2
+from tui.buildkit.proto import gateway_pb2, ops_pb2, rpc_status_pb2
 
 __all__ = [
     "STATUS_DETAILS_KEY",
@@ -199,6 +199,8 @@ def _str(value: object) -> str:
 
 def _parse_solve(type_url: str, value: bytes) -> SolveFailure | None:
     from google.protobuf import json_format  # only needed here; slow to import
+
+    from tui.buildkit.proto import errdefs_pb2  # only a failed build needs it
 
     msg = errdefs_pb2.Solve()
     try:

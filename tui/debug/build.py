@@ -9,6 +9,7 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import grpc
 
@@ -18,14 +19,16 @@ from tui.buildkit.errors import BuildError, error_from_rpc, status_from_error
 from tui.buildkit.gateway import Gateway
 from tui.buildkit.proto import control_pb2, gateway_pb2, ops_pb2
 from tui.buildkit.session.filesync import ExportTarget
-from tui.buildkit.session.secrets import SecretSource
 from tui.buildkit.session.server import SessionServer
-from tui.debug.llbdef import LLBDefinition, merged_definition
 from tui.debug.options import DOCKERFILE_FRONTEND, BuildOptions
+
+if TYPE_CHECKING:
+    from tui.buildkit.session.secrets import SecretSource
+    from tui.debug.llbdef import LLBDefinition
 
 StatusCallback = Callable[[control_pb2.StatusResponse], None]
 #: Called with the build's own definition once the frontend has returned it.
-DefinitionCallback = Callable[[LLBDefinition], None]
+DefinitionCallback = Callable[["LLBDefinition"], None]
 BuildFunc = Callable[[Gateway], Awaitable[gateway_pb2.Result | None]]
 
 
@@ -253,6 +256,8 @@ def dockerfile_build_func(
         res = await gw.solve(frontend=DOCKERFILE_FRONTEND, frontend_opt=frontend_opt,
                              evaluate=False)
         if on_definition is not None:
+            from tui.debug.llbdef import merged_definition
+
             definition = merged_definition(result_refs(res).values())
             if definition is not None:
                 on_definition(definition)

@@ -31,6 +31,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from tui.debug.logbuffer import DEFAULT_LOG_CAP, LogBuffer
+from tui.debug.progressui import CANCELED_SUFFIX
 from tui.debug.timing import Interval, go_seconds, merge_intervals, ns_to_datetime, timestamp_ns
 
 if TYPE_CHECKING:
@@ -51,8 +52,6 @@ __all__ = [
     "VertexState",
 ]
 
-#: progressui treats an error ending with this text as a cancellation.
-CANCELED_SUFFIX = "context canceled"
 
 # StatusResponse field numbers
 _VERTEXES, _STATUSES, _LOGS, _WARNINGS = 1, 2, 3, 4

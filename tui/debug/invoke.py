@@ -9,9 +9,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tui.buildkit.proto import ops_pb2
+from tui.debug.options import OptionsError
 
 
-class InvokeError(ValueError):
+class InvokeError(OptionsError):
     """An ``--invoke`` value or a debug request that cannot be honoured (one line)."""
 
 

@@ -4,27 +4,28 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from tui.buildkit.proto import control_pb2
 from tui.buildkit.session.filesync import ExportTarget
-from tui.buildkit.session.secrets import SecretSource
+
+if TYPE_CHECKING:
+    from tui.buildkit.session.secrets import SecretSource
 
 DOCKERFILE_FRONTEND = "dockerfile.v0"
 
-_PLATFORM = re.compile(r"^[a-z0-9_.-]+(/[a-z0-9_.-]+){0,2}$|^local$")
-_TAG = re.compile(
+# Compiled on first use (re caches them): most builds never check a tag or a platform.
+_PLATFORM = r"^[a-z0-9_.-]+(/[a-z0-9_.-]+){0,2}$|^local$"
+_TAG = (
     r"^(?:[a-zA-Z0-9](?:[a-zA-Z0-9.-]*[a-zA-Z0-9])?(?::[0-9]+)?/)?"
     r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
     r"(?::[\w][\w.-]{0,127})?(?:@sha256:[0-9a-f]{64})?$"
 )
-_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
+_NAME = r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$"
 
 
 class OptionsError(ValueError):
@@ -75,6 +76,9 @@ def dockerfile_from_stdin(stream: BinaryIO) -> Iterator[str]:
 
     Yields the file's path; the directory (0700) is removed on exit.
     """
+    import shutil
+    import tempfile
+
     data = stream.read()
     folder = tempfile.mkdtemp(prefix="bxtui-dockerfile-")
     try:
@@ -145,13 +149,13 @@ class BuildOptions:
         if not folder.is_dir():
             raise OptionsError(f"failed to read dockerfile: {folder} is not a directory")
         for p in self.platforms:
-            if not _PLATFORM.match(p):
+            if not re.match(_PLATFORM, p):
                 raise OptionsError(f"invalid --platform {p!r}: expected os/arch[/variant]")
         for t in self.tags:
-            if not _TAG.match(t):
+            if not re.match(_TAG, t):
                 raise OptionsError(f"invalid tag {t!r}: invalid reference format")
         for name, path in self.build_contexts.items():
-            if not _NAME.match(name):
+            if not re.match(_NAME, name):
                 raise OptionsError(f"invalid --build-context name {name!r}")
             if "://" not in path and not Path(path).is_dir():
                 raise OptionsError(f"invalid --build-context {name}={path}: not a directory")

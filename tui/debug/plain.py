@@ -30,7 +30,7 @@ import time
 from collections.abc import AsyncIterable, Callable, Iterable
 from typing import TYPE_CHECKING, TextIO
 
-from tui.debug.graph import CANCELED_SUFFIX
+from tui.debug.progressui import CANCELED_SUFFIX
 from tui.debug.textfmt import _go_div, format_bytes
 from tui.debug.timing import Interval, go_seconds, merge_intervals
 from tui.debug.warnings_summary import _format_warnings, _Warn

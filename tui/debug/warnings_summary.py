@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from tui.debug.graph import BuildWarning
+from tui.buildkit.proto import control_pb2
 from tui.debug.snippet import format_source
 
 if TYPE_CHECKING:
-    from tui.buildkit.proto import control_pb2
+    from tui.debug.graph import BuildWarning
 
 __all__ = ["format_warnings"]
 
@@ -21,22 +21,22 @@ class _Warn:
     __slots__ = ("detail", "filename", "has_source", "ranges", "short", "source", "url")
 
     def __init__(self, w: control_pb2.VertexWarning | BuildWarning) -> None:
-        if isinstance(w, BuildWarning):
-            self.short = w.short.encode()
-            self.detail = [d.encode() for d in w.detail]
+        if isinstance(w, control_pb2.VertexWarning):
+            self.short = w.short
+            self.detail = list(w.detail)
             self.url = w.url
-            self.has_source = w.has_source
-            self.filename = w.filename
-            self.source = w.source
-            self.ranges = w.line_ranges
+            self.has_source = w.HasField("info")
+            self.filename = w.info.filename
+            self.source = w.info.data
+            self.ranges = [(r.start.line, r.end.line) for r in w.ranges]
             return
-        self.short = w.short
-        self.detail = list(w.detail)
+        self.short = w.short.encode()
+        self.detail = [d.encode() for d in w.detail]
         self.url = w.url
-        self.has_source = w.HasField("info")
-        self.filename = w.info.filename
-        self.source = w.info.data
-        self.ranges = [(r.start.line, r.end.line) for r in w.ranges]
+        self.has_source = w.has_source
+        self.filename = w.filename
+        self.source = w.source
+        self.ranges = w.line_ranges
 
 
 def format_warnings(

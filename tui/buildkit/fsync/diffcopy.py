@@ -22,7 +22,6 @@ from google.protobuf.message import DecodeError
 from tui.buildkit.fsync.entry import NO_XATTRS, Entry
 from tui.buildkit.fsync.errors import DiffCopyError, ProtocolError, RemoteError
 from tui.buildkit.fsync.opener import FileOpener
-from tui.buildkit.fsync.receiver import Receiver
 from tui.buildkit.fsync.walk import walk
 from tui.buildkit.proto import fsutil_types_pb2
 
@@ -395,6 +394,8 @@ async def receive_tree(recv: AsyncIterator[Packet], send: SendFn, dest: str) -> 
     replaced, others kept (fsutil's merge mode); ownership is left to the current user.
     Paths must be clean, relative, in walk order and under ``dest``.
     """
+    from tui.buildkit.fsync.receiver import Receiver  # exports only
+
     rx: Receiver | None = None
     outbox: asyncio.Queue[Packet] = asyncio.Queue()
 

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-import ctypes
 import errno
+import functools
 import os
 import stat as _stat
 import sys
-from typing import Final
+from typing import TYPE_CHECKING, Any, Final
 
 from tui.buildkit.fsync.entry import Entry
 from tui.buildkit.fsync.errors import PathError
+
+if TYPE_CHECKING:
+    import ctypes
 
 __all__ = ["DIR_FLAGS", "FILE_FLAGS", "FileOpener", "RootFd"]
 
@@ -18,31 +21,31 @@ DIR_FLAGS: Final = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 FILE_FLAGS: Final = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 
 
-class _OpenHow(ctypes.Structure):
-    _fields_ = (
-        ("flags", ctypes.c_uint64),
-        ("mode", ctypes.c_uint64),
-        ("resolve", ctypes.c_uint64),
-    )
-
-
 _SYS_OPENAT2: Final = 437  # same number on every Linux architecture that has it
 _RESOLVE_NO_SYMLINKS: Final = 0x04
 _RESOLVE_BENEATH: Final = 0x08
 
 
-def _load_libc() -> ctypes.CDLL | None:
+@functools.cache
+def _libc() -> tuple[ctypes.CDLL, Any] | None:
+    """Libc's ``syscall`` and the ``open_how`` struct type, loaded on first use (or None)."""
     if not sys.platform.startswith("linux"):
         return None
+    import ctypes
+
+    class OpenHow(ctypes.Structure):
+        _fields_ = (
+            ("flags", ctypes.c_uint64),
+            ("mode", ctypes.c_uint64),
+            ("resolve", ctypes.c_uint64),
+        )
+
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         libc.syscall.restype = ctypes.c_long
     except (OSError, AttributeError):
         return None
-    return libc
-
-
-_LIBC = _load_libc()
+    return libc, OpenHow
 
 
 class RootFd:
@@ -60,7 +63,7 @@ class RootFd:
             self.fd = os.open(real, DIR_FLAGS)
         except OSError as exc:
             raise PathError("open", real, exc) from exc
-        self.beneath = _LIBC is not None
+        self.beneath = _libc() is not None
 
     def close(self) -> None:
         """Release the descriptor."""
@@ -69,10 +72,14 @@ class RootFd:
             self.fd = -1
 
     def _openat2(self, rel: str, flags: int) -> int:
-        assert _LIBC is not None
-        how = _OpenHow(flags, 0, _RESOLVE_BENEATH | _RESOLVE_NO_SYMLINKS)
+        import ctypes
+
+        loaded = _libc()
+        assert loaded is not None
+        libc, open_how = loaded
+        how = open_how(flags, 0, _RESOLVE_BENEATH | _RESOLVE_NO_SYMLINKS)
         fd = int(
-            _LIBC.syscall(
+            libc.syscall(
                 ctypes.c_long(_SYS_OPENAT2),
                 ctypes.c_int(self.fd),
                 ctypes.c_char_p(os.fsencode(rel)),

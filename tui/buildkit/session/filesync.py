@@ -12,7 +12,6 @@ from urllib.parse import unquote_plus
 import grpc
 
 from tui.buildkit.fsync.diffcopy import parse_packet, receive_tree, send_tree
-from tui.buildkit.fsync.receiver import make_private_dirs
 from tui.buildkit.proto import filesync_pb2_grpc, fsutil_types_pb2
 from tui.buildkit.session.rpc import abort
 
@@ -120,6 +119,8 @@ class FileSendHandler:
 
         async def send(p: Packet) -> None:
             await context.write(p.SerializeToString())
+
+        from tui.buildkit.fsync.receiver import make_private_dirs  # exports only
 
         await asyncio.to_thread(make_private_dirs, dest)
         await receive_tree(packets(), send, dest)

@@ -9,23 +9,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import os
 import socket
-import uuid
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from tui.buildkit.proto import auth_pb2, fsutil_types_pb2, health_pb2, secrets_pb2
-from tui.buildkit.session.auth import AuthService
 from tui.buildkit.session.filesync import ExportTarget, FileSendHandler, FileSyncService
 from tui.buildkit.session.h2server import GrpcConnection
 from tui.buildkit.session.health import HealthService
 from tui.buildkit.session.methods import RpcMethod, bidi, method_table, unary
 from tui.buildkit.session.pipe import Pipe
-from tui.buildkit.session.secrets import SecretSource, SecretsService
+
+if TYPE_CHECKING:
+    from tui.buildkit.session.auth import AuthService
+    from tui.buildkit.session.secrets import SecretSource, SecretsService
+
+UnaryHandler = Callable[[Any, Any], Awaitable[Any]]
 
 SERVED_METHODS = (
     "/grpc.health.v1.Health/Check",
@@ -45,8 +47,8 @@ def shared_key(paths: Sequence[str]) -> str:
     """A key stable per machine and directories, so unchanged files are not sent again."""
     machine = ""
     for candidate in ("/etc/machine-id", "/var/lib/dbus/machine-id"):
-        with contextlib.suppress(OSError):
-            machine = Path(candidate).read_text().strip()
+        with contextlib.suppress(OSError), open(candidate) as fh:
+            machine = fh.read().strip()
             break
     h = hashlib.sha256(f"{machine or socket.gethostname()}\0".encode())
     for p in paths:
@@ -54,12 +56,20 @@ def shared_key(paths: Sequence[str]) -> str:
     return h.hexdigest()
 
 
-@dataclass(frozen=True)
-class _CallDetails:
+class _CallDetails(NamedTuple):
     """What a grpc generic handler looks a method up by."""
 
     method: str
     invocation_metadata: tuple[tuple[str, str], ...] = ()
+
+
+def _deferred(resolve: Callable[[], UnaryHandler]) -> UnaryHandler:
+    """A unary handler looked up on each call: its service is made only when first asked."""
+
+    async def call(request: Any, context: Any) -> Any:
+        return await resolve()(request, context)
+
+    return call
 
 
 def from_generic_handler(handler: Any, path: str) -> RpcMethod:
@@ -94,16 +104,15 @@ class SessionServer:
         name: str = "bxtui",
         on_bytes: Callable[[str, int], None] | None = None,
     ) -> None:
-        self.id = uuid.uuid4().hex
+        self.id = os.urandom(16).hex()
         self.name = name
-        env = os.environ if environ is None else environ
+        self._environ = os.environ if environ is None else environ
+        self._secrets = dict(secrets or {})
         self.dirs = dict(dirs or {})
         self.shared_key = shared_key(sorted(self.dirs.values()))
         self.health = HealthService()
         self.filesync = FileSyncService(self.dirs, on_bytes)
         self._exports = list(exports)
-        auth = AuthService(env)
-        secrets_service = SecretsService(secrets or {}, env)
         packet = fsutil_types_pb2.Packet.FromString
         entries = [
             ("/grpc.health.v1.Health/Check",
@@ -111,15 +120,20 @@ class SessionServer:
             ("/moby.filesync.v1.FileSync/DiffCopy", bidi(self.filesync.DiffCopy, packet)),
             (TARSTREAM_METHOD, bidi(self.filesync.TarStream, packet)),
             ("/moby.filesync.v1.Auth/Credentials",
-             unary(auth.Credentials, auth_pb2.CredentialsRequest.FromString)),
+             unary(_deferred(lambda: self._auth.Credentials),
+                   auth_pb2.CredentialsRequest.FromString)),
             ("/moby.filesync.v1.Auth/FetchToken",
-             unary(auth.FetchToken, auth_pb2.FetchTokenRequest.FromString)),
+             unary(_deferred(lambda: self._auth.FetchToken),
+                   auth_pb2.FetchTokenRequest.FromString)),
             ("/moby.filesync.v1.Auth/GetTokenAuthority",
-             unary(auth.GetTokenAuthority, auth_pb2.GetTokenAuthorityRequest.FromString)),
+             unary(_deferred(lambda: self._auth.GetTokenAuthority),
+                   auth_pb2.GetTokenAuthorityRequest.FromString)),
             ("/moby.filesync.v1.Auth/VerifyTokenAuthority",
-             unary(auth.VerifyTokenAuthority, auth_pb2.VerifyTokenAuthorityRequest.FromString)),
+             unary(_deferred(lambda: self._auth.VerifyTokenAuthority),
+                   auth_pb2.VerifyTokenAuthorityRequest.FromString)),
             ("/moby.buildkit.secrets.v1.Secrets/GetSecret",
-             unary(secrets_service.GetSecret, secrets_pb2.GetSecretRequest.FromString)),
+             unary(_deferred(lambda: self._secrets_service.GetSecret),
+                   secrets_pb2.GetSecretRequest.FromString)),
         ]
         if self._exports:
             handler = FileSendHandler(self._exports).generic_handler()
@@ -127,6 +141,18 @@ class SessionServer:
         self.rpc_methods: dict[str, RpcMethod] = method_table(entries)
         """The served methods by full path (what each connection dispatches on)."""
         self._conns: set[GrpcConnection] = set()
+
+    @functools.cached_property
+    def _auth(self) -> AuthService:
+        from tui.buildkit.session.auth import AuthService
+
+        return AuthService(self._environ)
+
+    @functools.cached_property
+    def _secrets_service(self) -> SecretsService:
+        from tui.buildkit.session.secrets import SecretsService
+
+        return SecretsService(self._secrets, self._environ)
 
     @property
     def methods(self) -> list[str]:
