@@ -256,10 +256,21 @@ def test_includes_then_excludes(tmp_path: Path) -> None:
 
 
 def test_bad_pattern_raises_before_walking(tmp_path: Path) -> None:
-    with pytest.raises(PatternError):
-        walk(str(tmp_path), [], ["!"], [])
-    with pytest.raises(PatternError):
+    # worded as fsutil's NewFilterFS: the patterns as Go prints a []string, then the error
+    with pytest.raises(PatternError, match=r'^invalid excludepatterns: \[a !\]: illegal excl'):
+        walk(str(tmp_path), [], ["a", "!"], [])
+    with pytest.raises(PatternError, match=r"^invalid includepatterns: \[a\[\]: syntax error in"):
         walk(str(tmp_path), ["a["], [], [])
+
+
+def test_regexp_go_refuses_fails_the_walk_where_evaluated(tmp_path: Path) -> None:
+    make(tmp_path, ["a", "x/y"])
+    it = walk(str(tmp_path), [], ["x", "![z-a]"], [])  # compiled when first evaluated (on x)
+    with pytest.raises(PatternError, match=r"^failed to match excludepatterns: syntax"):
+        list(it)
+    assert [e.path for e in walk(str(tmp_path), [], ["nothing", "![z-a]"], [])] == paths(tmp_path)
+    with pytest.raises(PatternError, match=r"^failed to match includepatterns: syntax"):
+        list(walk(str(tmp_path), ["a\\Z"], [], []))
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from tui.buildkit.fsync.entry import NO_XATTRS, Entry
 from tui.buildkit.fsync.errors import DiffCopyError, ProtocolError, RemoteError
 from tui.buildkit.fsync.opener import FileOpener
 from tui.buildkit.fsync.receiver import Receiver
-from tui.buildkit.fsync.walk import walk
+from tui.buildkit.fsync.walk import Filter, open_filter, walk_filter
 from tui.buildkit.proto import fsutil_types_pb2
 
 __all__ = [
@@ -320,6 +320,7 @@ async def send_tree(
     include_patterns: Iterable[str] = (),
     exclude_patterns: Iterable[str] = (),
     followpaths: Iterable[str] = (),
+    prepared: Filter | None = None,
     progress: Callable[[int], None] | None = None,
     reset_owner: bool = True,
 ) -> None:
@@ -330,11 +331,15 @@ async def send_tree(
     time. Returns right after sending FIN, without waiting for the stream to close.
     ``progress`` receives the size of every packet sent. ``reset_owner`` sends uid/gid 0
     like the Go client (``resetUIDAndGID``); so files COPY'd without ``--chown`` are
-    root-owned as with buildx. Raises :class:`RemoteError` on the peer's ERR and
-    :class:`ProtocolError` (after sending ERR) on a bad REQ or a stream that ends early.
+    root-owned as with buildx. ``prepared``: the walk's :class:`Filter`, already built by
+    :func:`open_filter` for ``root`` (the pattern arguments are then not used). Raises
+    :class:`RemoteError` on the peer's ERR and :class:`ProtocolError` (after sending ERR)
+    on a bad REQ or a stream that ends early.
     """
     try:
-        entries = walk(root, include_patterns, exclude_patterns, followpaths)
+        flt = prepared if prepared is not None else open_filter(
+            root, include_patterns, exclude_patterns, followpaths)
+        entries = walk_filter(flt)
         opener = FileOpener(root)
     except Exception as exc:
         await _send_error(send, exc)
