@@ -80,8 +80,8 @@ SINGLE = [
 ]
 
 
-@pytest.mark.parametrize(("pattern", "path", "expected"), SINGLE)
-def test_single_pattern(pattern: str, path: str, expected: bool) -> None:
+def assert_single(pattern: str, path: str, expected: bool) -> None:
+    """One pattern on one path, asked as a lone query and as the walk asks it."""
     pm = PatternMatcher([pattern])
     assert pm.matches(path) is expected
     # the walker's incremental form agrees when fed every parent first
@@ -91,6 +91,11 @@ def test_single_pattern(pattern: str, path: str, expected: bool) -> None:
         _, info = pm.matches_with_parent("/".join(parts[:i]), info)
     assert pm.matches_with_parent(path, info)[0] is expected
     assert pm.matches_with_parent(path, None)[0] is expected
+
+
+@pytest.mark.parametrize(("pattern", "path", "expected"), SINGLE)
+def test_single_pattern(pattern: str, path: str, expected: bool) -> None:
+    assert_single(pattern, path, expected)
 
 
 MULTI = [

@@ -19,6 +19,7 @@ from functools import cache
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from test_fsync_patterns import assert_single
 
 from tui.buildkit.fsync.patterns import PatternMatcher, go_clean, go_glob_match
 
@@ -155,16 +156,7 @@ def _clean(p: str) -> bool:
 @example("*a*a*a*a*a*a*a*a*a*a*b", "a" * 60)
 @example("**/*a*a*a*a*a*a*a*a*b/**", "/".join(["a" * 30] * 10))
 def test_single_pattern_agrees_with_reference(pat: str, p: str) -> None:
-    pm = PatternMatcher([pat])
-    want = ref_matches([pat], p)
-    assert pm.matches(p) is want
-    # the walk's incremental form, fed every parent first (one pattern: no upstream quirk)
-    info = None
-    parts = p.split("/")
-    for i in range(1, len(parts)):
-        _, info = pm.matches_with_parent("/".join(parts[:i]), info)
-    assert pm.matches_with_parent(p, info)[0] is want
-    assert pm.matches_with_parent(p, None)[0] is want
+    assert_single(pat, p, ref_matches([pat], p))  # also as the walk asks it
 
 
 @HOSTILE
