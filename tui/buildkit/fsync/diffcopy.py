@@ -13,6 +13,7 @@ import contextlib
 import dataclasses
 import errno
 import os
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from itertools import islice
 from typing import Final, cast
@@ -224,10 +225,12 @@ class _Sender:
         opener: FileOpener,
         reset_owner: bool,
         progress: Callable[[int], None] | None,
+        stop_walk: threading.Event,
     ) -> None:
         self._send = send
         self._lock = asyncio.Lock()
         self._entries = entries
+        self._stop_walk = stop_walk
         self._opener = opener
         self._reset_owner = reset_owner
         self._progress = progress
@@ -261,6 +264,7 @@ class _Sender:
                     idx += 1
                     await self.emit(pkt)
         finally:
+            self._stop_walk.set()  # a batch still walking (we were cancelled) ends at once
             ahead.cancel()
         await self.emit(Packet(type=STAT))
 
@@ -339,12 +343,13 @@ async def send_tree(
     try:
         flt = prepared if prepared is not None else open_filter(
             root, include_patterns, exclude_patterns, followpaths)
-        entries = walk_filter(flt)
+        stop_walk = threading.Event()
+        entries = walk_filter(flt, stop_walk)
         opener = FileOpener(root)
     except Exception as exc:
         await _send_error(send, exc)
         raise
-    sender = _Sender(send, entries, opener, reset_owner, progress)
+    sender = _Sender(send, entries, opener, reset_owner, progress, stop_walk)
 
     async def read() -> None:
         async for pkt in recv:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import os
 import stat as _stat
+import threading
 from collections.abc import Iterable, Iterator, Mapping
 from types import MappingProxyType
 from typing import Final
@@ -31,11 +32,15 @@ from tui.buildkit.fsync.followpaths import resolve_followpaths, sort_names
 from tui.buildkit.fsync.opener import DIR_FLAGS, RootFd
 from tui.buildkit.fsync.patterns import MatchInfo, PatternError, PatternMatcher, dedupe_paths
 
-__all__ = ["Filter", "open_filter", "walk", "walk_filter"]
+__all__ = ["Filter", "WalkStopped", "open_filter", "walk", "walk_filter"]
 
 _GONE: Final = (errno.ENOENT, errno.ENOTDIR, errno.ELOOP, errno.EXDEV)
 _PROC_FD: Final = os.path.isdir("/proc/self/fd")
 _PATH_MAX: Final = 4096
+
+
+class WalkStopped(Exception):
+    """The walk's ``stop`` event was set (see :func:`walk_filter`)."""
 
 
 class Filter:
@@ -126,8 +131,9 @@ class _Frame:
 
 
 class _Walker:
-    def __init__(self, flt: Filter) -> None:
+    def __init__(self, flt: Filter, stop: threading.Event) -> None:
         self.root = flt.root
+        self.stop = stop
         self.root_fd: RootFd | None = None
         self.include = flt.include
         self.exclude = flt.exclude
@@ -237,6 +243,8 @@ class _Walker:
                 raise PathError("readdirent", os_dir, exc) from exc
             items: list[_Item] = []
             for name in sort_names(list(children)):
+                if self.stop.is_set():
+                    raise WalkStopped
                 de = children[name]
                 rel = prefix + name
                 try:
@@ -353,13 +361,15 @@ def open_filter(
     return Filter(real, include_patterns, exclude_patterns, followpaths)
 
 
-def walk_filter(flt: Filter) -> Iterator[Entry]:
+def walk_filter(flt: Filter, stop: threading.Event | None = None) -> Iterator[Entry]:
     """Entries under ``flt.root`` in fsutil's order, as ``flt`` lets them through.
 
     Filesystem errors, and :class:`PatternError` for a regexp pattern Go refuses (Go
-    compiles each when first evaluated), surface while iterating.
+    compiles each when first evaluated), surface while iterating. Once ``stop`` is set,
+    the walk raises :class:`WalkStopped` at its next entry: a thread walking a huge
+    directory for a consumer that is gone is released at once.
     """
-    return _Walker(flt).run()
+    return _Walker(flt, stop or threading.Event()).run()
 
 
 def walk(
