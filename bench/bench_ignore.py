@@ -324,6 +324,8 @@ def main() -> int:
         if args.per_path:
             doc["per_path"] = per_path(args, before)
             print(json.dumps(doc, indent=2))
+            if args.json:
+                args.json.write_text(json.dumps(doc, indent=2))
             return 0
         ctx = ensure_context(args.dir, args.files, args.depth, args.lines)
         dockerfile = work / "df" / "Dockerfile"
