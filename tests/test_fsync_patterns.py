@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from tui.buildkit.fsync.patterns import (
@@ -78,8 +80,8 @@ SINGLE = [
 ]
 
 
-@pytest.mark.parametrize(("pattern", "path", "expected"), SINGLE)
-def test_single_pattern(pattern: str, path: str, expected: bool) -> None:
+def assert_single(pattern: str, path: str, expected: bool) -> None:
+    """One pattern on one path, asked as a lone query and as the walk asks it."""
     pm = PatternMatcher([pattern])
     assert pm.matches(path) is expected
     # the walker's incremental form agrees when fed every parent first
@@ -89,6 +91,11 @@ def test_single_pattern(pattern: str, path: str, expected: bool) -> None:
         _, info = pm.matches_with_parent("/".join(parts[:i]), info)
     assert pm.matches_with_parent(path, info)[0] is expected
     assert pm.matches_with_parent(path, None)[0] is expected
+
+
+@pytest.mark.parametrize(("pattern", "path", "expected"), SINGLE)
+def test_single_pattern(pattern: str, path: str, expected: bool) -> None:
+    assert_single(pattern, path, expected)
 
 
 MULTI = [
@@ -190,27 +197,79 @@ def test_dedupe_paths() -> None:
 
 # -- Go regexp semantics (patternmatcher compiles each pattern lazily, with Go's regexp) -----
 def test_bad_range_fails_only_when_the_pattern_is_evaluated() -> None:
-    from tui.buildkit.fsync.patterns import PatternError, PatternMatcher
-
     pm = PatternMatcher(["keep", "![z-a]"])  # an exception is skipped until something matched
     assert not pm.matches("other")
-    with pytest.raises(PatternError, match="invalid character class range"):
+    with pytest.raises(PatternError, match=r"^syntax error in pattern$") as info:
         pm.matches("keep")  # now the exception must be evaluated
+    assert info.value.reason == "error parsing regexp: invalid character class range: `z-a`"
+    with pytest.raises(PatternError):
+        pm.matches_with_parent("keep", None)  # every evaluation fails, as in Go
 
 
 def test_posix_classes_and_go_escapes() -> None:
-    from tui.buildkit.fsync.goregex import GoRegexError, to_python
-    from tui.buildkit.fsync.patterns import PatternError, PatternMatcher
-
     pm = PatternMatcher(["[[:alpha:]]x"])
     assert pm.matches("ax") and pm.matches("Bx") and not pm.matches("1x")
+    assert PatternMatcher(["[[:^digit:]]x"]).matches("ax")
     pm = PatternMatcher(["a\\z"])  # Go: \z is the end of the text, so this is just "a"
     assert pm.matches("a") and not pm.matches("az") and not pm.matches("a\\z")
     assert PatternMatcher(["a\\x2ez"]).matches("a.z")
     assert not PatternMatcher(["a\\x2ez"]).matches("abz")
-    with pytest.raises(PatternError, match="invalid escape sequence"):
-        PatternMatcher(["a\\Z"]).matches("a")
-    assert to_python("[[:digit:][:upper:]]") == "[0-9A-Z]"
-    assert to_python("\\Qa.b\\E") == "a\\.b"
-    with pytest.raises(GoRegexError):
-        to_python("[b-a]")
+    assert PatternMatcher(["\\Qa.b\\E*"]).matches("a\\.bcd")  # patternmatcher escaped the dot
+    assert PatternMatcher(["\\Qa*"]).matches("a[^/]*$")  # no \E: the rest (and $) is quoted
+    assert PatternMatcher(["a\\_b"]).matches("a_b")  # Go allows \_
+    assert PatternMatcher(["\\pL?"]).matches("éx") and not PatternMatcher(["\\pL"]).matches("1")
+    assert PatternMatcher(["a^b"]).matches("a^b")  # exact: no regexp
+    assert not PatternMatcher(["a^b*"]).matches("a^bc")  # ^ is an anchor in Go's regexp
+
+
+@pytest.mark.parametrize(("pattern", "reason"), [
+    ("a\\Z", "invalid escape sequence: `\\Z`"),
+    ("a\\C", "invalid escape sequence: `\\C`"),  # RE2's any byte: Go refuses it
+    ("[\\C]", "invalid escape sequence: `\\C`"),
+    ("[[:foo:]]", "invalid character class range: `[:foo:]`"),
+    ("[[:alpha:]", "missing closing ]: `[[:alpha:]$`"),
+    ("a\\1", "invalid escape sequence: `\\1`"),
+    ("a\\é", "invalid escape sequence: `\\é`"),
+])
+def test_regexps_go_refuses(pattern: str, reason: str) -> None:
+    pm = PatternMatcher([pattern])  # accepted up front (filepath.Match syntax is fine)
+    with pytest.raises(PatternError, match=r"^syntax error in pattern$") as info:
+        pm.matches("a")
+    assert info.value.reason == f"error parsing regexp: {reason}"
+    assert PatternMatcher(["\\Qa\\C\\E"]).matches("a\\C")  # quoted: a literal
+
+
+def test_undecodable_bytes_read_as_replacement_characters() -> None:
+    name = os.fsdecode(b"caf\xe9x")  # surrogate escapes; Go's regexp sees U+FFFD
+    assert PatternMatcher(["caf?x"]).matches(name)
+    assert PatternMatcher(["caf\ufffd*"]).matches(name)
+    assert PatternMatcher([os.fsdecode(b"caf\xe8*")]).matches(name)  # any bad byte is U+FFFD
+    assert not PatternMatcher(["caf[a-z]x"]).matches(name)
+    assert PatternMatcher([name]).matches(name)  # exact: bytes compared, as in Go
+    assert not PatternMatcher([os.fsdecode(b"caf\xe8x")]).matches(name)
+    assert go_glob_match("caf?x", name) and go_glob_match("caf[^a-z]*", name)
+
+
+# -- the RE2 sets -------------------------------------------------------------------------------
+def test_regex_sets_in_chunks_and_their_fallbacks(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tui.buildkit.fsync import goregex
+
+    sources = [f"^t{i:03d}/(.*/)?(.*/)?[^/]*\\.[ch]$" for i in range(300)]  # three chunks
+    text = b"t257/a/b/x.c"
+    assert goregex.RegexSet(sources).matching(text) == [257]
+
+    class DfaOutOfMemory:  # what RE2 answers then: no match at all, not even the canary
+        def Match(self, text: bytes) -> None:
+            return None
+
+    monkeypatch.setattr(goregex, "_compile_set", lambda sources: DfaOutOfMemory())
+    assert goregex.RegexSet(sources).matching(text) == [257]
+    monkeypatch.setattr(goregex, "_compile_set", lambda sources: None)  # RE2 refused the set
+    assert goregex.RegexSet(sources).matching(text) == [257]
+    assert goregex.RegexSet(sources).matching(b"t257/x.o") == []
+
+
+def test_many_regexp_patterns() -> None:
+    pm = PatternMatcher([f"t{i:04d}/**/*.[ch]x*y" for i in range(1000)] + ["!t0999/keep*"])
+    assert pm.matches("t0999/a/b.cxzy") and not pm.matches("t0999/a/b.cxz")
+    assert not pm.matches("t0999/keep.cxzy") and pm.matches("t0998/keep.cxzy")

@@ -7,6 +7,7 @@ import os
 import socket
 import stat
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,7 +30,7 @@ from tui.buildkit.fsync.entry import (
 )
 from tui.buildkit.fsync.opener import FileOpener
 from tui.buildkit.fsync.patterns import PatternError
-from tui.buildkit.fsync.walk import walk
+from tui.buildkit.fsync.walk import WalkStopped, open_filter, walk, walk_filter
 
 
 def make(root: Path, spec: list[str]) -> Path:
@@ -256,10 +257,21 @@ def test_includes_then_excludes(tmp_path: Path) -> None:
 
 
 def test_bad_pattern_raises_before_walking(tmp_path: Path) -> None:
-    with pytest.raises(PatternError):
-        walk(str(tmp_path), [], ["!"], [])
-    with pytest.raises(PatternError):
+    # worded as fsutil's NewFilterFS: the patterns as Go prints a []string, then the error
+    with pytest.raises(PatternError, match=r'^invalid excludepatterns: \[a !\]: illegal excl'):
+        walk(str(tmp_path), [], ["a", "!"], [])
+    with pytest.raises(PatternError, match=r"^invalid includepatterns: \[a\[\]: syntax error in"):
         walk(str(tmp_path), ["a["], [], [])
+
+
+def test_regexp_go_refuses_fails_the_walk_where_evaluated(tmp_path: Path) -> None:
+    make(tmp_path, ["a", "x/y"])
+    it = walk(str(tmp_path), [], ["x", "![z-a]"], [])  # compiled when first evaluated (on x)
+    with pytest.raises(PatternError, match=r"^failed to match excludepatterns: syntax"):
+        list(it)
+    assert [e.path for e in walk(str(tmp_path), [], ["nothing", "![z-a]"], [])] == paths(tmp_path)
+    with pytest.raises(PatternError, match=r"^failed to match includepatterns: syntax"):
+        list(walk(str(tmp_path), ["a\\Z"], [], []))
 
 
 @pytest.fixture
@@ -461,3 +473,14 @@ def test_walk_ignores_directories_swapped_mid_walk(
             os.symlink(str(outside), root / "z")
     assert "z/sub/leak" not in seen
     assert seen == ["abs", "deep", "inside", "up", "z", "z/a", "z/sub"]
+
+
+def test_stop_ends_the_walk_at_its_next_entry(tmp_path: Path) -> None:
+    make(tmp_path, [*(f"f{i:03d}" for i in range(300)), "sub/a", "sub/b"])
+    stop = threading.Event()
+    it = walk_filter(open_filter(str(tmp_path)), stop)
+    assert next(it).path == "f000"  # the top directory was scanned for this one
+    stop.set()
+    assert [next(it).path for _ in range(300)][-1] == "sub"  # listed already: still served
+    with pytest.raises(WalkStopped):
+        next(it)  # scanning sub stops at its first entry

@@ -640,6 +640,36 @@ async def test_peer_unknown_dir_refused(
     assert canary[1].events() == []
 
 
+BAD_PATTERNS = {
+    "exclude !": ([("exclude-patterns", "*.log"), ("exclude-patterns", "!")],
+                  'invalid excludepatterns: [*.log !]: illegal exclusion pattern: "!"'),
+    "include !": ([("include-patterns", "!")],
+                  'invalid includepatterns: [!]: illegal exclusion pattern: "!"'),
+    "exclude [": ([("exclude-patterns", "a[")],
+                  "invalid excludepatterns: [a[]: syntax error in pattern"),
+    "include \\": ([("include-patterns", "a\\")],
+                   "invalid includepatterns: [a\\]: syntax error in pattern"),
+    # followpaths' targets join the include patterns (Go prints the whole list)
+    "follow and include [": ([("followpaths", "top.txt"), ("include-patterns", "[")],
+                             "invalid includepatterns: [[ top.txt]: syntax error in pattern"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_PATTERNS))
+async def test_peer_bad_patterns_fail_the_call_before_any_packet(
+    tmp_path: Path, canary: tuple[Path, OpenWatch], case: str
+) -> None:
+    """As fsutil's NewFilterFS: the DiffCopy call itself fails (``code = Unknown``)."""
+    import grpc
+
+    ctx = _peer_tree(tmp_path, canary[0])
+    options, details = BAD_PATTERNS[case]
+    async with FileSyncPeer(SessionServer(dirs={"context": str(ctx)})) as peer:
+        res = await peer.diffcopy([("dir-name", "context"), *options])
+    assert (res.code, res.details) == (grpc.StatusCode.UNKNOWN, details)
+    assert res.stats == [] and res.err is None and not res.fin
+
+
 ESCAPES: dict[str, tuple[list[tuple[str, str]], list[str] | None]] = {
     "include ../outside": ([("include-patterns", "../outside")], []),
     "include /../..": ([("include-patterns", "/../..")], None),

@@ -268,3 +268,42 @@ def test_signal_in_phase(case: Case, tmp_path: Path, big_context: Path, docker_h
             assert exited and came and exited.start() < came.start(), log
     if case.phase == "second":
         assert re.search(SECOND, log), log
+
+
+def _hostile_context(where: Path) -> Path:
+    """600 files 26 directories deep, a .dockerignore of a dozen stacked ``**`` lines.
+
+    Issue 13: Python's backtracking ``re`` took minutes on it, holding the GIL, so bxtui
+    never answered SIGTERM; RE2 sends it in a fraction of a second.
+    """
+    ctx = where / "hostile"
+    level = ctx / "a"
+    for depth in range(25):
+        level = level / f"d{depth:02d}"
+        level.mkdir(parents=True)
+        for i in range(24):
+            (level / f"f{i:02d}.txt").write_text("x")
+    lines = ["a/" + "**/" * (8 + n % 5) + "x" for n in range(12)]
+    (ctx / ".dockerignore").write_text("\n".join(lines) + "\n")
+    (ctx / "Dockerfile").write_text("FROM busybox:local\nCOPY . /c\nRUN sleep 120\n")
+    return ctx
+
+
+def test_sigterm_while_sending_a_hostile_context(tmp_path: Path, docker_host: str,
+                                                 runs: list[PhaseRun]) -> None:
+    case = Case("plain", "sending", "TERM")
+    where = tmp_path / "run"
+    where.mkdir()
+    ctx = _hostile_context(where)
+    before = active_builds(docker_host)
+    run = _spawn(case, ["--no-cache", str(ctx)], where, docker_host)
+    runs.append(run)
+    _reach(case, run, "")
+    assert wait_until(lambda: bool(active_builds(docker_host) - before), 10)
+    mine = active_builds(docker_host) - before
+    procs = run.descendants()
+    run.kill(signal.SIGTERM)  # during the upload, or just after it: either way, promptly out
+    out = Outcome(run, run.result(), mine, procs)
+    _assert_clean(out, where, docker_host, case.phase)
+    assert out.rc == 128 + signal.SIGTERM, run.transcript[-3000:]
+    assert re.search(_handled(signal.SIGTERM), run.log_text())

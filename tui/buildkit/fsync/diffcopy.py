@@ -13,6 +13,7 @@ import contextlib
 import dataclasses
 import errno
 import os
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from itertools import islice
 from typing import Final, cast
@@ -22,7 +23,7 @@ from google.protobuf.message import DecodeError
 from tui.buildkit.fsync.entry import NO_XATTRS, Entry
 from tui.buildkit.fsync.errors import DiffCopyError, ProtocolError, RemoteError
 from tui.buildkit.fsync.opener import FileOpener
-from tui.buildkit.fsync.walk import walk
+from tui.buildkit.fsync.walk import Filter, open_filter, walk_filter
 from tui.buildkit.proto import fsutil_types_pb2
 
 __all__ = [
@@ -223,10 +224,12 @@ class _Sender:
         opener: FileOpener,
         reset_owner: bool,
         progress: Callable[[int], None] | None,
+        stop_walk: threading.Event,
     ) -> None:
         self._send = send
         self._lock = asyncio.Lock()
         self._entries = entries
+        self._stop_walk = stop_walk
         self._opener = opener
         self._reset_owner = reset_owner
         self._progress = progress
@@ -260,6 +263,7 @@ class _Sender:
                     idx += 1
                     await self.emit(pkt)
         finally:
+            self._stop_walk.set()  # a batch still walking (we were cancelled) ends at once
             ahead.cancel()
         await self.emit(Packet(type=STAT))
 
@@ -319,6 +323,7 @@ async def send_tree(
     include_patterns: Iterable[str] = (),
     exclude_patterns: Iterable[str] = (),
     followpaths: Iterable[str] = (),
+    prepared: Filter | None = None,
     progress: Callable[[int], None] | None = None,
     reset_owner: bool = True,
 ) -> None:
@@ -329,16 +334,21 @@ async def send_tree(
     time. Returns right after sending FIN, without waiting for the stream to close.
     ``progress`` receives the size of every packet sent. ``reset_owner`` sends uid/gid 0
     like the Go client (``resetUIDAndGID``); so files COPY'd without ``--chown`` are
-    root-owned as with buildx. Raises :class:`RemoteError` on the peer's ERR and
-    :class:`ProtocolError` (after sending ERR) on a bad REQ or a stream that ends early.
+    root-owned as with buildx. ``prepared``: the walk's :class:`Filter`, already built by
+    :func:`open_filter` for ``root`` (the pattern arguments are then not used). Raises
+    :class:`RemoteError` on the peer's ERR and :class:`ProtocolError` (after sending ERR)
+    on a bad REQ or a stream that ends early.
     """
     try:
-        entries = walk(root, include_patterns, exclude_patterns, followpaths)
+        flt = prepared if prepared is not None else open_filter(
+            root, include_patterns, exclude_patterns, followpaths)
+        stop_walk = threading.Event()
+        entries = walk_filter(flt, stop_walk)
         opener = FileOpener(root)
     except Exception as exc:
         await _send_error(send, exc)
         raise
-    sender = _Sender(send, entries, opener, reset_owner, progress)
+    sender = _Sender(send, entries, opener, reset_owner, progress, stop_walk)
 
     async def read() -> None:
         async for pkt in recv:

@@ -1,141 +1,170 @@
-r"""Go (RE2) regexp syntax, as patternmatcher hands it to Go's ``regexp``, in Python's ``re``.
+r"""Go regexps (what patternmatcher hands to Go's ``regexp``) run by RE2, in linear time.
 
-Only what a dockerignore pattern can put in the regexp differs: escapes a pattern's ``\x``
-passes through (``\z`` is Go's end of text, ``\Q..\E`` quotes, ``\pL`` is a Unicode class,
-``\Z`` is an error in Go) and POSIX classes inside brackets (``[[:alpha:]]``).  Anything Go
-rejects raises :class:`GoRegexError` with Go's wording.
+Go's ``regexp`` implements the RE2 syntax and never backtracks; google-re2 runs the same
+expressions in time linear in the text, whatever they are. The differences a dockerignore
+pattern can reach are handled here: ``\C`` (any byte) exists only in RE2 and is refused as
+Go refuses it, and a text that is not UTF-8 (surrogate escapes in a Python ``str``) reads as
+U+FFFD, as Go's decoder reads each invalid byte (in patterns too: Go's ``text/scanner``
+turns them into U+FFFD before the regexp sees them).
 """
 
 from __future__ import annotations
 
-import re
+import codecs
+from collections.abc import Sequence
 from typing import Final
 
-__all__ = ["GoRegexError", "to_python"]
+import re2
+
+__all__ = ["GoRegex", "GoRegexError", "RegexSet", "go_utf8"]
+
+_RUNE_ERROR: Final = "bxtui.go-rune-error"
+
+
+def _rune_error(exc: UnicodeError) -> tuple[bytes, int]:
+    if not isinstance(exc, UnicodeEncodeError):
+        raise exc
+    # bytes: the UTF-8 encoder takes only ASCII text from an error handler
+    return "\ufffd".encode() * (exc.end - exc.start), exc.end
+
+
+codecs.register_error(_RUNE_ERROR, _rune_error)
+
+
+def go_utf8(text: str) -> bytes:
+    """``text`` in UTF-8, each surrogate escape (an undecodable byte) as U+FFFD."""
+    return text.encode("utf-8", _RUNE_ERROR)
+
+
+def _options() -> re2.Options:
+    opts = re2.Options()
+    opts.log_errors = False  # errors are raised, never printed to stderr
+    return opts
+
+
+_OPTIONS: Final = _options()
+#: RE2's wording where Go's differs (regexp/syntax error codes).
+_GO_WORDS: Final = {
+    "missing ]": "missing closing ]",
+    "missing )": "missing closing )",
+    "trailing \\": "trailing backslash at end of expression",
+}
 
 
 class GoRegexError(ValueError):
-    """Go's regexp package would not compile the expression."""
+    """Go's regexp package would not compile the expression (worded as Go words it)."""
 
 
-#: Go's ASCII classes (``[[:alpha:]]``), as Python class bodies.
-POSIX: Final = {
-    "alnum": "0-9A-Za-z", "alpha": "A-Za-z", "ascii": "\\x00-\\x7f", "blank": "\\t ",
-    "cntrl": "\\x00-\\x1f\\x7f", "digit": "0-9", "graph": "!-~", "lower": "a-z",
-    "print": " -~", "punct": "!-/:-@\\[-`{-~", "space": "\\t\\n\\v\\f\\r ", "upper": "A-Z",
-    "word": "0-9A-Za-z_", "xdigit": "0-9A-Fa-f",
-}
-#: Escapes meaning the same in both engines (outside and inside classes).
-_SAME: Final = frozenset("dDsSwWtnrfav")
-_SAME_OUTSIDE: Final = frozenset("bBA")
+def _go_error(re2_text: str) -> GoRegexError:
+    code, sep, expr = re2_text.partition(": ")
+    code = _GO_WORDS.get(code, code)
+    return GoRegexError(f"error parsing regexp: {code}: `{expr}`" if sep else
+                        f"error parsing regexp: {code}")
 
 
-def _escape_at(src: str, i: int, in_class: bool) -> tuple[str, int]:
-    """Translate the escape at ``src[i]`` (a backslash); (python text, index after it)."""
-    if i + 1 >= len(src):
-        raise GoRegexError("trailing backslash at end of expression")
-    ch = src[i + 1]
-    if not ch.isalnum() and ch != "_":  # punctuation: a literal in both
-        return re.escape(ch), i + 2
-    if ch == "z" and not in_class:
-        return r"\Z", i + 2
-    if ch in _SAME or (ch in _SAME_OUTSIDE and not in_class):
-        return "\\" + ch, i + 2  # compiled with re.ASCII: \d \s \w are ASCII as in Go
-    if ch == "x":
-        m = re.match(r"\{([0-9A-Fa-f]{1,6})\}|([0-9A-Fa-f]{2})", src[i + 2:])
-        if m is None:
-            raise GoRegexError(f"invalid escape sequence: `{src[i:i + 4]}`")
-        code = int(m.group(1) or m.group(2), 16)
-        return re.escape(chr(code)), i + 2 + m.end()
-    if ch in "01234567":
-        m = re.match(r"[0-7]{1,3}", src[i + 1:])
-        assert m is not None
-        if m.group(0) != "0" and len(m.group(0)) < 2:
-            raise GoRegexError(f"invalid escape sequence: `\\{ch}`")
-        return re.escape(chr(int(m.group(0), 8))), i + 1 + m.end()
-    if ch == "Q" and not in_class:
-        end = src.find("\\E", i + 2)
-        literal = src[i + 2:] if end < 0 else src[i + 2:end]
-        return re.escape(literal), len(src) if end < 0 else end + 2
-    if ch in "pP":
-        raise GoRegexError(f"Unicode classes (`\\{ch}`) are not supported by bxtui")
-    raise GoRegexError(f"invalid escape sequence: `\\{ch}`")
-
-
-def _class_at(src: str, i: int) -> tuple[str, int]:
-    """Translate the bracket expression starting at ``src[i]`` (``[``)."""
-    out = ["["]
-    j = i + 1
-    if j < len(src) and src[j] == "^":
-        out.append("^")
-        j += 1
-    first = True
-    prev: str | None = None  # the last single character, for range checks
-    while True:
-        if j >= len(src):
-            raise GoRegexError(f"missing closing ]: `{src[i:]}`")
-        ch = src[j]
-        if ch == "]" and not first:
-            out.append("]")
-            return "".join(out), j + 1
-        first = False
-        if src.startswith("[:", j):
-            end = src.find(":]", j + 2)
-            name = src[j + 2:end] if end >= 0 else ""
-            negate = name.startswith("^")
-            body = POSIX.get(name.lstrip("^"))
-            if end >= 0 and body is not None:
-                if negate:
-                    raise GoRegexError("negated POSIX classes are not supported by bxtui")
-                out.append(body)
-                j = end + 2
-                prev = None
-                continue
-        if ch == "-" and prev is not None and j + 1 < len(src) and src[j + 1] != "]":
-            hi_text, nj = (_escape_at(src, j + 1, True) if src[j + 1] == "\\"
-                           else (re.escape(src[j + 1]), j + 2))
-            hi = src[j + 1] if src[j + 1] != "\\" else _unescaped(hi_text)
-            if hi is not None and hi < prev:
-                raise GoRegexError(f"invalid character class range: `{prev}-{hi}`")
-            out.append("-" + hi_text)
-            j = nj
-            prev = None
-            continue
-        if ch == "\\":
-            text, j = _escape_at(src, j, True)
-            out.append(text)
-            prev = _unescaped(text)
-            continue
-        if ch == "[":
-            out.append("\\[")
-        else:
-            out.append(re.escape(ch) if ch in "\\]^-" else ch)
-        prev = ch
-        j += 1
-
-
-def _unescaped(text: str) -> str | None:
-    """The single character a translated escape stands for, if it is one."""
-    if len(text) == 1:
-        return text
-    if len(text) == 2 and text[0] == "\\" and not text[1].isalnum():
-        return text[1]
-    return None
-
-
-def to_python(src: str) -> str:
-    """The Python ``re`` equivalent of the Go regexp ``src`` (raises GoRegexError)."""
-    out: list[str] = []
-    i = 0
-    while i < len(src):
-        ch = src[i]
-        if ch == "\\":
-            text, i = _escape_at(src, i, False)
-            out.append(text)
-        elif ch == "[":
-            text, i = _class_at(src, i)
-            out.append(text)
-        else:
-            out.append(ch)
+def _has_any_byte_escape(source: str) -> bool:
+    r"""Whether ``source`` has a ``\C`` outside ``\Q..\E`` (in a class RE2 refuses it too)."""
+    i, n = 0, len(source)
+    while i < n - 1:
+        if source[i] != "\\":
             i += 1
-    return "".join(out)
+        elif source[i + 1] == "C":
+            return True
+        elif source[i + 1] == "Q":
+            end = source.find("\\E", i + 2)
+            if end < 0:
+                return False
+            i = end + 2
+        else:
+            i += 2
+    return False
+
+
+def _compile(source: str) -> re2._Regexp:
+    if _has_any_byte_escape(source):
+        raise GoRegexError("error parsing regexp: invalid escape sequence: `\\C`")
+    try:
+        return re2.compile(go_utf8(source), _OPTIONS)
+    except re2.error as exc:
+        text = exc.args[0] if exc.args else ""
+        if isinstance(text, bytes):
+            text = text.decode("utf-8", "replace")
+        raise _go_error(str(text)) from None
+
+
+class GoRegex:
+    """One Go regexp, matched against whole texts."""
+
+    __slots__ = ("_rx",)
+
+    def __init__(self, source: str) -> None:
+        """Raise :class:`GoRegexError` if Go's ``regexp.Compile`` would refuse ``source``."""
+        self._rx = _compile(source)
+
+    def fullmatch(self, text: bytes) -> bool:
+        """Whether the expression matches all of ``text`` (UTF-8, see :func:`go_utf8`)."""
+        return self._rx.fullmatch(text) is not None
+
+
+class _Chunk:
+    """Up to :data:`_CHUNK` expressions matched together as one RE2 set.
+
+    RE2 refuses to build a set whose DFA would not fit its memory budget, and a set whose
+    DFA runs out of memory while matching reports no match at all, which its always-matching
+    first member (the canary) reveals: either way the chunk's expressions then run one by
+    one, still in linear time.
+    """
+
+    __slots__ = ("_each", "_set", "first")
+
+    def __init__(self, first: int, each: Sequence[GoRegex], sources: Sequence[str]) -> None:
+        self.first = first
+        self._each = each
+        self._set: re2.Set | None = _compile_set(sources)
+
+    def matching(self, text: bytes) -> list[int]:
+        """Positions (in the chunk) of the expressions matching all of ``text``."""
+        found = self._set.Match(text) if self._set is not None else None
+        if found:
+            return [i - 1 for i in found if i]
+        return [i for i, rx in enumerate(self._each) if rx.fullmatch(text)]
+
+
+_CHUNK: Final = 128
+
+
+def _compile_set(sources: Sequence[str]) -> re2.Set | None:
+    """An RE2 set of the canary then ``sources``; None if RE2 cannot build it."""
+    rset = re2.Set.FullMatchSet(_OPTIONS)
+    try:
+        rset.Add(b"(?s:.*)")
+        for source in sources:
+            rset.Add(go_utf8(source))
+        rset.Compile()
+    except re2.error:
+        return None
+    return rset
+
+
+class RegexSet:
+    """Which of several Go regexps match a whole text, in time linear in the text.
+
+    The expressions run together as RE2 sets (one DFA walk over the text per
+    :data:`_CHUNK` expressions).
+    """
+
+    __slots__ = ("_chunks",)
+
+    def __init__(self, sources: Sequence[str]) -> None:
+        """Raise :class:`GoRegexError` if Go would refuse one of ``sources``."""
+        each = [GoRegex(s) for s in sources]
+        self._chunks = [
+            _Chunk(at, each[at:at + _CHUNK], sources[at:at + _CHUNK])
+            for at in range(0, len(sources), _CHUNK)
+        ]
+
+    def matching(self, text: bytes) -> list[int]:
+        """Indices (into the sources) of the expressions matching all of ``text`` (UTF-8)."""
+        if len(self._chunks) == 1:
+            return self._chunks[0].matching(text)
+        return [chunk.first + i for chunk in self._chunks for i in chunk.matching(text)]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import os
 import stat as _stat
+import threading
 from collections.abc import Iterable, Iterator, Mapping
 from types import MappingProxyType
 from typing import Final
@@ -29,19 +30,28 @@ from tui.buildkit.fsync.entry import (
 from tui.buildkit.fsync.errors import PathError
 from tui.buildkit.fsync.followpaths import resolve_followpaths, sort_names
 from tui.buildkit.fsync.opener import DIR_FLAGS, RootFd
-from tui.buildkit.fsync.patterns import MatchInfo, PatternMatcher, dedupe_paths
+from tui.buildkit.fsync.patterns import MatchInfo, PatternError, PatternMatcher, dedupe_paths
 
-__all__ = ["Filter", "walk"]
+__all__ = ["Filter", "WalkStopped", "open_filter", "walk", "walk_filter"]
 
 _GONE: Final = (errno.ENOENT, errno.ENOTDIR, errno.ELOOP, errno.EXDEV)
 _PROC_FD: Final = os.path.isdir("/proc/self/fd")
 _PATH_MAX: Final = 4096
 
 
-class Filter:
-    """The include/exclude matchers of one walk, built like fsutil's NewFilterFS."""
+class WalkStopped(Exception):
+    """The walk's ``stop`` event was set (see :func:`walk_filter`)."""
 
-    __slots__ = ("exclude", "include")
+
+class Filter:
+    """The include/exclude matchers of one walk, built like fsutil's NewFilterFS.
+
+    Bad patterns raise :class:`PatternError` worded as fsutil words them
+    (``invalid excludepatterns: [!]: illegal exclusion pattern: "!"``); resolving
+    followpaths may raise :class:`OSError`.
+    """
+
+    __slots__ = ("exclude", "include", "root")
 
     def __init__(
         self,
@@ -50,6 +60,7 @@ class Filter:
         exclude_patterns: Iterable[str] = (),
         followpaths: Iterable[str] = (),
     ) -> None:
+        self.root = root
         includes: list[str] | None = list(include_patterns)
         follow = list(followpaths)
         if follow:
@@ -57,13 +68,31 @@ class Filter:
             if targets is not None:  # None: a followpath resolved to the root itself
                 includes = dedupe_paths([*(includes or []), *targets])
         excludes = list(exclude_patterns)
-        self.include = PatternMatcher(includes) if includes else None
-        self.exclude = PatternMatcher(excludes) if excludes else None
+        self.include = _matcher("include", includes) if includes else None
+        self.exclude = _matcher("exclude", excludes) if excludes else None
 
     @property
     def active(self) -> bool:
         """Whether any matching is needed at all."""
         return self.include is not None or self.exclude is not None
+
+
+def _matcher(kind: str, patterns: list[str]) -> PatternMatcher:
+    try:
+        return PatternMatcher(patterns)
+    except PatternError as exc:
+        # Go's "%s" of a []string: the patterns between brackets, separated by spaces.
+        raise PatternError(f"invalid {kind}patterns: [{' '.join(patterns)}]: {exc}",
+                           exc.reason) from None
+
+
+def _matches(
+    kind: str, matcher: PatternMatcher, rel: str, parent: MatchInfo | None
+) -> tuple[bool, MatchInfo]:
+    try:
+        return matcher.matches_with_parent(rel, parent)
+    except PatternError as exc:
+        raise PatternError(f"failed to match {kind}patterns: {exc}", exc.reason) from None
 
 
 class _Item:
@@ -102,8 +131,9 @@ class _Frame:
 
 
 class _Walker:
-    def __init__(self, root: str, flt: Filter) -> None:
-        self.root = root
+    def __init__(self, flt: Filter, stop: threading.Event) -> None:
+        self.root = flt.root
+        self.stop = stop
         self.root_fd: RootFd | None = None
         self.include = flt.include
         self.exclude = flt.exclude
@@ -176,13 +206,13 @@ class _Walker:
         inc_info = exc_info = None
         include, exclude = self.include, self.exclude
         if include is not None:
-            m, inc_info = include.matches_with_parent(rel, parent.inc)
+            m, inc_info = _matches("include", include, rel, parent.inc)
             if not m:
                 if is_dir and not include.could_include_below(rel):
                     return False, True, None, None
                 skip = True
         if exclude is not None:
-            m, exc_info = exclude.matches_with_parent(rel, parent.exc)
+            m, exc_info = _matches("exclude", exclude, rel, parent.exc)
             if m:
                 if is_dir and not exclude.could_except_below(rel):
                     return False, True, None, None
@@ -213,6 +243,8 @@ class _Walker:
                 raise PathError("readdirent", os_dir, exc) from exc
             items: list[_Item] = []
             for name in sort_names(list(children)):
+                if self.stop.is_set():
+                    raise WalkStopped
                 de = children[name]
                 rel = prefix + name
                 try:
@@ -311,6 +343,35 @@ def _relink(entry: Entry, first: str) -> Entry:
     )
 
 
+def open_filter(
+    root: str,
+    include_patterns: Iterable[str] = (),
+    exclude_patterns: Iterable[str] = (),
+    followpaths: Iterable[str] = (),
+) -> Filter:
+    """The :class:`Filter` of a walk of ``root``: patterns compiled, followpaths resolved.
+
+    Raises what fsutil refuses before sending anything: :class:`PatternError` for a bad
+    pattern, :class:`OSError` for a root that is not a directory or a followpath that
+    cannot be resolved.
+    """
+    real = os.path.realpath(root)
+    if not _stat.S_ISDIR(os.stat(real).st_mode):
+        raise NotADirectoryError(errno.ENOTDIR, "not a directory", root)
+    return Filter(real, include_patterns, exclude_patterns, followpaths)
+
+
+def walk_filter(flt: Filter, stop: threading.Event | None = None) -> Iterator[Entry]:
+    """Entries under ``flt.root`` in fsutil's order, as ``flt`` lets them through.
+
+    Filesystem errors, and :class:`PatternError` for a regexp pattern Go refuses (Go
+    compiles each when first evaluated), surface while iterating. Once ``stop`` is set,
+    the walk raises :class:`WalkStopped` at its next entry: a thread walking a huge
+    directory for a consumer that is gone is released at once.
+    """
+    return _Walker(flt, stop or threading.Event()).run()
+
+
 def walk(
     root: str,
     include_patterns: Iterable[str] = (),
@@ -319,12 +380,7 @@ def walk(
 ) -> Iterator[Entry]:
     """Entries under ``root`` in fsutil's order with its include/exclude/followpaths rules.
 
-    Patterns are compiled (and followpaths resolved) before returning, so bad patterns
-    raise :class:`~tui.buildkit.fsync.patterns.PatternError` here; filesystem errors
-    surface while iterating.
+    Patterns are compiled (and followpaths resolved) before returning, as by
+    :func:`open_filter`; see :func:`walk_filter` for the errors while iterating.
     """
-    real = os.path.realpath(root)
-    if not _stat.S_ISDIR(os.stat(real).st_mode):
-        raise NotADirectoryError(errno.ENOTDIR, "not a directory", root)
-    flt = Filter(real, include_patterns, exclude_patterns, followpaths)
-    return _Walker(real, flt).run()
+    return walk_filter(open_filter(root, include_patterns, exclude_patterns, followpaths))

@@ -12,6 +12,9 @@ from urllib.parse import unquote_plus
 import grpc
 
 from tui.buildkit.fsync.diffcopy import parse_packet, receive_tree, send_tree
+from tui.buildkit.fsync.goregex import go_utf8
+from tui.buildkit.fsync.patterns import PatternError
+from tui.buildkit.fsync.walk import open_filter
 from tui.buildkit.proto import filesync_pb2_grpc, fsutil_types_pb2
 from tui.buildkit.session.rpc import abort
 
@@ -54,16 +57,24 @@ class FileSyncService(filesync_pb2_grpc.FileSyncServicer):
         if root is None:
             await abort(context, grpc.StatusCode.NOT_FOUND, f"no access allowed to dir {name!r}")
             return
+        try:
+            flt = await asyncio.to_thread(
+                open_filter,
+                root,
+                md.get("include-patterns", []),
+                md.get("exclude-patterns", []),
+                md.get("followpaths", []),
+            )
+        except (PatternError, OSError) as exc:
+            # fsutil's NewFilterFS fails the call itself, before any packet: the daemon
+            # reports "rpc error: code = Unknown desc = invalid excludepatterns: ...".
+            text = go_utf8(str(exc)).decode("utf-8")
+            await abort(context, grpc.StatusCode.UNKNOWN, text)
+            return
         on_bytes = self._on_bytes
         progress = (lambda n: on_bytes(name, n)) if on_bytes else None
         await send_tree(
-            request_iterator.__aiter__(),
-            context.write,
-            root,
-            include_patterns=md.get("include-patterns", []),
-            exclude_patterns=md.get("exclude-patterns", []),
-            followpaths=md.get("followpaths", []),
-            progress=progress,
+            request_iterator.__aiter__(), context.write, root, prepared=flt, progress=progress
         )
 
     async def TarStream(
