@@ -417,7 +417,7 @@ def _use_app(args: argparse.Namespace) -> bool:
 async def _app(args: argparse.Namespace, opts: BuildOptions) -> int:
     """The Textual app (imported only here: the headless modes never load Textual)."""
     from tui.debug.invoke import InvokeConfig, parse_invoke
-    from tui.debug.session import DebugSession
+    from tui.debug.session import LATER_MODULES, DebugSession
 
     tls = None
     if args.tlscacert or args.tlscert or args.tlskey:
@@ -433,6 +433,8 @@ async def _app(args: argparse.Namespace, opts: BuildOptions) -> int:
     # the daemon works while Python imports.
     session.start()
     try:
+        for name in LATER_MODULES:
+            await asyncio.to_thread(importlib.import_module, name)
         run = await asyncio.to_thread(importlib.import_module, "tui.ui.run")
     except BaseException:
         await session.done()

@@ -22,9 +22,6 @@ from tui.buildkit.debuglog import LOG
 from tui.buildkit.errors import BuildError, connection_lost
 from tui.buildkit.relay import DaemonUnreachable
 from tui.debug.container import OutputFn, ProcessError
-from tui.debug.explore import ExploreError, Explorer
-from tui.debug.failure import FailureInfo, SuccessInfo
-from tui.debug.fsmodel import DiffSource, StateFiles
 from tui.debug.graph import BuildGraph, Changes, VertexState
 from tui.debug.helper import DEFAULT_TOOLBOX
 from tui.debug.invoke import InvokeConfig, InvokeError
@@ -32,16 +29,23 @@ from tui.debug.options import DOCKERFILE_FRONTEND, BuildOptions
 from tui.debug.report import error_message
 from tui.debug.result import ResultContext, new_result_context
 from tui.debug.shell import Shell
-from tui.debug.stepsel import StepError, StepRef, resolve_step
-from tui.debug.stepshell import Shells
-from tui.debug.summary import closing_summary, failure_info, success_info
 
 if TYPE_CHECKING:
     from tui.buildkit.client import BuildkitClient
     from tui.buildkit.proto import control_pb2
+    from tui.debug.explore import Explorer
+    from tui.debug.failure import FailureInfo, SuccessInfo
+    from tui.debug.fsmodel import DiffSource, StateFiles
     from tui.debug.llbdef import LLBDefinition
+    from tui.debug.stepsel import StepRef
 
-__all__ = ["APP_LOG_CAP", "DebugSession", "OpenError", "Phase"]
+__all__ = ["APP_LOG_CAP", "LATER_MODULES", "DebugSession", "OpenError", "Phase"]
+
+#: What the session needs only once the build has finished (states, shells, summaries).
+#: Imported where used; the app imports them in a thread while the daemon builds, so that
+#: nothing stands between the command line and the build's start.
+LATER_MODULES = ("tui.debug.explore", "tui.debug.stepshell", "tui.debug.stepsel",
+                 "tui.debug.summary")
 
 #: Bytes of log output the app keeps per vertex (the plain printer keeps 1 MiB).
 APP_LOG_CAP = 64 << 20
@@ -157,6 +161,9 @@ class DebugSession:
             self.phase = Phase.STOPPED
             raise
         self._t_end = time.monotonic()
+        from tui.debug.explore import Explorer
+        from tui.debug.summary import failure_info, success_info
+
         self.ctx = ctx
         if ctx is not None:
             self.explorer = Explorer(ctx, DOCKERFILE_FRONTEND, self.opts.frontend_opts(),
@@ -203,6 +210,9 @@ class DebugSession:
             raise OpenError(self.error_text or "the build did not finish")
         if self.lost:
             raise OpenError(self.lost)
+        from tui.debug.explore import ExploreError
+        from tui.debug.stepshell import Shells
+
         cfg = dataclasses.replace(self.invoke, initial=initial, tty=True)
         shells = Shells(self.explorer)
         if step is not None and self.is_failed_step(step):
@@ -251,6 +261,8 @@ class DebugSession:
         The build's definition and the toolbox image, so that the first key is quick.
         Never raises.
         """
+        from tui.debug.explore import ExploreError
+
         if self.explorer is None:
             return
         with contextlib.suppress(ExploreError, BuildError):
@@ -263,10 +275,14 @@ class DebugSession:
 
     def step_candidates(self) -> list[StepRef]:
         """Every named vertex, for ``--step`` selectors."""
+        from tui.debug.stepsel import StepRef
+
         return [StepRef(v.digest, v.name, v.step) for v in self.graph if v.declared]
 
     def resolve_step(self, selector: str) -> str:
         """The digest ``selector`` names (raises OpenError saying why not)."""
+        from tui.debug.stepsel import StepError, resolve_step
+
         try:
             return resolve_step(selector, self.step_candidates()).digest
         except StepError as exc:
@@ -295,6 +311,8 @@ class DebugSession:
         ``digest``'s output first (when given and not the failed step), then the failed
         step's final/initial states (or a failed file operation's inputs), or the result.
         """
+        from tui.debug.explore import ExploreError
+
         if self.explorer is None:
             raise OpenError(self.error_text or (self.failure.cannot_open if self.failure else "")
                             or "the build has no state to browse")
@@ -336,6 +354,8 @@ class DebugSession:
 
     def summary(self) -> str:
         """The paragraph printed once the app has closed."""
+        from tui.debug.summary import closing_summary
+
         if self.phase is Phase.UNREACHABLE:
             return f"ERROR: {self.error_text}\n"
         text = closing_summary(self.failure, self.success, self.duration)
