@@ -15,6 +15,7 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from typing import Any, ClassVar
 
+from rich.console import RenderableType
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
@@ -227,9 +228,9 @@ class BxtuiApp(App[int], inherit_bindings=False):
         if self.frame_stats is None:
             self._apply_frame()
             return
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.thread_time()
         self._apply_frame()
-        self.frame_stats.frame(time.perf_counter() - t0)
+        self.frame_stats.frame(time.perf_counter() - t0, time.thread_time() - c0)
 
     def _apply_frame(self) -> None:
         if not self._lost_shown and self.session.lost:
@@ -620,6 +621,13 @@ class BxtuiApp(App[int], inherit_bindings=False):
         if self.screenshot_dir:
             self._shots += 1
             self.save_screenshot(f"shot-{self._shots:02d}.svg", self.screenshot_dir)
+
+    def exit(self, result: int | None = None, return_code: int = 0,
+             message: RenderableType | None = None) -> None:
+        """Close the view (every way out passes here; the frame figures note when)."""
+        if self.frame_stats is not None:
+            self.frame_stats.mark("closing")
+        super().exit(result, return_code, message)
 
     def action_close_view(self) -> None:
         """Close the view; the runner then calls ``done()`` and prints the summary."""
