@@ -30,6 +30,7 @@ from tui.debug.container import OutputFn
 from tui.debug.session import DebugSession, OpenError, Phase
 from tui.debug.shell import Shell
 from tui.ui.framestats import FrameStats
+from tui.ui.heap import StartupHeap
 from tui.ui.link import ShellLink
 from tui.ui.screens.help import HelpScreen
 from tui.ui.statusline import status_line
@@ -135,6 +136,8 @@ class BxtuiApp(App[int], inherit_bindings=False):
         #: SIGUSR1 saves a screenshot here (``BXTUI_SCREENSHOT_DIR``, for scripts/screenshots.sh).
         self.screenshot_dir = os.environ.get("BXTUI_SCREENSHOT_DIR")
         self._shots = 0
+        #: The objects alive at the first paint, kept out of the collector's full passes.
+        self.heap = StartupHeap()
 
     # -- layout ------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -144,10 +147,8 @@ class BxtuiApp(App[int], inherit_bindings=False):
             with Vertical(id="left"):
                 yield self.graph_view
                 yield self.log_view
-            with Vertical(id="right"):
+            with Vertical(id="right"):  # files and diff are mounted when first opened
                 yield self.failure_pane
-                yield self.files
-                yield self.diff_view
                 yield self.terminal
         yield Footer(show_command_palette=False)
 
@@ -171,6 +172,7 @@ class BxtuiApp(App[int], inherit_bindings=False):
         self._watch_build()
         self.graph_view.focus()
         self._relayout()
+        self.call_after_refresh(self.heap.freeze)
 
     def on_resize(self) -> None:
         """Switch between side-by-side panes and one pane at a time (small terminals)."""
@@ -508,6 +510,9 @@ class BxtuiApp(App[int], inherit_bindings=False):
         self.screen.set_class(which == "files", "-files")
         self.screen.set_class(which == "diff", "-diff")
         target = {"files": self.files, "diff": self.diff_view}.get(which or "")
+        if target is not None and target.parent is None:
+            # mounted on first use: the first paint styles and lays out fewer widgets
+            self.query_one("#right", Vertical).mount(target, before=self.terminal)
         self.screen.remove_class("-zoom")
         self._mark_current(target)
         if target is not None:
@@ -612,7 +617,8 @@ class BxtuiApp(App[int], inherit_bindings=False):
         yield from super().get_system_commands(screen)
 
     def on_unmount(self) -> None:
-        """Write the benchmark figures, when asked for."""
+        """Thaw the start-up heap; write the benchmark figures, when asked for."""
+        self.heap.thaw()
         if self.frame_stats is not None:
             self.frame_stats.save()
 
