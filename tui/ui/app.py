@@ -308,10 +308,8 @@ class BxtuiApp(App[int], inherit_bindings=False):
                     self.graph_view.select(last.digest)
         self._update_status(force=True)
         if self.session.ctx is not None:
-            self._warm_up_terminal()
-            if self.auto_open is None and self.open_step is None:  # only the default shell
-                self._start_reserve()
-            self.run_worker(self.session.prepare(), group="prepare", exit_on_error=False)
+            # once the outcome is painted: the warm-up thread would compete for the GIL
+            self.call_after_refresh(self._get_ready)
         if self.frame_stats is not None:
             stats = self.frame_stats
             self.call_after_refresh(lambda: stats.mark("shown"))
@@ -325,6 +323,14 @@ class BxtuiApp(App[int], inherit_bindings=False):
                 self.action_shell(which)
             elif phase is Phase.SUCCEEDED and on_success:
                 self.action_shell("final")
+
+    def _get_ready(self) -> None:
+        """Prepare what the next keys need: the emulator, the final-state shell, the definition."""
+        self._warm_up_terminal()
+        # only the default shell, and not once a key has opened one
+        if self.auto_open is None and self.open_step is None and self._link is None:
+            self._start_reserve()
+        self.run_worker(self.session.prepare(), group="prepare", exit_on_error=False)
 
     @work(thread=True, group="warm-up", exit_on_error=False)
     def _warm_up_terminal(self) -> None:

@@ -18,11 +18,11 @@ PHASES = (("closing", "closing"), ("finished", "after"), ("", "building"))
 SCHEDSTAT = Path("/proc/thread-self/schedstat")
 
 
-def _schedstat() -> tuple[int, int] | None:
+def _runq_wait() -> float | None:
+    """Seconds the calling thread has waited for a CPU so far (None where unknown)."""
     try:
-        run, wait, _ = SCHEDSTAT.read_text().split()
-        return int(run), int(wait)
-    except (OSError, ValueError):
+        return int(SCHEDSTAT.read_text().split()[1]) / 1e9
+    except (OSError, ValueError, IndexError):
         return None
 
 
@@ -33,9 +33,10 @@ class Lag:
     seconds: float = 0.0
     #: Seconds since the process started, when the tick went to sleep.
     at: float = 0.0
-    #: Of the lag, the loop thread's own CPU time, and its time runnable but without a CPU
-    #: (the machine's other work); the rest is waiting (for the GIL, or a blocking call).
-    cpu: float | None = None
+    #: During the late tick (its 5 ms and the lag): the loop thread's own CPU time, and its
+    #: time runnable but without a CPU (the machine's other work); the rest is waiting (for
+    #: the GIL, or in a blocking call).
+    cpu: float = 0.0
     runq: float | None = None
 
 
@@ -70,23 +71,20 @@ class FrameStats:
         return next(phase for mark, phase in PHASES if not mark or mark in self.marks)
 
     async def _tick(self) -> None:
-        clock = time.perf_counter
-        sched = _schedstat()
+        clock, cpu_clock = time.perf_counter, time.thread_time
+        wait = _runq_wait()
         while True:
-            before = clock()
+            before, cpu_before, wait_before = clock(), cpu_clock(), wait
             await asyncio.sleep(TICK)
             lag = clock() - before - TICK
-            now = _schedstat() if sched is not None else None
+            cpu, wait = cpu_clock() - cpu_before, _runq_wait()
             self.ticks += 1
             if lag > 0.016:
                 self.lags_over_16ms += 1
             phase = self.phase()
             if lag > self.worst[phase].seconds:
-                cpu = runq = None
-                if sched is not None and now is not None:
-                    cpu, runq = (now[0] - sched[0]) / 1e9, (now[1] - sched[1]) / 1e9
+                runq = None if wait is None or wait_before is None else wait - wait_before
                 self.worst[phase] = Lag(lag, before - STARTED, cpu, runq)
-            sched = now
 
     def frame(self, seconds: float, cpu: float) -> None:
         """Record one frame hook's duration and CPU time."""
@@ -106,8 +104,8 @@ class FrameStats:
         for phase, lag in self.worst.items():
             out[f"max_loop_lag_{phase}_ms"] = round(lag.seconds * 1000, 2)
             out[f"max_loop_lag_{phase}_at_s"] = round(lag.at, 3)
-            if lag.cpu is not None and lag.runq is not None:
-                out[f"max_loop_lag_{phase}_cpu_ms"] = round(lag.cpu * 1000, 2)
+            out[f"max_loop_lag_{phase}_cpu_ms"] = round(lag.cpu * 1000, 2)
+            if lag.runq is not None:
                 out[f"max_loop_lag_{phase}_runq_ms"] = round(lag.runq * 1000, 2)
         return out | {
             "lags_over_16ms": self.lags_over_16ms,
