@@ -18,8 +18,9 @@ Tools, alternating (the first one rotates each rep), after one untimed warm-up e
 Per run: wall time, the client's CPU (user+sys) and peak RSS from ``wait4`` (for the app
 including its teardown after ``q``), dockerd's CPU (its own plus reaped children, the ``runc``
 processes, from ``/proc/PID/stat``) and containerd's, and the app's frame statistics: the
-worst loop lag per phase (building, after the build until ``q``, closing), when it began, and
-how much of it was the loop thread's own CPU time and how much waiting for a CPU (``runq``).
+worst loop lag per phase (starting: mount to first paint; building; after the build until
+``q``; closing), when it began, and how much of it was the loop thread's own CPU time and how
+much waiting for a CPU (``runq``).
 
     .venv/bin/python bench/bench_wide.py [--reps 2] [--json out.json]
 """
@@ -222,26 +223,28 @@ def main() -> int:
     app = results["app"]
     frame_keys = ["max_frame_ms", "max_frame_cpu_ms", "mean_frame_ms", "max_loop_lag_ms",
                   "max_loop_lag_at_s"]
-    for phase in ("building", "after", "closing"):
+    for phase in ("starting", "building", "after", "closing"):
         frame_keys += [f"max_loop_lag_{phase}_{k}" for k in ("ms", "at_s", "cpu_ms", "runq_ms")]
-    frame_keys += ["mark_mounted_s", "mark_finished_s", "mark_shown_s", "mark_closing_s",
-                   "lags_over_16ms", "frames", "ticks", "quit_s", "pty_mb"]
+    frame_keys += ["mark_mounted_s", "mark_painted_s", "mark_finished_s", "mark_shown_s",
+                   "mark_closing_s", "lags_over_16ms", "frames", "ticks", "quit_s", "pty_mb"]
     print("\napp per run: " + "; ".join(
         ", ".join(f"{k} {r.get(k, float('nan')):g}" for k in frame_keys) for r in app))
 
     s_app, s_bx = summary["app"], summary["buildx"]
     wall_ratio = s_app["wall_s_median"] / s_bx["wall_s_median"]
     cpu_ratio = s_app["cpu_s_median"] / s_bx["cpu_s_median"]
-    # the view open: building and after the build (the quit's own stall is quit_s's)
-    worst_frame = max(max(r.get("max_frame_ms", 0.0), r.get("max_loop_lag_building_ms", 0.0),
-                          r.get("max_loop_lag_after_ms", 0.0)) for r in app)
+    # while the view is open (the quit's own stall is closing's, reported beside quit_s)
+    open_phases = ("starting", "building", "after")
+    worst_frame = max(max(r.get("max_frame_ms", 0.0),
+                          *(r.get(f"max_loop_lag_{p}_ms", 0.0) for p in open_phases))
+                      for r in app)
     verdicts = {
         "wall": (wall_ratio, wall_ratio <= GOALS["wall_ratio"], f"<= {GOALS['wall_ratio']}x"),
         "cpu": (cpu_ratio, cpu_ratio <= GOALS["cpu_ratio"], f"<= {GOALS['cpu_ratio']}x"),
         "rss": (max(r["rss_mib"] for r in app), max(r["rss_mib"] for r in app)
                 <= GOALS["rss_mib"], f"<= {GOALS['rss_mib']} MiB"),
         "frames": (worst_frame, worst_frame <= GOALS["frame_ms"],
-                   f"<= {GOALS['frame_ms']} ms (frames, loop lag building and after)"),
+                   f"<= {GOALS['frame_ms']} ms (frames; loop lag starting, building, after)"),
     }
     print()
     for k, (value, ok, goal) in verdicts.items():

@@ -172,7 +172,13 @@ class BxtuiApp(App[int], inherit_bindings=False):
         self._watch_build()
         self.graph_view.focus()
         self._relayout()
-        self.call_after_refresh(self.heap.freeze)
+        self.call_after_refresh(self._painted)
+
+    def _painted(self) -> None:
+        """The first paint is done: freeze what it holds; the frame figures note when."""
+        self.heap.freeze()
+        if self.frame_stats is not None:
+            self.frame_stats.mark("painted")
 
     def on_resize(self) -> None:
         """Switch between side-by-side panes and one pane at a time (small terminals)."""

@@ -11,9 +11,11 @@ from pathlib import Path
 from tui import STARTED
 
 TICK = 0.005
-#: The phase a lag is counted in, from the marks set when the late tick woke: while building
-#: (until "finished"), after the build (until "closing", the view being closed), closing.
-PHASES = (("closing", "closing"), ("finished", "after"), ("", "building"))
+#: The phase a lag is counted in, from the marks set when the late tick woke: starting (from
+#: the mount until the first paint is done, "painted"), building (until "finished"), after
+#: the build (until "closing", the view being closed), closing.
+PHASES = (("closing", "closing"), ("finished", "after"), ("painted", "building"),
+          ("", "starting"))
 #: The loop thread's scheduler figures (Linux): nanoseconds on a CPU, waiting for one.
 SCHEDSTAT = Path("/proc/thread-self/schedstat")
 
@@ -45,7 +47,7 @@ class FrameStats:
 
     def __init__(self, path: str) -> None:
         self.path = Path(path)
-        #: The largest lag per phase ("building", "after", "closing").
+        #: The largest lag per phase ("starting", "building", "after", "closing").
         self.worst = {phase: Lag() for _, phase in PHASES}
         self.lags_over_16ms = 0
         self.ticks = 0
