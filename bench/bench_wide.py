@@ -20,7 +20,8 @@ including its teardown after ``q``), dockerd's CPU (its own plus reaped children
 processes, from ``/proc/PID/stat``) and containerd's, and the app's frame statistics: the
 worst loop lag per phase (starting: mount to first paint; building; after the build until
 ``q``; closing), when it began, and how much of it was the loop thread's own CPU time and how
-much waiting for a CPU (``runq``).
+much waiting for a CPU (``runq``); and per phase the most CPU time the loop spent within one
+5 ms tick (``max_tick_cpu``: the lag an idle machine would show).
 
     .venv/bin/python bench/bench_wide.py [--reps 2] [--json out.json]
 """
@@ -225,6 +226,7 @@ def main() -> int:
                   "max_loop_lag_at_s"]
     for phase in ("starting", "building", "after", "closing"):
         frame_keys += [f"max_loop_lag_{phase}_{k}" for k in ("ms", "at_s", "cpu_ms", "runq_ms")]
+        frame_keys += [f"max_tick_cpu_{phase}_ms", f"max_tick_cpu_{phase}_at_s"]
     frame_keys += ["mark_mounted_s", "mark_painted_s", "mark_finished_s", "mark_shown_s",
                    "mark_closing_s", "lags_over_16ms", "frames", "ticks", "quit_s", "pty_mb"]
     print("\napp per run: " + "; ".join(

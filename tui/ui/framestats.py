@@ -49,6 +49,9 @@ class FrameStats:
         self.path = Path(path)
         #: The largest lag per phase ("starting", "building", "after", "closing").
         self.worst = {phase: Lag() for _, phase in PHASES}
+        #: The most CPU time the loop thread spent within one tick, per phase: the lag an idle
+        #: machine would have seen (the worst lag's own CPU may be smaller on a busy one).
+        self.busiest = {phase: Lag() for _, phase in PHASES}
         self.lags_over_16ms = 0
         self.ticks = 0
         self.frames = 0
@@ -84,9 +87,13 @@ class FrameStats:
             if lag > 0.016:
                 self.lags_over_16ms += 1
             phase = self.phase()
-            if lag > self.worst[phase].seconds:
+            if lag > self.worst[phase].seconds or cpu > self.busiest[phase].cpu:
                 runq = None if wait is None or wait_before is None else wait - wait_before
-                self.worst[phase] = Lag(lag, before - STARTED, cpu, runq)
+                late = Lag(lag, before - STARTED, cpu, runq)
+                if lag > self.worst[phase].seconds:
+                    self.worst[phase] = late
+                if cpu > self.busiest[phase].cpu:
+                    self.busiest[phase] = late
 
     def frame(self, seconds: float, cpu: float) -> None:
         """Record one frame hook's duration and CPU time."""
@@ -109,6 +116,9 @@ class FrameStats:
             out[f"max_loop_lag_{phase}_cpu_ms"] = round(lag.cpu * 1000, 2)
             if lag.runq is not None:
                 out[f"max_loop_lag_{phase}_runq_ms"] = round(lag.runq * 1000, 2)
+            busiest = self.busiest[phase]
+            out[f"max_tick_cpu_{phase}_ms"] = round(busiest.cpu * 1000, 2)
+            out[f"max_tick_cpu_{phase}_at_s"] = round(busiest.at, 3)
         return out | {
             "lags_over_16ms": self.lags_over_16ms,
             "ticks": self.ticks,
