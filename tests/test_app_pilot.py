@@ -189,7 +189,7 @@ async def test_frame_figures_per_phase_and_the_startup_heap(
         <= marks["closing"]
     phases = ("starting", "building", "after", "closing")
     assert all(figures[f"max_loop_lag_{phase}_ms"] >= 0 for phase in phases)
-    assert all(0 <= figures[f"max_tick_cpu_{phase}_ms"] for phase in phases)
+    assert all(figures[f"max_tick_cpu_{phase}_ms"] >= 0 for phase in phases)
     assert figures["max_tick_cpu_starting_ms"] > 0  # the first paint is work on the loop
     assert figures["max_loop_lag_ms"] == max(figures[f"max_loop_lag_{p}_ms"] for p in phases)
     assert figures["frames"] > 0 and figures["ticks"] > 0
