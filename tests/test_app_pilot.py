@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import io
+import json
 from typing import Any
 
 import pytest
@@ -161,3 +163,34 @@ async def test_unexpected_error_reaches_done_and_is_printed_once() -> None:
     assert "Traceback" not in text
     assert text.startswith("ERROR: unexpected error in the app: RuntimeError")
 
+
+
+async def test_frame_figures_per_phase_and_the_startup_heap(
+        tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """BXTUI_FRAME_STATS: lags split by phase; the start-up heap is frozen only while it runs."""
+    stats = tmp_path / "frames.json"
+    monkeypatch.setenv("BXTUI_FRAME_STATS", str(stats))
+    assert gc.get_freeze_count() == 0, "something else froze the heap"
+    session = ReplaySession("success", split=3)
+    app = BxtuiApp(session)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await _until(pilot, lambda: app.heap.frozen)
+        assert gc.get_freeze_count() > 0  # full collections skip what the first paint holds
+        assert app.frame_stats is not None and app.frame_stats.phase() == "building"
+        session.resume.set()
+        await _until(pilot, lambda: app.failure_pane.view == "success")
+        await _until(pilot, lambda: "shown" in app.frame_stats.marks)  # type: ignore[union-attr]
+        assert app.frame_stats.phase() == "after"  # type: ignore[union-attr]
+        await pilot.press("q")
+    assert gc.get_freeze_count() == 0 and not app.heap.frozen
+    figures = json.loads(stats.read_text())
+    marks = figures["marks_s"]
+    assert marks["mounted"] <= marks["painted"] <= marks["finished"] <= marks["shown"] \
+        <= marks["closing"]
+    phases = ("starting", "building", "after", "closing")
+    assert all(figures[f"max_loop_lag_{phase}_ms"] >= 0 for phase in phases)
+    assert all(figures[f"max_tick_cpu_{phase}_ms"] >= 0 for phase in phases)
+    assert figures["max_tick_cpu_starting_ms"] > 0  # the first paint is work on the loop
+    assert figures["max_loop_lag_ms"] == max(figures[f"max_loop_lag_{p}_ms"] for p in phases)
+    assert figures["frames"] > 0 and figures["ticks"] > 0
+    assert 0 <= figures["max_frame_cpu_ms"] <= figures["max_frame_ms"] + 1

@@ -15,6 +15,7 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from typing import Any, ClassVar
 
+from rich.console import RenderableType
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
@@ -29,6 +30,7 @@ from tui.debug.container import OutputFn
 from tui.debug.session import DebugSession, OpenError, Phase
 from tui.debug.shell import Shell
 from tui.ui.framestats import FrameStats
+from tui.ui.heap import StartupHeap
 from tui.ui.link import ShellLink
 from tui.ui.screens.help import HelpScreen
 from tui.ui.statusline import status_line
@@ -134,6 +136,8 @@ class BxtuiApp(App[int], inherit_bindings=False):
         #: SIGUSR1 saves a screenshot here (``BXTUI_SCREENSHOT_DIR``, for scripts/screenshots.sh).
         self.screenshot_dir = os.environ.get("BXTUI_SCREENSHOT_DIR")
         self._shots = 0
+        #: The objects alive at the first paint, kept out of the collector's full passes.
+        self.heap = StartupHeap()
 
     # -- layout ------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -143,10 +147,8 @@ class BxtuiApp(App[int], inherit_bindings=False):
             with Vertical(id="left"):
                 yield self.graph_view
                 yield self.log_view
-            with Vertical(id="right"):
+            with Vertical(id="right"):  # files and diff are mounted when first opened
                 yield self.failure_pane
-                yield self.files
-                yield self.diff_view
                 yield self.terminal
         yield Footer(show_command_palette=False)
 
@@ -170,6 +172,13 @@ class BxtuiApp(App[int], inherit_bindings=False):
         self._watch_build()
         self.graph_view.focus()
         self._relayout()
+        self.call_after_refresh(self._painted)
+
+    def _painted(self) -> None:
+        """The first paint is done: freeze what it holds; the frame figures note when."""
+        self.heap.freeze()
+        if self.frame_stats is not None:
+            self.frame_stats.mark("painted")
 
     def on_resize(self) -> None:
         """Switch between side-by-side panes and one pane at a time (small terminals)."""
@@ -227,9 +236,9 @@ class BxtuiApp(App[int], inherit_bindings=False):
         if self.frame_stats is None:
             self._apply_frame()
             return
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.thread_time()
         self._apply_frame()
-        self.frame_stats.frame(time.perf_counter() - t0)
+        self.frame_stats.frame(time.perf_counter() - t0, time.thread_time() - c0)
 
     def _apply_frame(self) -> None:
         if not self._lost_shown and self.session.lost:
@@ -305,10 +314,8 @@ class BxtuiApp(App[int], inherit_bindings=False):
                     self.graph_view.select(last.digest)
         self._update_status(force=True)
         if self.session.ctx is not None:
-            self._warm_up_terminal()
-            if self.auto_open is None and self.open_step is None:  # only the default shell
-                self._start_reserve()
-            self.run_worker(self.session.prepare(), group="prepare", exit_on_error=False)
+            # once the outcome is painted: the warm-up thread would compete for the GIL
+            self.call_after_refresh(self._get_ready)
         if self.frame_stats is not None:
             stats = self.frame_stats
             self.call_after_refresh(lambda: stats.mark("shown"))
@@ -322,6 +329,14 @@ class BxtuiApp(App[int], inherit_bindings=False):
                 self.action_shell(which)
             elif phase is Phase.SUCCEEDED and on_success:
                 self.action_shell("final")
+
+    def _get_ready(self) -> None:
+        """Prepare what the next keys need: the emulator, the final-state shell, the definition."""
+        self._warm_up_terminal()
+        # only the default shell, and not once a key has opened one
+        if self.auto_open is None and self.open_step is None and self._link is None:
+            self._start_reserve()
+        self.run_worker(self.session.prepare(), group="prepare", exit_on_error=False)
 
     @work(thread=True, group="warm-up", exit_on_error=False)
     def _warm_up_terminal(self) -> None:
@@ -507,6 +522,9 @@ class BxtuiApp(App[int], inherit_bindings=False):
         self.screen.set_class(which == "files", "-files")
         self.screen.set_class(which == "diff", "-diff")
         target = {"files": self.files, "diff": self.diff_view}.get(which or "")
+        if target is not None and target.parent is None:
+            # mounted on first use: the first paint styles and lays out fewer widgets
+            self.query_one("#right", Vertical).mount(target, before=self.terminal)
         self.screen.remove_class("-zoom")
         self._mark_current(target)
         if target is not None:
@@ -611,7 +629,8 @@ class BxtuiApp(App[int], inherit_bindings=False):
         yield from super().get_system_commands(screen)
 
     def on_unmount(self) -> None:
-        """Write the benchmark figures, when asked for."""
+        """Thaw the start-up heap; write the benchmark figures, when asked for."""
+        self.heap.thaw()
         if self.frame_stats is not None:
             self.frame_stats.save()
 
@@ -620,6 +639,13 @@ class BxtuiApp(App[int], inherit_bindings=False):
         if self.screenshot_dir:
             self._shots += 1
             self.save_screenshot(f"shot-{self._shots:02d}.svg", self.screenshot_dir)
+
+    def exit(self, result: int | None = None, return_code: int = 0,
+             message: RenderableType | None = None) -> None:
+        """Close the view (every way out passes here; the frame figures note when)."""
+        if self.frame_stats is not None:
+            self.frame_stats.mark("closing")
+        super().exit(result, return_code, message)
 
     def action_close_view(self) -> None:
         """Close the view; the runner then calls ``done()`` and prints the summary."""

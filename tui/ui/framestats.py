@@ -5,11 +5,41 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from tui import STARTED
 
 TICK = 0.005
+#: The phase a lag is counted in, from the marks set when the late tick woke: starting (from
+#: the mount until the first paint is done, "painted"), building (until "finished"), after
+#: the build (until "closing", the view being closed), closing.
+PHASES = (("closing", "closing"), ("finished", "after"), ("painted", "building"),
+          ("", "starting"))
+#: The loop thread's scheduler figures (Linux): nanoseconds on a CPU, waiting for one.
+SCHEDSTAT = Path("/proc/thread-self/schedstat")
+
+
+def _runq_wait() -> float | None:
+    """Seconds the calling thread has waited for a CPU so far (None where unknown)."""
+    try:
+        return int(SCHEDSTAT.read_text().split()[1]) / 1e9
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+@dataclass(frozen=True)
+class Lag:
+    """One late tick: how late, when it began, and where the time went (when known)."""
+
+    seconds: float = 0.0
+    #: Seconds since the process started, when the tick went to sleep.
+    at: float = 0.0
+    #: During the late tick (its 5 ms and the lag): the loop thread's own CPU time, and its
+    #: time runnable but without a CPU (the machine's other work); the rest is waiting (for
+    #: the GIL, or in a blocking call).
+    cpu: float = 0.0
+    runq: float | None = None
 
 
 class FrameStats:
@@ -17,14 +47,17 @@ class FrameStats:
 
     def __init__(self, path: str) -> None:
         self.path = Path(path)
-        self.max_lag = 0.0
-        self.max_lag_at = 0.0
-        #: The largest lag while the build ran (before the "finished" mark).
-        self.max_build_lag = 0.0
+        #: The largest lag per phase ("starting", "building", "after", "closing").
+        self.worst = {phase: Lag() for _, phase in PHASES}
+        #: The most CPU time the loop thread spent within one tick, per phase: the lag an idle
+        #: machine would have seen (the worst lag's own CPU may be smaller on a busy one).
+        self.busiest = {phase: Lag() for _, phase in PHASES}
         self.lags_over_16ms = 0
         self.ticks = 0
         self.frames = 0
         self.max_frame = 0.0
+        #: The CPU time of the longest frame hook (the rest of it was waiting for a CPU).
+        self.max_frame_cpu = 0.0
         self.frame_total = 0.0
         self._task: asyncio.Task[None] | None = None
         #: Seconds since the process started (tui imported) at named moments.
@@ -38,40 +71,66 @@ class FrameStats:
         """Start the ticker on the running loop."""
         self._task = asyncio.create_task(self._tick())
 
+    def phase(self) -> str:
+        """The phase the app is in, from the marks set so far."""
+        return next(phase for mark, phase in PHASES if not mark or mark in self.marks)
+
     async def _tick(self) -> None:
-        clock = time.perf_counter
+        clock, cpu_clock = time.perf_counter, time.thread_time
+        wait = _runq_wait()
         while True:
-            before = clock()
+            before, cpu_before, wait_before = clock(), cpu_clock(), wait
             await asyncio.sleep(TICK)
             lag = clock() - before - TICK
+            cpu, wait = cpu_clock() - cpu_before, _runq_wait()
             self.ticks += 1
-            if lag > self.max_lag:
-                self.max_lag = lag
-                self.max_lag_at = before - STARTED
-            if "finished" not in self.marks and lag > self.max_build_lag:
-                self.max_build_lag = lag
             if lag > 0.016:
                 self.lags_over_16ms += 1
+            phase = self.phase()
+            if lag > self.worst[phase].seconds or cpu > self.busiest[phase].cpu:
+                runq = None if wait is None or wait_before is None else wait - wait_before
+                late = Lag(lag, before - STARTED, cpu, runq)
+                if lag > self.worst[phase].seconds:
+                    self.worst[phase] = late
+                if cpu > self.busiest[phase].cpu:
+                    self.busiest[phase] = late
 
-    def frame(self, seconds: float) -> None:
-        """Record one frame hook's duration."""
+    def frame(self, seconds: float, cpu: float) -> None:
+        """Record one frame hook's duration and CPU time."""
         self.frames += 1
         self.frame_total += seconds
         if seconds > self.max_frame:
             self.max_frame = seconds
+            self.max_frame_cpu = cpu
 
-    def save(self) -> None:
-        """Write the figures as JSON."""
-        if self._task is not None:
-            self._task.cancel()
-        self.path.write_text(json.dumps({
-            "max_loop_lag_ms": round(self.max_lag * 1000, 2),
-            "max_loop_lag_at_s": round(self.max_lag_at, 3),
-            "max_loop_lag_building_ms": round(self.max_build_lag * 1000, 2),
+    def figures(self) -> dict[str, object]:
+        """Everything measured, as written by ``save``."""
+        worst = max(self.worst.values(), key=lambda lag: lag.seconds)
+        out: dict[str, object] = {
+            "max_loop_lag_ms": round(worst.seconds * 1000, 2),
+            "max_loop_lag_at_s": round(worst.at, 3),
+        }
+        for phase, lag in self.worst.items():
+            out[f"max_loop_lag_{phase}_ms"] = round(lag.seconds * 1000, 2)
+            out[f"max_loop_lag_{phase}_at_s"] = round(lag.at, 3)
+            out[f"max_loop_lag_{phase}_cpu_ms"] = round(lag.cpu * 1000, 2)
+            if lag.runq is not None:
+                out[f"max_loop_lag_{phase}_runq_ms"] = round(lag.runq * 1000, 2)
+            busiest = self.busiest[phase]
+            out[f"max_tick_cpu_{phase}_ms"] = round(busiest.cpu * 1000, 2)
+            out[f"max_tick_cpu_{phase}_at_s"] = round(busiest.at, 3)
+        return out | {
             "lags_over_16ms": self.lags_over_16ms,
             "ticks": self.ticks,
             "frames": self.frames,
             "max_frame_ms": round(self.max_frame * 1000, 2),
+            "max_frame_cpu_ms": round(self.max_frame_cpu * 1000, 2),
             "mean_frame_ms": round(self.frame_total / self.frames * 1000, 3) if self.frames else 0,
             "marks_s": self.marks,
-        }))
+        }
+
+    def save(self) -> None:
+        """Stop the ticker and write the figures as JSON."""
+        if self._task is not None:
+            self._task.cancel()
+        self.path.write_text(json.dumps(self.figures()))
