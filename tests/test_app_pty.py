@@ -117,15 +117,17 @@ def test_resize_reaches_the_container(docker_host: str) -> None:
 
 
 @pytest.mark.parametrize("sig", [signal.SIGHUP, signal.SIGTERM])
-def test_signal_with_a_shell_open_releases_the_build(docker_host: str, sig: int) -> None:
-    before = active_builds(docker_host)
-    run = _spawn(docker_host, str(EXAMPLES / "fail-run"))
+def test_signal_with_a_shell_open_releases_the_build(docker_host: str, sig: int,
+                                                     tmp_path) -> None:  # type: ignore[no-untyped-def]
+    log = tmp_path / "debug.log"
+    run = _spawn(docker_host, "--debug-file", str(log), str(EXAMPLES / "fail-run"))
     try:
         run.wait_for(r"exit code 3")
         run.send("f")
         run.wait_for(PROMPT, timeout=30)
-        mine = active_builds(docker_host) - before
-        assert mine
+        # this build's ref, from its debug log (other builds may run on the daemon meanwhile)
+        mine = set(re.findall(r"build (\w+): session", log.read_text()))
+        assert mine and mine <= active_builds(docker_host)
         os.kill(run.proc.pid, sig)
         with contextlib.suppress(ProcessLookupError):
             os.kill(run.proc.pid, sig)  # a second one while closing changes nothing

@@ -29,6 +29,7 @@ from textual.worker import Worker, WorkerFailed
 from tui.debug.container import OutputFn
 from tui.debug.session import DebugSession, OpenError, Phase
 from tui.debug.shell import Shell
+from tui.ui.driver import WakeableLinuxDriver
 from tui.ui.framestats import FrameStats
 from tui.ui.heap import StartupHeap
 from tui.ui.link import ShellLink
@@ -101,7 +102,7 @@ class BxtuiApp(App[int], inherit_bindings=False):
     def __init__(self, session: DebugSession, *, title: str = "",
                  auto_open: AutoOpen | None = None, open_step: str | None = None,
                  show_diff: bool = False) -> None:
-        super().__init__()
+        super().__init__(driver_class=WakeableLinuxDriver)
         self.session = session
         self.auto_open = auto_open
         #: ``--step``: open a shell in that step's state when the build has finished.
