@@ -48,7 +48,8 @@ BXTUI = REPO / ".venv" / "bin" / "bxtui"
 BUILDX = os.environ.get("BXTUI_BUILDX", "/var/lib/bxtui-daemon/tools/docker-buildx")
 DOCKER_HOST = os.environ.get("DOCKER_HOST", "unix:///run/bxtui-daemon/docker.sock")
 ROWS, COLS = 40, 140
-PROMPT = re.compile(rb"(?m)^[^\n]*[#$] $")  # the headless shells' prompt, on the raw stream
+# the headless shells' prompt, on the raw stream (busybox may clear after it: ESC [J)
+PROMPT = re.compile(rb"(?m)^[^\n]*[#$] (?:\x1b\[[0-9;]*[A-Za-z])*$")
 APP_PROMPT = re.compile(r"/work # ")  # the prompt inside the app's terminal pane
 DOCKERFILE = (
     "FROM busybox:local\n"

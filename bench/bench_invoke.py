@@ -26,7 +26,8 @@ import ptyprocess
 REPO = Path(__file__).resolve().parent.parent
 BUILDX = os.environ.get("BXTUI_BUILDX", "/var/lib/bxtui-daemon/tools/docker-buildx")
 DOCKER_HOST = os.environ.get("DOCKER_HOST", "unix:///run/bxtui-daemon/docker.sock")
-PROMPT = re.compile(rb"(?m)^[^\n]*[#$] $")
+# busybox may redraw its prompt and clear the rest of the screen after it (ESC [J)
+PROMPT = re.compile(rb"(?m)^[^\n]*[#$] (?:\x1b\[[0-9;]*[A-Za-z])*$")
 DOCKERFILE = (
     "FROM busybox:local\n"
     "WORKDIR /work\n"
