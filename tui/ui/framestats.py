@@ -10,6 +10,7 @@ from pathlib import Path
 from tui import STARTED
 
 TICK = 0.005
+LAG_LOG_MAX = 100_000
 
 
 class FrameStats:
@@ -23,6 +24,9 @@ class FrameStats:
         self.max_build_lag = 0.0
         self.lags_over_16ms = 0
         self.ticks = 0
+        #: ``(perf_counter, ms)`` of each lag over 16 ms (the clock is CLOCK_MONOTONIC, the
+        #: same in a benchmark driving this process: it can pick the lags of a time window).
+        self.lag_log: list[tuple[float, float]] = []
         self.frames = 0
         self.max_frame = 0.0
         self.frame_total = 0.0
@@ -52,6 +56,8 @@ class FrameStats:
                 self.max_build_lag = lag
             if lag > 0.016:
                 self.lags_over_16ms += 1
+                if len(self.lag_log) < LAG_LOG_MAX:
+                    self.lag_log.append((round(before, 4), round(lag * 1000, 2)))
 
     def frame(self, seconds: float) -> None:
         """Record one frame hook's duration."""
@@ -74,4 +80,5 @@ class FrameStats:
             "max_frame_ms": round(self.max_frame * 1000, 2),
             "mean_frame_ms": round(self.frame_total / self.frames * 1000, 3) if self.frames else 0,
             "marks_s": self.marks,
+            "lag_log": self.lag_log,
         }))
