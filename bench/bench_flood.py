@@ -93,6 +93,7 @@ class Probe:
     """
 
     KEYS = ((b"\x1d", b"Quit"), (b"t", b"Back to panes"))
+    NAMES = {b"\x1d": "ctrl+right_square_bracket", b"t": "t"}
 
     def __init__(self, term: Term, every: float) -> None:
         self.term = term
@@ -101,6 +102,8 @@ class Probe:
         self.sent_at = 0.0
         self.turn = 0
         self.latencies: list[float] = []
+        self.sent: list[tuple[float, str]] = []
+        """When each key was written, and Textual's name for it."""
 
     def start(self, t0: float) -> None:
         self.next_at = t0 + 1.0
@@ -118,6 +121,7 @@ class Probe:
         elif now >= self.next_at:
             term.markers[shown] = 0.0
             self.sent_at = term.send(key)
+            self.sent.append((self.sent_at, self.NAMES[key]))
 
     def finish(self) -> None:
         """After the flood: the terminal focused again (the last key counted if pending)."""
@@ -232,6 +236,15 @@ def run_app(argv: list[str], env: dict[str, str], total: int, line: str,
     result["key_ms_median"] = statistics.median(lat) * 1e3 if lat else float("nan")
     result["key_ms_max"] = lat[-1] * 1e3 if lat else float("nan")
     result["keys"] = len(lat)
+    # when the app received each key (its key log, same clock): the rest is drawing it
+    received = [at for at, _ in frames.get("key_log", [])]
+    got = []
+    for sent_at, _name in probe.sent:
+        later = [at for at in received if at >= sent_at]
+        if later:
+            got.append(later[0] - sent_at)
+    result["key_in_ms_median"] = statistics.median(got) * 1e3 if got else float("nan")
+    result["key_in_ms_max"] = max(got) * 1e3 if got else float("nan")
     return result
 
 
@@ -243,37 +256,49 @@ def main() -> int:
     ap.add_argument("--probe-every", type=float, default=1.0)
     ap.add_argument("--only", action="append", choices=["app", "buildx", "headless"])
     ap.add_argument("--tree", type=Path, default=REPO)
+    ap.add_argument("--before", type=Path,
+                    help="also run app and headless bxtui from this copy of the repository "
+                         "(e.g. the branch point), as app@before and headless@before")
     ap.add_argument("--json")
     args = ap.parse_args()
     total = int(args.mb * 1e6)
-    env = dict(os.environ, DOCKER_HOST=DOCKER_HOST, BUILDX_EXPERIMENTAL="1",
-               BUILDX_NO_DEFAULT_ATTESTATIONS="1", TERM="xterm-256color")
-    env.pop("BXTUI_FRAME_STATS", None)
-    bxtui = bxtui_command(args.tree, env)
+    base_env = dict(os.environ, DOCKER_HOST=DOCKER_HOST, BUILDX_EXPERIMENTAL="1",
+                    BUILDX_NO_DEFAULT_ATTESTATIONS="1", TERM="xterm-256color")
+    base_env.pop("BXTUI_FRAME_STATS", None)
     ctx = tempfile.mkdtemp(prefix="bxtui-bench-flood-")
     Path(ctx, "Dockerfile").write_text(DOCKERFILE)
-    every = {
-        "buildx": [BUILDX, "debug", "--on=error", "--invoke", "/bin/sh", "build",
-                   "--progress=plain", ctx],
-        "headless": [*bxtui, "build", "--progress=plain", "--invoke", "/bin/sh", ctx],
-        "app": [*bxtui, "build", ctx],
-    }
-    names = [n for n in every if not args.only or n in args.only]
+    kinds = [k for k in ("buildx", "headless", "app") if not args.only or k in args.only]
+    tools: dict[str, tuple[str, list[str], dict[str, str]]] = {}
+    if "buildx" in kinds:
+        tools["buildx"] = ("buildx", [BUILDX, "debug", "--on=error", "--invoke", "/bin/sh",
+                                      "build", "--progress=plain", ctx], base_env)
+    for suffix, tree in (("", args.tree), ("@before", args.before)):
+        if tree is None:
+            continue
+        env = dict(base_env)
+        bxtui = bxtui_command(tree, env)
+        if "headless" in kinds:
+            tools["headless" + suffix] = (
+                "headless", [*bxtui, "build", "--progress=plain", "--invoke", "/bin/sh", ctx], env)
+        if "app" in kinds:
+            tools["app" + suffix] = ("app", [*bxtui, "build", ctx], env)
+    names = list(tools)
     runner = {"app": run_app, "buildx": run_shell, "headless": run_shell}
     results: dict[str, list[dict[str, float]]] = {n: [] for n in names}
     load = [os.getloadavg()[0]]
     try:
-        for name in names:  # warm-up: the build cached, buildx's server started
-            runner[name](every[name], env, 1000, args.line, args.probe_every)
+        for kind, argv, env in tools.values():  # warm-up: the build cached, buildx's server
+            runner[kind](argv, env, 1000, args.line, args.probe_every)
         for rep in range(args.reps):
             for name in names[rep % len(names):] + names[:rep % len(names)]:
-                r = runner[name](every[name], env, total, args.line, args.probe_every)
+                kind, argv, env = tools[name]
+                r = runner[kind](argv, env, total, args.line, args.probe_every)
                 results[name].append(r)
                 load.append(os.getloadavg()[0])
                 shown = " ".join(f"{k} {v:.2f}" for k, v in r.items() if k not in ("from", "to"))
-                print(f"rep {rep + 1} {name:8s} {shown}  (load {load[-1]:.1f})", file=sys.stderr,
-                      flush=True)
-                if THREADS and name != "buildx":
+                print(f"rep {rep + 1} {name:15s} {shown}  (load {load[-1]:.1f})",
+                      file=sys.stderr, flush=True)
+                if THREADS and kind != "buildx":
                     print(f"      threads {THREADS[-1]}", file=sys.stderr, flush=True)
     finally:
         shutil.rmtree(ctx, ignore_errors=True)
@@ -286,26 +311,28 @@ def main() -> int:
         summary[name] = {"flood_s_median": statistics.median(secs), "flood_s_min": min(secs),
                          "MB/s_median": total / 1e6 / statistics.median(secs)}
         extra = ""
-        if name == "app":
+        if tools[name][0] == "app":
             summary[name]["key_ms_max"] = max(r["key_ms_max"] for r in runs)
             summary[name]["key_ms_median"] = statistics.median(r["key_ms_median"] for r in runs)
             summary[name]["max_lag_ms"] = max(r["max_lag_ms"] for r in runs)
             extra = (f"  key→shown median {summary[name]['key_ms_median']:.0f} ms, max "
                      f"{summary[name]['key_ms_max']:.0f} ms; loop lag max "
                      f"{summary[name]['max_lag_ms']:.0f} ms")
-        print(f"{name:9s} flood {summary[name]['flood_s_median']:6.2f} s median "
+        print(f"{name:15s} flood {summary[name]['flood_s_median']:6.2f} s median "
               f"({summary[name]['flood_s_min']:.2f} min)  {summary[name]['MB/s_median']:5.2f} MB/s"
               + extra)
     if "buildx" in summary:
         base = summary["buildx"]["flood_s_median"]
         for name in names:
             if name != "buildx":
-                print(f"{name} throughput / buildx: {base / summary[name]['flood_s_median']:.2f}x")
+                print(f"{name} throughput / buildx: {base / summary[name]['flood_s_median']:.2f}x"
+                      " (medians)")
     if args.json:
         Path(args.json).write_text(json.dumps({
             "runs": results, "summary": summary, "mb": args.mb, "line": args.line,
-            "tui_digest": tui_digest(args.tree), "date": time.strftime("%Y-%m-%d %H:%M:%S"),
-            "load": load}, indent=1))
+            "tui_digest": tui_digest(args.tree),
+            "before_digest": tui_digest(args.before) if args.before else None,
+            "date": time.strftime("%Y-%m-%d %H:%M:%S"), "load": load}, indent=1))
     return 0
 
 

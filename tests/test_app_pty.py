@@ -114,6 +114,35 @@ def test_resize_reaches_the_container(docker_host: str) -> None:
         run.close()
 
 
+def test_keys_are_handled_during_a_flood(docker_host: str) -> None:
+    """The app's keys work while an endless flood fills the shell, and ctrl+c stops it.
+
+    Ordering only (the timings are in bench/bench_flood.py): the flood never ends by
+    itself, so a key handled only once the output stops would never be.
+    """
+    run = _spawn(docker_host, str(EXAMPLES / "fail-run"))
+    try:
+        run.wait_for(r"exit code 3")
+        run.send("z")
+        run.send("f")
+        run.wait_for(PROMPT, timeout=30)
+        run.send("yes $((6*7))flood\r")
+        run.wait_for(r"42flood", timeout=30)  # the flood's output is on the screen
+        run.send(CHORD)
+        run.wait_for(r"q Quit")  # handled: the footer shows the panes' keys
+        run.send("t")  # back to the terminal
+        run.wait_for(r"Back to panes")
+        run.send(b"\x03")
+        run.send("clear; echo ALIVE$((1+1))\r")
+        run.wait_for(r"ALIVE2", timeout=60)
+        run.send("exit\r")
+        run.wait_for(r"exited with status 0")
+        run.send("q")
+        assert run.wait_exit(timeout=30) == 1
+    finally:
+        run.close()
+
+
 @pytest.mark.parametrize("sig", [signal.SIGHUP, signal.SIGTERM])
 def test_signal_with_a_shell_open_releases_the_build(docker_host: str, sig: int) -> None:
     before = active_builds(docker_host)

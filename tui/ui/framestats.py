@@ -27,6 +27,8 @@ class FrameStats:
         #: ``(perf_counter, ms)`` of each lag over 16 ms (the clock is CLOCK_MONOTONIC, the
         #: same in a benchmark driving this process: it can pick the lags of a time window).
         self.lag_log: list[tuple[float, float]] = []
+        #: ``(perf_counter, key)`` of each key the app received (same clock).
+        self.key_log: list[tuple[float, str]] = []
         self.frames = 0
         self.max_frame = 0.0
         self.frame_total = 0.0
@@ -59,6 +61,11 @@ class FrameStats:
                 if len(self.lag_log) < LAG_LOG_MAX:
                     self.lag_log.append((round(before, 4), round(lag * 1000, 2)))
 
+    def key(self, key: str) -> None:
+        """Note when the app received ``key``."""
+        if len(self.key_log) < LAG_LOG_MAX:
+            self.key_log.append((round(time.perf_counter(), 4), key))
+
     def frame(self, seconds: float) -> None:
         """Record one frame hook's duration."""
         self.frames += 1
@@ -81,4 +88,5 @@ class FrameStats:
             "mean_frame_ms": round(self.frame_total / self.frames * 1000, 3) if self.frames else 0,
             "marks_s": self.marks,
             "lag_log": self.lag_log,
+            "key_log": self.key_log,
         }))
