@@ -22,8 +22,10 @@ presses ctrl+] (focus back to the panes) or ``t`` (focus to the terminal) in tur
 measures the time until the footer shows the change (the key read, dispatched, the focus
 moved and the frame written to the PTY); neither key reaches the shell. ``BXTUI_FRAME_STATS``
 gives the event loop's lags over 16 ms with their times, so the largest lag inside the
-flood's window is known. For bxtui, the CPU seconds of the process and of its busiest
-threads during the flood (``/proc``). The tools alternate, rotating the order; one untimed
+flood's window is known, and when the app received each key (its key log), so the latency
+splits into the key's arrival and its drawing. For bxtui and buildx, the CPU seconds of the
+process (and for bxtui of its busiest threads) during the flood (``/proc``); ``drain_cpu_s``
+is this script's own CPU meanwhile. The tools alternate, rotating the order; one untimed
 warm-up run per tool first caches the build.
 
     .venv/bin/python bench/bench_flood.py [--reps 3] [--mb 100] [--only app ...] [--json F]
@@ -117,7 +119,7 @@ class Probe:
                 self.latencies.append(seen - self.sent_at)
                 self.sent_at = 0.0
                 self.turn += 1
-                self.next_at = now + self.every / 2
+                self.next_at = now + self.every
         elif now >= self.next_at:
             term.markers[shown] = 0.0
             self.sent_at = term.send(key)
@@ -146,6 +148,7 @@ def flood(term: Term, total: int, line: str, probe: Probe | None = None,
     term.wait(lambda: echo in term.raw, 30, "the command's echo")
     term.markers = {END: 0.0}
     cpu0 = cpu_seconds(pid) if pid else 0.0
+    own0 = time.process_time()
     threads0 = thread_cpu(pid) if pid else {}
     start = term.send(b"\r")
     if probe is not None:
@@ -167,7 +170,7 @@ def flood(term: Term, total: int, line: str, probe: Probe | None = None,
     m = next(reversed(list(REAL.finditer(tail))), None)
     out = {"flood_s": end - start, "MB/s": total / 1e6 / (end - start),
            "real_s": (int(m[1] or 0) * 60 + float(m[2])) if m else float("nan"),
-           "from": start, "to": end}
+           "from": start, "to": end, "drain_cpu_s": time.process_time() - own0}
     if pid:
         out["cpu_s"] = cpu_seconds(pid) - cpu0
         threads = thread_cpu(pid)

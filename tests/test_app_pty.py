@@ -30,6 +30,14 @@ def _spawn(docker_host: str, *args: str, rows: int = 40, cols: int = 140,
     return PtyScreen(argv, env, rows=rows, cols=cols)
 
 
+def _exit_shell_and_quit(run: PtyScreen) -> None:
+    """``exit`` the pane's shell, then ``q``: the app ends with the failed build's status."""
+    run.send("exit\r")
+    run.wait_for(r"exited with status 0")
+    run.send("q")
+    assert run.wait_exit(timeout=30) == 1
+
+
 def _count(run: PtyScreen, pattern: str) -> int:
     return len(re.findall(pattern, run.text()))
 
@@ -106,10 +114,7 @@ def test_resize_reaches_the_container(docker_host: str) -> None:
         # a flood of output (held by flow control while the pane parses) ends on the screen
         run.send("head -c 20000000 /dev/zero | tr '\\0' x | fold -w 90; echo FLOOD$((2*3))\r")
         run.wait_for(r"FLOOD6", timeout=120)
-        run.send("exit\r")
-        run.wait_for(r"exited with status 0")
-        run.send("q")
-        assert run.wait_exit(timeout=30) == 1
+        _exit_shell_and_quit(run)
     finally:
         run.close()
 
@@ -135,10 +140,7 @@ def test_keys_are_handled_during_a_flood(docker_host: str) -> None:
         run.send(b"\x03")
         run.send("clear; echo ALIVE$((1+1))\r")
         run.wait_for(r"ALIVE2", timeout=60)
-        run.send("exit\r")
-        run.wait_for(r"exited with status 0")
-        run.send("q")
-        assert run.wait_exit(timeout=30) == 1
+        _exit_shell_and_quit(run)
     finally:
         run.close()
 
