@@ -239,13 +239,16 @@ def run_app(argv: list[str], env: dict[str, str], total: int, line: str,
     result["key_ms_median"] = statistics.median(lat) * 1e3 if lat else float("nan")
     result["key_ms_max"] = lat[-1] * 1e3 if lat else float("nan")
     result["keys"] = len(lat)
-    # when the app received each key (its key log, same clock): the rest is drawing it
-    received = [at for at, _ in frames.get("key_log", [])]
+    # when the app received each key (its key log, same clock): the rest is drawing it. The
+    # log is matched in order and by name; the bench reads its clock after the write returns,
+    # so a key can be logged a little before its sent_at (0 then).
+    log = iter(frames.get("key_log", []))
     got = []
-    for sent_at, _name in probe.sent:
-        later = [at for at in received if at >= sent_at]
-        if later:
-            got.append(later[0] - sent_at)
+    for sent_at, name in probe.sent:
+        for at, key in log:
+            if key == name and at >= sent_at - 0.05:
+                got.append(max(at - sent_at, 0.0))
+                break
     result["key_in_ms_median"] = statistics.median(got) * 1e3 if got else float("nan")
     result["key_in_ms_max"] = max(got) * 1e3 if got else float("nan")
     return result
