@@ -6,7 +6,7 @@ drains continuously (reads of up to 64 KiB; only a window of the raw stream is k
 for markers):
 
 - ``buildx``: ``docker-buildx debug --on=error --invoke /bin/sh build --progress=plain CTX``
-  (buildx 0.13.1, its detached server reused; busybox's ``ESC[6n`` is answered).
+  (buildx 0.13.1; busybox's ``ESC[6n`` is answered).
 - ``headless``: ``bxtui build --progress=plain --invoke /bin/sh CTX``.
 - ``app``: ``bxtui build CTX``, ``z`` (zoom) then ``f`` (the shell in the terminal pane); the
   screen is a pyte emulator until the prompt shows, then only the raw stream is scanned.
@@ -28,7 +28,8 @@ process (and for bxtui of its busiest threads) during the flood (``/proc``); ``d
 is this script's own CPU meanwhile. The tools alternate, rotating the order; one untimed
 warm-up run per tool first caches the build.
 
-    .venv/bin/python bench/bench_flood.py [--reps 3] [--mb 100] [--only app ...] [--json F]
+    .venv/bin/python bench/bench_flood.py [--reps 3] [--mb 100] [--only app ...]
+        [--before TREE] [--probe-every S] [--json F]
 """
 
 from __future__ import annotations
