@@ -30,6 +30,14 @@ def _spawn(docker_host: str, *args: str, rows: int = 40, cols: int = 140,
     return PtyScreen(argv, env, rows=rows, cols=cols)
 
 
+def _exit_shell_and_quit(run: PtyScreen) -> None:
+    """``exit`` the pane's shell, then ``q``: the app ends with the failed build's status."""
+    run.send("exit\r")
+    run.wait_for(r"exited with status 0")
+    run.send("q")
+    assert run.wait_exit(timeout=30) == 1
+
+
 def _count(run: PtyScreen, pattern: str) -> int:
     return len(re.findall(pattern, run.text()))
 
@@ -108,10 +116,33 @@ def test_resize_reaches_the_container(docker_host: str) -> None:
         # a flood of output (held by flow control while the pane parses) ends on the screen
         run.send("head -c 20000000 /dev/zero | tr '\\0' x | fold -w 90; echo FLOOD$((2*3))\r")
         run.wait_for(r"FLOOD6", timeout=120)
-        run.send("exit\r")
-        run.wait_for(r"exited with status 0")
-        run.send("q")
-        assert run.wait_exit(timeout=30) == 1
+        _exit_shell_and_quit(run)
+    finally:
+        run.close()
+
+
+def test_keys_are_handled_during_a_flood(docker_host: str) -> None:
+    """The app's keys work while an endless flood fills the shell, and ctrl+c stops it.
+
+    Ordering only (the timings are in bench/bench_flood.py): the flood never ends by
+    itself, so a key handled only once the output stops would never be.
+    """
+    run = _spawn(docker_host, str(EXAMPLES / "fail-run"))
+    try:
+        run.wait_for(r"exit code 3")
+        run.send("z")
+        run.send("f")
+        run.wait_for(PROMPT, timeout=30)
+        run.send("yes $((6*7))flood\r")
+        run.wait_for(r"42flood", timeout=30)  # the flood's output is on the screen
+        run.send(CHORD)
+        run.wait_for(r"q Quit")  # handled: the footer shows the panes' keys
+        run.send("t")  # back to the terminal
+        run.wait_for(r"Back to panes")
+        run.send(b"\x03")
+        run.send("clear; echo ALIVE$((1+1))\r")
+        run.wait_for(r"ALIVE2", timeout=60)
+        _exit_shell_and_quit(run)
     finally:
         run.close()
 

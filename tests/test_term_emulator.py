@@ -170,6 +170,25 @@ def test_scrollback_after_2000_lines(emu):
     assert text(emu, 6) == "line 1999"
 
 
+@pytest.mark.parametrize("cols", [140, 200])
+def test_scrollback_keeps_10000_lines_of_a_wide_pane(cols: int) -> None:
+    """The byte limit (20 MiB of pages) still keeps more than 10,000 lines up to 200 columns,
+    and a flood past it drops the oldest lines, not the newest."""
+    emu = create_emulator(cols, 40)
+    try:
+        emu.feed(b"".join(b"line %06d\r\n" % i for i in range(40_000)))
+        emu.scroll_by(-1_000_000)
+        snap(emu)
+        assert emu.scrolled_back > 10_000
+        first = int(text(emu, 0).split()[1])
+        assert 0 < first < 40_000 - 10_000 - 40
+        emu.scroll_to_bottom()
+        snap(emu)
+        assert text(emu, 38) == "line 039999"
+    finally:
+        emu.close()
+
+
 def test_styled_rows_in_scrollback(emu):
     emu.feed(b"\x1b[32mgreen old\x1b[0m\r\n" + b"filler\r\n" * 50)
     emu.scroll_by(-100)

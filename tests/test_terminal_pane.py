@@ -13,7 +13,12 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.widgets import Input
 
-from tui.ui.widgets.terminal import TerminalPane
+from tui.ui.widgets.terminal import (
+    DRAW_SHARE,
+    FRAME_INTERVAL,
+    SLOWEST_FRAME_INTERVAL,
+    TerminalPane,
+)
 
 
 class FakeLink:
@@ -164,6 +169,23 @@ async def test_output_is_drawn_with_cursor_and_replies_go_back():
         assert not cursor_cell(pane, 1, 0)
         app.query_one(Input).focus()
         await until(pilot, lambda: not cursor_cell(pane, 1, 1), what="cursor hidden on blur")
+
+
+async def test_frames_are_paced_by_their_cost():
+    """Each frame's cost (snapshot, rows, rendered lines) spaces the next: 60 Hz when cheap,
+    a tenth of the time when dear (a flood), never under 4 Hz."""
+    app = PaneApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        pane, _ = await attached(pilot)
+        for n in range(3):  # a frame's cost is known once the next frame starts
+            frames = pane.stats.frames
+            pane.feed(b"".join(b"screen %d row %d\r\n" % (n, i) for i in range(30)))
+            await until(pilot, lambda f=frames: pane.stats.frames > f, what="a frame")
+        assert pane.stats.frame_cost_s > 0
+        for cost, interval in ((0.0001, FRAME_INTERVAL), (0.004, 0.004 / DRAW_SHARE),
+                               (1.0, SLOWEST_FRAME_INTERVAL)):
+            pane.stats.frame_cost_s = cost
+            assert abs(pane._frame_interval() - interval) < 1e-9
 
 
 async def test_paste_is_bracketed_when_asked():

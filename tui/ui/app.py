@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from typing import Any, ClassVar
 
 from rich.console import RenderableType
-from textual import work
+from textual import events, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
@@ -180,6 +180,12 @@ class BxtuiApp(App[int], inherit_bindings=False):
         self.heap.freeze()
         if self.frame_stats is not None:
             self.frame_stats.mark("painted")
+
+    async def on_event(self, event: events.Event) -> None:
+        """Every event; a key's arrival is noted for benchmarks (``BXTUI_FRAME_STATS``)."""
+        if self.frame_stats is not None and isinstance(event, events.Key):
+            self.frame_stats.key(event.key)
+        await super().on_event(event)
 
     def on_resize(self) -> None:
         """Switch between side-by-side panes and one pane at a time (small terminals)."""

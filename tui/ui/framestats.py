@@ -42,6 +42,10 @@ class Lag:
     runq: float | None = None
 
 
+#: At most this many lags and keys are logged (each with its time).
+LAG_LOG_MAX = 100_000
+
+
 class FrameStats:
     """Measures how late a 5 ms ticker wakes (loop lag) and how long each frame hook takes."""
 
@@ -54,6 +58,11 @@ class FrameStats:
         self.busiest = {phase: Lag() for _, phase in PHASES}
         self.lags_over_16ms = 0
         self.ticks = 0
+        #: ``(perf_counter, ms)`` of each lag over 16 ms (the clock is CLOCK_MONOTONIC, the
+        #: same in a benchmark driving this process: it can pick the lags of a time window).
+        self.lag_log: list[tuple[float, float]] = []
+        #: ``(perf_counter, key)`` of each key the app received (same clock).
+        self.key_log: list[tuple[float, str]] = []
         self.frames = 0
         self.max_frame = 0.0
         #: The CPU time of the longest frame hook (the rest of it was waiting for a CPU).
@@ -86,6 +95,8 @@ class FrameStats:
             self.ticks += 1
             if lag > 0.016:
                 self.lags_over_16ms += 1
+                if len(self.lag_log) < LAG_LOG_MAX:
+                    self.lag_log.append((round(before, 4), round(lag * 1000, 2)))
             phase = self.phase()
             if lag > self.worst[phase].seconds or cpu > self.busiest[phase].cpu:
                 runq = None if wait is None or wait_before is None else wait - wait_before
@@ -94,6 +105,11 @@ class FrameStats:
                     self.worst[phase] = late
                 if cpu > self.busiest[phase].cpu:
                     self.busiest[phase] = late
+
+    def key(self, key: str) -> None:
+        """Note when the app received ``key``."""
+        if len(self.key_log) < LAG_LOG_MAX:
+            self.key_log.append((round(time.perf_counter(), 4), key))
 
     def frame(self, seconds: float, cpu: float) -> None:
         """Record one frame hook's duration and CPU time."""
@@ -127,6 +143,8 @@ class FrameStats:
             "max_frame_cpu_ms": round(self.max_frame_cpu * 1000, 2),
             "mean_frame_ms": round(self.frame_total / self.frames * 1000, 3) if self.frames else 0,
             "marks_s": self.marks,
+            "lag_log": self.lag_log,
+            "key_log": self.key_log,
         }
 
     def save(self) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import os
 import queue
+import sys
 import threading
 from collections.abc import Callable
 
@@ -19,8 +20,6 @@ SLICE_BYTES = 64 * 1024
 """Largest single write: between two writes a waiting capture gets the terminal."""
 BATCH_BYTES = 1 << 20
 """Queued chunks joined into one batch up to this size."""
-FEEDER_NICE = 10
-"""Niceness of the feeding thread: parsing is throughput work, drawing is latency work."""
 
 
 def create_emulator(cols: int, rows: int, *, fg: tuple[int, int, int] | None = None,
@@ -40,12 +39,17 @@ def warm_up() -> None:
     create_emulator(80, 24).close()
 
 
-def _lower_priority() -> None:
-    """Nice this thread (Linux: per thread) so the event loop wins a contended CPU."""
-    setpriority = getattr(os, "setpriority", None)
-    if setpriority is not None:
+def _batch_scheduling() -> None:
+    """Mark this thread as batch work (Linux: per thread): parsing is throughput work.
+
+    SCHED_BATCH keeps the thread's fair share of the CPU but lets it wait, rather than
+    preempt, when the event loop wakes up. It is not niced: on a busy machine a niced parser
+    got a few percent of a core, its backlog filled, the flow control held the process's
+    output, and a 100 MB flood ran at a third of the rate (``bench/bench_flood.py``).
+    """
+    if sys.platform == "linux":
         with contextlib.suppress(OSError):
-            setpriority(os.PRIO_PROCESS, threading.get_native_id(), FEEDER_NICE)
+            os.sched_setscheduler(threading.get_native_id(), os.SCHED_BATCH, os.sched_param(0))
 
 
 class Feeder:
@@ -110,7 +114,7 @@ class Feeder:
         return parts[0] if len(parts) == 1 else b"".join(parts)
 
     def _run(self) -> None:
-        _lower_priority()
+        _batch_scheduling()
         try:
             while (data := self._next_batch()) is not None:
                 for off in range(0, len(data), SLICE_BYTES):

@@ -30,6 +30,19 @@ CHORD_KEY = "ctrl+right_square_bracket"
 """Textual's name for ctrl+] (byte 0x1d): the one key the pane keeps for itself."""
 DEFAULT_HINT = "Press f to open a shell in the failed step, i for its initial state"
 FRAME_INTERVAL = 1 / 60
+"""Shortest time between two frames (60 Hz)."""
+DRAW_SHARE = 0.1
+"""Most of the event loop's time the pane's frames may take.
+
+A frame that took ``c`` seconds (snapshot, rows rebuilt, lines rendered; wall time, so a
+busy CPU counts) is followed by the next one no sooner than ``c / DRAW_SHARE`` later: a
+prompt's echo (one row) still draws at 60 Hz, a flood that scrolls the whole screen every
+frame at ~20 Hz on a quiet machine and down to 4 Hz on a busy one, leaving the loop (and the
+CPU) to the process's output. At 60 Hz the frames of a 100 MB flood took a third of the main
+thread and of a core the daemon needs too.
+"""
+SLOWEST_FRAME_INTERVAL = 0.25
+"""Longest time between two frames while output keeps coming (4 Hz)."""
 _RETRY_S = 0.05
 PASTE_WINDOW = 4096
 """Pasted bytes sent ahead of the process's output (its echo).
@@ -72,6 +85,8 @@ class PaneStats:
     last_frame_at: float = 0.0
     drawn_bytes: int = 0
     """Output bytes the last drawn frame includes (at least)."""
+    frame_cost_s: float = 0.0
+    """Seconds the last complete frame took: its snapshot and rows, then its lines rendered."""
 
 
 class TerminalPane(Widget, can_focus=True):
@@ -128,6 +143,10 @@ class TerminalPane(Widget, can_focus=True):
         self._scrolled_back = 0
         self._exit_message = ""
         self._base_style: Style | None = None
+        self._frame_s = 0.0
+        """How long the last ``_frame`` took (the snapshot and the rows rebuilt)."""
+        self._render_s = 0.0
+        """Time spent in ``render_lines`` since the last ``_frame``."""
         self._held = bytearray()
         """Input waiting for the process's output to catch up (a big paste, keys after it)."""
         self._unanswered = 0
@@ -394,13 +413,19 @@ class TerminalPane(Widget, can_focus=True):
             return
         loop = asyncio.get_running_loop()
         if delay is None:
-            delay = max(self.stats.last_frame_at + FRAME_INTERVAL - time.monotonic(), 0.0)
+            delay = max(self.stats.last_frame_at + self._frame_interval() - time.monotonic(),
+                        0.0)
         handle = self._frame_handle
         if handle is not None:
             if handle.when() <= loop.time() + delay:
                 return
             handle.cancel()
         self._frame_handle = loop.call_later(delay, self._frame)
+
+    def _frame_interval(self) -> float:
+        """Seconds from one frame to the next while output keeps coming (see DRAW_SHARE)."""
+        return min(max(self.stats.frame_cost_s / DRAW_SHARE, FRAME_INTERVAL),
+                   SLOWEST_FRAME_INTERVAL)
 
     def _frame(self) -> None:
         """Take a snapshot and repaint its dirty rows (event loop, <= 60 Hz)."""
@@ -410,6 +435,9 @@ class TerminalPane(Widget, can_focus=True):
             return
         emulator = feeder.emulator
         start = time.monotonic()
+        if self._frame_s:  # the previous frame is complete: its lines have been rendered
+            self.stats.frame_cost_s = self._frame_s + self._render_s
+        self._frame_s = self._render_s = 0.0
         parsed = feeder.parsed
         if not emulator.capture():
             # A write holds the terminal: it takes the snapshot when done and wakes us. The
@@ -437,7 +465,8 @@ class TerminalPane(Widget, can_focus=True):
         stats.frames += 1
         stats.drawn_bytes = parsed
         stats.last_frame_at = time.monotonic()
-        stats.max_frame_s = max(stats.max_frame_s, stats.last_frame_at - start)
+        self._frame_s = stats.last_frame_at - start
+        stats.max_frame_s = max(stats.max_frame_s, self._frame_s)
 
     def _shown_cursor(self) -> Cursor | None:
         if self._feeder is None or not self.has_focus or not self._live:
@@ -452,8 +481,11 @@ class TerminalPane(Widget, can_focus=True):
     # -- drawing -------------------------------------------------------------------------------
     def render_lines(self, crop: Region) -> list[Strip]:
         """Render ``crop`` with the widget's base style looked up once, not per line."""
+        start = time.monotonic()
         self._base_style = self.rich_style
-        return super().render_lines(crop)
+        lines = super().render_lines(crop)
+        self._render_s += time.monotonic() - start
+        return lines
 
     def render_line(self, y: int) -> Strip:
         """Row ``y`` of the emulator (cursor drawn reversed), or the centred hint."""
