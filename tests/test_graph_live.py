@@ -63,10 +63,17 @@ def test_cached_build_graph(docker_host: str) -> None:
     assert graph.count(VertexState.ERROR) == 0
 
 
-async def test_vertex_shared_with_another_build_keeps_our_name(docker_host: str,
+async def test_vertex_shared_with_another_build_keeps_our_name(docker_host: str, buildx: str,
                                                                tmp_path) -> None:  # type: ignore[no-untyped-def]
-    """Two Dockerfiles sharing a step, built at once: the second labels it from its own LLB."""
+    """Two Dockerfiles sharing a step, built at once: the second labels it from its own LLB.
+
+    buildx, building the second Dockerfile at the same time, prints the daemon's name for the
+    shared step (the first build's); bxtui's plain output and its graph keep their own.
+    """
+    import os
     import secrets
+
+    from conftest import bxtui_binary
 
     from tui.debug.result import new_result_context
 
@@ -74,7 +81,7 @@ async def test_vertex_shared_with_another_build_keeps_our_name(docker_host: str,
     a, b = tmp_path / "a", tmp_path / "b"
     a.mkdir()
     b.mkdir()
-    shared = f"RUN sleep 2 && echo shared-{nonce}"
+    shared = f"RUN sleep 3 && echo shared-{nonce}"
     (a / "Dockerfile").write_text(f"FROM busybox:local AS base\n{shared}\n"
                                   "FROM base AS final\nRUN echo a-only\n")
     (b / "Dockerfile").write_text(f"FROM busybox:local\n{shared}\nRUN echo b-only\n")
@@ -88,24 +95,28 @@ async def test_vertex_shared_with_another_build_keeps_our_name(docker_host: str,
                and not v.HasField("completed") for v in resp.vertexes):
             running.set()
 
+    async def plain(*argv: str) -> str:
+        env = dict(os.environ, DOCKER_HOST=docker_host, BUILDX_NO_DEFAULT_ATTESTATIONS="1")
+        proc = await asyncio.create_subprocess_exec(
+            *argv, "build", "--progress=plain", str(b), env=env,
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+        _, err = await proc.communicate()
+        assert proc.returncode == 0, err.decode()[-2000:]
+        return err.decode()
+
     client_a = await BuildkitClient.open(address)
     client_b = await BuildkitClient.open(address)
     build_a = asyncio.create_task(run_dockerfile_build(client_a, BuildOptions(str(a)), on_a))
     try:
         await asyncio.wait_for(running.wait(), 60)
         graph = BuildGraph()
-        streamed: dict[str, set[str]] = {}
-
-        def on_b(resp) -> None:  # type: ignore[no-untyped-def]
-            for v in resp.vertexes:
-                streamed.setdefault(v.digest, set()).add(v.name)
-            graph.apply(resp)
 
         def on_definition(definition) -> None:  # type: ignore[no-untyped-def]
             graph.adopt(definition.op_infos())
 
-        ctx, _, err = await new_result_context(client_b, BuildOptions(str(b)), on_b,
-                                               on_definition)
+        theirs, ours, (ctx, _, err) = await asyncio.gather(
+            plain(buildx), plain(bxtui_binary()),
+            new_result_context(client_b, BuildOptions(str(b)), graph.apply, on_definition))
         assert err is None and ctx is not None
         await ctx.done()
         await build_a
@@ -113,14 +124,15 @@ async def test_vertex_shared_with_another_build_keeps_our_name(docker_host: str,
         build_a.cancel()
         await client_a.close()
         await client_b.close()
+    # the daemon names the shared step after the build that asked first: buildx shows it so
+    assert f"[base 2/2] {shared}" in theirs
+    assert f"[2/3] {shared}" in ours and "[base 2/2]" not in ours
     step = next(v for v in graph if v.name.endswith(shared))
-    # the same vertex as the other build's (run once), which the daemon named after that build
-    assert graph_a.get(step.digest) is not None
-    assert streamed[step.digest] == {f"[base 2/2] {shared}"}
+    assert graph_a.get(step.digest) is not None  # the very vertex the other build ran
     assert step.name == f"[2/3] {shared}"
     assert step.state in (VertexState.DONE, VertexState.CACHED)
     assert step.source is not None and step.source.describe() == "Dockerfile:2"
-    ours = [v for v in graph if v.declared and v.name.startswith("[")
+    mine = [v for v in graph if v.declared and v.name.startswith("[")
             and not v.name.startswith("[internal]")]
-    assert sorted(v.name.split("]")[0] + "]" for v in ours) == ["[1/3]", "[2/3]", "[3/3]"]
+    assert sorted(v.name.split("]")[0] + "]" for v in mine) == ["[1/3]", "[2/3]", "[3/3]"]
     assert all(v.state in (VertexState.DONE, VertexState.CACHED) for v in graph if v.declared)

@@ -240,12 +240,46 @@ async def evaluate_result(gw: Gateway, result: gateway_pb2.Result,
     return out
 
 
+class OwnNames:
+    """A status callback that gives this build's vertices the names its definition has.
+
+    The daemon names a vertex shared with another build after the build that asked for it
+    first (``[base 2/2] RUN …`` in a Dockerfile without a ``base`` stage); once the frontend
+    has returned this build's definition, its ``llb.customname`` replaces that name in every
+    status message before ``target`` sees it.
+    """
+
+    def __init__(self, target: StatusCallback | None) -> None:
+        self.target = target
+        self.names: dict[str, str] = {}
+
+    def adopt(self, result: gateway_pb2.Result) -> None:
+        """Take the names of every op of ``result``'s definitions."""
+        for ref in result_refs(result).values():
+            if _has_definition(ref):
+                for digest, meta in getattr(ref, "def").metadata.items():
+                    name = meta.description.get("llb.customname")
+                    if name:
+                        self.names[digest] = name
+
+    def __call__(self, resp: control_pb2.StatusResponse) -> None:
+        names = self.names
+        if names:
+            for v in resp.vertexes:
+                own = names.get(v.digest)
+                if own is not None and v.name != own:
+                    v.name = own
+        if self.target is not None:
+            self.target(resp)
+
+
 def dockerfile_build_func(
-    opts: BuildOptions, on_definition: DefinitionCallback | None = None,
+    opts: BuildOptions, names: OwnNames, on_definition: DefinitionCallback | None = None,
 ) -> Callable[[Gateway], Awaitable[gateway_pb2.Result]]:
     """A build function calling the ``dockerfile.v0`` frontend, then evaluating its refs.
 
-    ``on_definition`` gets the frontend's definition before anything is evaluated.
+    ``names`` and ``on_definition`` get the frontend's definition before anything is
+    evaluated.
     """
     frontend_opt = opts.frontend_opts()
 
@@ -255,6 +289,7 @@ def dockerfile_build_func(
         # evaluating it below yields the failing op's solve error.
         res = await gw.solve(frontend=DOCKERFILE_FRONTEND, frontend_opt=frontend_opt,
                              evaluate=False)
+        names.adopt(res)
         if on_definition is not None:
             from tui.debug.llbdef import merged_definition
 
@@ -271,4 +306,5 @@ async def run_dockerfile_build(
 ) -> control_pb2.SolveResponse:
     """Build a Dockerfile with buildx's flags; raise BuildError on failure."""
     setup = setup_for(opts, engine=client.endpoint.kind == "docker")
-    return await gateway_build(client, setup, dockerfile_build_func(opts), on_status)
+    names = OwnNames(on_status)
+    return await gateway_build(client, setup, dockerfile_build_func(opts, names), names)

@@ -22,6 +22,7 @@ from tui.buildkit.gateway import Gateway
 from tui.buildkit.proto import control_pb2, gateway_pb2, ops_pb2
 from tui.debug.build import (
     DefinitionCallback,
+    OwnNames,
     SolveSetup,
     StatusCallback,
     dockerfile_build_func,
@@ -338,7 +339,8 @@ async def new_result_context(
     """
     loop = asyncio.get_running_loop()
     ready: asyncio.Future[ResultContext] = loop.create_future()
-    gate = _StatusGate(on_status)
+    names = OwnNames(on_status)
+    gate = _StatusGate(names)
     final: list[gateway_pb2.Result] = []
     definitions: list[LLBDefinition] = []
 
@@ -347,7 +349,7 @@ async def new_result_context(
         if on_definition is not None:
             on_definition(definition)
 
-    build = dockerfile_build_func(opts, keep_definition)
+    build = dockerfile_build_func(opts, names, keep_definition)
 
     async def main_func(gw: Gateway) -> gateway_pb2.Result:
         try:
