@@ -263,6 +263,7 @@ class OwnNames:
                         self.names[digest] = name
 
     def __call__(self, resp: control_pb2.StatusResponse) -> None:
+        """Rename this build's vertices in ``resp``, then hand it on."""
         names = self.names
         if names:
             for v in resp.vertexes:
