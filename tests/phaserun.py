@@ -78,8 +78,8 @@ class PhaseRun(PtyScreen):
         except FileNotFoundError:
             return ""
 
-    def wait_log(self, pattern: str, timeout: float = 30) -> re.Match[str]:
-        """Wait until ``pattern`` is in the debug log, draining the PTY meanwhile."""
+    def wait_log(self, pattern: str, timeout: float = 30, poll: float = 0.02) -> re.Match[str]:
+        """Wait until ``pattern`` is in the debug log (read every ``poll`` s), draining the PTY."""
         if self.debug_log is None:
             return self.expect(pattern, timeout)
         rx = re.compile(pattern)
@@ -90,7 +90,7 @@ class PhaseRun(PtyScreen):
                 return m
             if time.monotonic() >= deadline:
                 raise AssertionError(f"{pattern!r} not in the debug log:\n{self.log_text()}")
-            self.pump(0.02)
+            self.pump(poll)
 
     @property
     def pid(self) -> int:

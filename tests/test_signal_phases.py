@@ -180,7 +180,8 @@ def _attempt(case: Case, where: Path, big: Path, docker_host: str,
         # once the first is handled (two at once may be handled in either order); headless,
         # it may have come after the release (then bxtui exits at once: a miss)
         until = _handled(case.sig) + ("|BXTUI_RC=" if case.mode == "plain" else "")
-        if "BXTUI_RC=" not in run.wait_log(until, timeout=10).group(0):
+        # the release may take only tens of milliseconds: look often
+        if "BXTUI_RC=" not in run.wait_log(until, timeout=10, poll=0.002).group(0):
             run.kill(signal.SIGINT)
     return Outcome(run, run.result(), mine, procs)
 
@@ -233,7 +234,9 @@ def runs(tmp_path: Path) -> Iterator[list[PhaseRun]]:
 def test_signal_in_phase(case: Case, tmp_path: Path, big_context: Path, docker_host: str,
                          runs: list[PhaseRun]) -> None:
     headless_closing = case.mode == "plain" and case.phase in ("closing", "second")
-    for attempt in range(3 if headless_closing else 1):
+    # the app's release may be over before the second signal arrives (a miss: try again)
+    app_second = case.mode == "app" and case.phase == "second"
+    for attempt in range(5 if headless_closing or app_second else 1):
         where = tmp_path / f"try{attempt}"
         out = _attempt(case, where, big_context, docker_host, runs)
         _assert_clean(out, where, docker_host, case.phase)
@@ -243,9 +246,12 @@ def test_signal_in_phase(case: Case, tmp_path: Path, big_context: Path, docker_h
         if headless_closing and missed:  # ignored: the build's status (or the first's)
             assert out.rc == (128 + case.sig if handled else 1), out.run.transcript[-3000:]
             continue
+        if app_second and missed:  # the first closed the view; the second came too late
+            assert handled and out.rc == 128 + case.sig, out.run.transcript[-3000:]
+            continue
         break
     else:
-        pytest.fail("the signal never came while the headless run was releasing")
+        pytest.fail("the signal never came while the run was releasing")
     run = out.run
     assert out.rc == 128 + case.sig, run.transcript[-3000:]
     said = [line for line in run.transcript.rsplit("BXTUI_RC=", 1)[0].splitlines()

@@ -56,6 +56,34 @@ def test_buildkitd_over_tcp_with_mutual_tls(tmp_path: Path, docker_ep, run_bxtui
         assert ">>> RUN echo \"partial output\"" in res.stderr
         assert "exit code: 3" in res.stderr
         assert relay.connections >= 1
+        # a shell in the failed step: its stream is a connection of its own (TLS, ALPN h2)
+        before = relay.connections
+        res = run_bxtui(
+            "build", "--progress=plain", "--addr", f"tcp://127.0.0.1:{relay.port}",
+            "--tlscacert", certs.ca, "--tlscert", certs.client_cert, "--tlskey", certs.client_key,
+            "--invoke", "/bin/sh", str(EXAMPLES / "fail-run"), input=SHELL_INPUT,
+        )
+        assert res.returncode == 1, res.stderr
+        assert "EXEC_42" in res.stdout and "partial output" in res.stdout, res.stderr
+        assert relay.connections >= before + 2  # the build's channel, the process's stream
+    finally:
+        relay.close()
+
+
+#: Typed into a shell in fail-run's failed step: proves the process runs and reads stdin.
+SHELL_INPUT = "cat /work/partial.txt; echo EXEC_$((40+2)); exit 0\n"
+
+
+def test_shell_over_buildkitd_unix_socket(tmp_path: Path, docker_ep, run_bxtui) -> None:  # type: ignore[no-untyped-def]
+    sock = str(tmp_path / "buildkitd.sock")
+    relay = unix_relay(docker_ep, sock)
+    try:
+        res = run_bxtui("build", "--progress=plain", "--addr", f"unix://{sock}", "--invoke",
+                        "/bin/sh", str(EXAMPLES / "fail-run"), input=SHELL_INPUT,
+                        env={"DOCKER_HOST": "unix:///nonexistent.sock"})
+        assert res.returncode == 1, res.stderr
+        assert "EXEC_42" in res.stdout and "partial output" in res.stdout, res.stderr
+        assert "debug process exited with status 0" in res.stderr
     finally:
         relay.close()
 
@@ -133,5 +161,13 @@ def test_docker_engine_over_tcp_with_tls(tmp_path: Path, docker_ep, run_bxtui) -
         assert f"Docker Engine at tcp://127.0.0.1:{proxy.port}" in res.stderr
         assert (tmp_path / "out" / "app" / "status").read_text() == "built ok\n"
         assert proxy.connections >= 3  # ping, /grpc, /session
+        res = run_bxtui(
+            "build", "--progress=plain", "--invoke", "/bin/sh", str(EXAMPLES / "fail-run"),
+            input=SHELL_INPUT,
+            env={"DOCKER_HOST": f"tcp://127.0.0.1:{proxy.port}", "DOCKER_TLS_VERIFY": "1",
+                 "DOCKER_CERT_PATH": str(certdir)},
+        )
+        assert res.returncode == 1, res.stderr
+        assert "EXEC_42" in res.stdout and "partial output" in res.stdout, res.stderr
     finally:
         proxy.close()

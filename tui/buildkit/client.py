@@ -149,7 +149,22 @@ class BuildkitClient:
 
     def gateway(self, build_ref: str) -> Gateway:
         """An LLBBridge client bound to the build job ``build_ref``."""
-        return Gateway(self.channel, build_ref)
+        return Gateway(self.channel, build_ref, self.connect_h2)
+
+    async def connect_h2(self) -> Pipe:
+        """A new HTTP/2 connection to the builder's gRPC server (for a process stream)."""
+        if self.endpoint.kind == "docker":
+            reader, writer = await open_stream(self.endpoint, REACH_TIMEOUT, limit=STREAM_LIMIT)
+            try:
+                async with asyncio.timeout(UPGRADE_TIMEOUT):
+                    await upgrade_stream(reader, writer, "/grpc")
+            except BaseException:
+                writer.close()
+                raise
+        else:
+            reader, writer = await open_stream(self.endpoint, REACH_TIMEOUT, limit=STREAM_LIMIT,
+                                               alpn=("h2",))
+        return StreamPipe(reader, writer)
 
     async def attach_session(self, session: SessionServer) -> SessionLink:
         """Connect the daemon to our session server (Docker ``/session`` or Control.Session).

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Awaitable, Callable, Mapping
 
 import grpc
 
+from tui.buildkit.debuglog import LOG
 from tui.buildkit.errors import error_from_rpc
+from tui.buildkit.execstream import ExecStream
 from tui.buildkit.proto import gateway_pb2, gateway_pb2_grpc, ops_pb2, rpc_status_pb2
+from tui.buildkit.session.pipe import Pipe
 
 BUILD_ID_HEADER = "buildkit-controlapi-buildid"
 
@@ -18,10 +22,12 @@ class Gateway:
     Failed calls raise :class:`tui.buildkit.errors.BuildError` with the decoded details.
     """
 
-    def __init__(self, channel: grpc.aio.Channel, build_ref: str) -> None:
+    def __init__(self, channel: grpc.aio.Channel, build_ref: str,
+                 connect: Callable[[], Awaitable[Pipe]]) -> None:
         self.build_ref = build_ref
         self.metadata = ((BUILD_ID_HEADER, build_ref),)
         self.stub = gateway_pb2_grpc.LLBBridgeStub(channel)
+        self._connect = connect
 
     async def ping(self) -> gateway_pb2.PongResponse:
         """Capabilities of the gateway (also waits for the job to be registered)."""
@@ -87,6 +93,10 @@ class Gateway:
         except grpc.aio.AioRpcError as exc:
             raise error_from_rpc(exc) from None
 
-    def exec_process(self) -> grpc.aio.StreamStreamCall:
-        """Open the ExecProcess stream (multiplexes processes by ProcessID)."""
-        return self.stub.ExecProcess(metadata=self.metadata)
+    async def exec_process(self) -> ExecStream:
+        """Open an ExecProcess stream for one process, on a connection of its own."""
+        t0 = time.perf_counter()
+        pipe = await self._connect()
+        LOG.debug("stream LLBBridge/ExecProcess: connection opened in %.1f ms",
+                  (time.perf_counter() - t0) * 1e3)
+        return ExecStream(pipe, self.metadata)

@@ -181,9 +181,13 @@ class Splice:
 
 
 async def open_stream(
-    endpoint: Endpoint, within: float = CONNECT_TIMEOUT, limit: int = 2**16
+    endpoint: Endpoint, within: float = CONNECT_TIMEOUT, limit: int = 2**16,
+    alpn: Sequence[str] = (),
 ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    """Open asyncio streams to the endpoint (TLS when it has TLS files) within ``within`` s."""
+    """Open asyncio streams to the endpoint (TLS when it has TLS files) within ``within`` s.
+
+    ``alpn``: the protocols offered in the TLS handshake (``h2`` for a gRPC server).
+    """
     try:
         async with asyncio.timeout(within):
             if endpoint.scheme == "unix":
@@ -194,6 +198,8 @@ async def open_stream(
             name = None
             if ctx is not None:
                 name = (endpoint.tls.server_name if endpoint.tls else None) or host
+                if alpn:
+                    ctx.set_alpn_protocols(list(alpn))
             return await asyncio.open_connection(
                 host, int(port), ssl=ctx, server_hostname=name, limit=limit
             )

@@ -8,10 +8,9 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable
 
-import grpc
-
 from tui.buildkit.debuglog import LOG
-from tui.buildkit.errors import BuildError, error_from_rpc, error_from_status
+from tui.buildkit.errors import BuildError, error_from_status
+from tui.buildkit.execstream import ExecStream
 from tui.buildkit.gateway import Gateway
 from tui.buildkit.proto import gateway_pb2, ops_pb2
 from tui.debug.invoke import ProcessSpec
@@ -39,7 +38,8 @@ class Process:
         self.container_id = container_id
         self.spec = spec
         self._on_output = on_output
-        self._call = gateway.exec_process()
+        self._gateway = gateway
+        self._call: ExecStream | None = None
         self._started = asyncio.Event()
         self._exited = asyncio.Event()
         self._done = asyncio.Event()
@@ -57,8 +57,12 @@ class Process:
             ContainerID=self.container_id, Meta=self.spec.meta(), Fds=[0, 1, 2],
             Tty=self.spec.tty,
         )
+        try:
+            self._call = await self._gateway.exec_process()
+        except (OSError, ConnectionError, TimeoutError) as exc:
+            raise ProcessError(f"cannot reach the builder: {exc}") from None
         await self._send(gateway_pb2.ExecMessage(ProcessID=self.id, Init=init))
-        self._reader = asyncio.create_task(self._read())
+        self._reader = asyncio.create_task(self._read(self._call))
         started = asyncio.create_task(self._started.wait())
         finished = asyncio.create_task(self._done.wait())
         await asyncio.wait({started, finished}, return_when=asyncio.FIRST_COMPLETED)
@@ -70,15 +74,17 @@ class Process:
             await self.resize(rows, cols)
 
     async def _send(self, msg: gateway_pb2.ExecMessage) -> None:
+        if self._call is None:
+            raise ProcessError("the process has not been started")
         async with self._write_lock:
             await self._call.write(msg)
 
-    async def _read(self) -> None:
+    async def _read(self, call: ExecStream) -> None:
         output_done = False
         try:
             while True:
-                msg = await self._call.read()
-                if msg is grpc.aio.EOF:
+                msg = await call.read()
+                if msg is None:
                     break
                 kind = msg.WhichOneof("Input")
                 if kind == "File":
@@ -99,17 +105,16 @@ class Process:
                     output_done = True
                     if self.exit_code is not None:
                         break
-        except grpc.aio.AioRpcError as exc:
+        except BuildError as exc:
             if self.exit_code is None:
-                self.error = error_from_rpc(exc).message
+                self.error = exc.message
         finally:
             if self.exit_code is None:
                 self.exit_code = 255
                 self.error = self.error or "the process stream ended without an exit status"
             self._exited.set()
             self._done.set()
-            with contextlib.suppress(grpc.RpcError, asyncio.InvalidStateError, RuntimeError):
-                await self._call.done_writing()
+            await call.done_writing()
 
     def _record_exit(self, exit_msg: gateway_pb2.ExitMessage) -> None:
         self.exit_code = int(exit_msg.Code)
@@ -132,7 +137,7 @@ class Process:
             return
         self._stdin_closed = True
         fd = gateway_pb2.FdMessage(Fd=0, EOF=True)
-        with contextlib.suppress(grpc.RpcError, asyncio.InvalidStateError, RuntimeError):
+        with contextlib.suppress(BuildError, ProcessError):
             await self._send(gateway_pb2.ExecMessage(ProcessID=self.id, File=fd))
 
     async def resize(self, rows: int, cols: int) -> None:
@@ -162,7 +167,8 @@ class Process:
 
     async def abort(self) -> None:
         """Cancel the stream (the container's release kills the process)."""
-        self._call.cancel()
+        if self._call is not None:
+            self._call.cancel()
         if self._reader is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reader
