@@ -39,9 +39,9 @@ from bench_app import BXTUI, DOCKER_HOST, Term
 
 from tui.buildkit.address import parse_address
 from tui.buildkit.client import BuildkitClient
-from tui.debug.explore import Explorer
-from tui.debug.options import DOCKERFILE_FRONTEND, BuildOptions
-from tui.debug.result import new_result_context
+from tui.debug.engine.explore import Explorer
+from tui.debug.engine.options import DOCKERFILE_FRONTEND, BuildOptions
+from tui.debug.engine.result import new_result_context
 
 STEP_DOCKERFILE = (
     "FROM busybox:local\n"

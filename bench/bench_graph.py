@@ -23,8 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from tui.buildkit.proto import control_pb2 as pb
-from tui.debug.graph import BuildGraph
-from tui.debug.plain import PlainPrinter
+from tui.debug.headless.plain import PlainPrinter
+from tui.debug.model.graph import BuildGraph
 
 BASE = 1_790_000_000 * 10**9
 

@@ -25,8 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tui.buildkit.address import parse_address
 from tui.buildkit.client import BuildkitClient
-from tui.debug.options import BuildOptions
-from tui.debug.session import DebugSession, Phase
+from tui.debug.engine.options import BuildOptions
+from tui.debug.engine.session import DebugSession, Phase
 
 REPO = Path(__file__).resolve().parent.parent
 DOCKER_HOST = os.environ.get("DOCKER_HOST", "unix:///run/bxtui-daemon/docker.sock")

@@ -41,9 +41,9 @@ from textual.app import App, ComposeResult
 from textual.pilot import Pilot
 from textual.strip import Strip
 
-from tui.debug.fsmodel import Entry, Snapshot
-from tui.ui.widgets.files import FileBrowser, FileListing, FilePreview
-from tui.ui.widgets.files_model import build_tree
+from tui.debug.model.fsmodel import Entry, Snapshot
+from tui.ui.widgets.files.model import build_tree
+from tui.ui.widgets.files.pane import FileBrowser, FileListing, FilePreview
 
 SIZE = (160, 50)
 REPO = Path(__file__).resolve().parents[1]

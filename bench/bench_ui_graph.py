@@ -40,9 +40,9 @@ from textual.app import App, ComposeResult
 from textual.pilot import Pilot
 
 from tui.buildkit.proto import control_pb2 as pb
-from tui.debug.graph import BuildGraph, Changes
-from tui.ui.graphrows import GraphRows
-from tui.ui.widgets.graph import GraphView
+from tui.debug.model.graph import BuildGraph, Changes
+from tui.ui.widgets.graph.pane import GraphView
+from tui.ui.widgets.graph.rows import GraphRows
 
 MS = 1_000_000
 FAIL = 'process "/bin/sh -c make" did not complete successfully: exit code: 2'

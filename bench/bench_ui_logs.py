@@ -29,10 +29,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from textual.app import App, ComposeResult
 
-from tui.debug.graph import Vertex
-from tui.debug.logbuffer import STDERR, STDOUT
-from tui.ui.logindex import LogIndex
-from tui.ui.widgets.logs import LogView
+from tui.debug.model.graph import Vertex
+from tui.debug.model.logbuffer import STDERR, STDOUT
+from tui.ui.widgets.logs.index import LogIndex
+from tui.ui.widgets.logs.pane import LogView
 
 SIZE = (120, 40)
 

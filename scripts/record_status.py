@@ -8,7 +8,7 @@ Optionally name recordings to redo only those: ``... record_status.py fail-run s
 
 Every build goes through bxtui's own library as ``tui/cli.py`` runs it (resolve_builder ->
 BuildkitClient.open -> new_result_context -> ctx.done()). For each recording NAME it writes
-into tests/data/:
+into tests/support/data/:
 
 * ``NAME.status``: the StatusResponse messages in arrival order. The file starts with the
   8-byte magic ``BXSTAT01``; then one record per message: a 4-byte big-endian arrival time
@@ -20,7 +20,7 @@ into tests/data/:
   RUN its exec meta (args, env, user, cwd).
 * ``NAME.result.json`` (successful builds): the exporter response and image config.
 
-``tests/recorded.py`` loads these files.
+``tests/support/recorded.py`` loads these files.
 """
 
 from __future__ import annotations
@@ -43,8 +43,8 @@ from tui.buildkit.address import resolve_builder  # noqa: E402
 from tui.buildkit.client import BuildkitClient  # noqa: E402
 from tui.buildkit.errors import BuildError  # noqa: E402
 from tui.buildkit.proto import control_pb2  # noqa: E402
-from tui.debug.options import BuildOptions  # noqa: E402
-from tui.debug.result import describe_op, new_result_context  # noqa: E402
+from tui.debug.engine.options import BuildOptions  # noqa: E402
+from tui.debug.engine.result import describe_op, new_result_context  # noqa: E402
 
 DATA = REPO / "tests" / "data"
 EXAMPLES = REPO / "examples"

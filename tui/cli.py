@@ -17,24 +17,24 @@ from tui.buildkit.address import AddressError, TLSFiles, resolve_builder
 from tui.buildkit.client import BuildkitClient
 from tui.buildkit.errors import BuildError
 from tui.buildkit.relay import DaemonUnreachable
-from tui.debug.build import run_dockerfile_build
-from tui.debug.options import (
+from tui.debug.engine.build import run_dockerfile_build
+from tui.debug.engine.options import (
     BuildOptions,
     OptionsError,
     dockerfile_from_stdin,
     parse_key_values,
     parse_output,
 )
-from tui.debug.plain import PlainPrinter
+from tui.debug.headless.plain import PlainPrinter
 
 # Only what a plain build needs is imported up front (start-up time counts): debugging,
 # the app and error reports load their modules when they are used.
 if TYPE_CHECKING:
     from tui.buildkit.proto import control_pb2
-    from tui.debug.container import OutputFn, Process
-    from tui.debug.explore import Explorer
-    from tui.debug.invoke import InvokeConfig
-    from tui.debug.llbdef import LLBDefinition
+    from tui.debug.engine.container import OutputFn, Process
+    from tui.debug.engine.explore import Explorer
+    from tui.debug.model.invoke import InvokeConfig
+    from tui.debug.model.llbdef import LLBDefinition
 
 
 class Interrupted(Exception):
@@ -220,7 +220,7 @@ async def _build(args: argparse.Namespace, opts: BuildOptions, out: TextIO) -> i
     try:
         await run_dockerfile_build(client, opts, printer.feed if printer else None)
     except BuildError as err:
-        from tui.debug.report import print_build_error
+        from tui.debug.headless.report import print_build_error
 
         _finish(printer, ticker)
         print_build_error(err, out)
@@ -244,17 +244,17 @@ async def _debug(
     The process runs in the failed step, in the state ``--step N`` produced, or in the
     result.
     """
-    from tui.debug.attach import run_attached
-    from tui.debug.container import ProcessError
-    from tui.debug.explore import ExploreError, Explorer
-    from tui.debug.graph import BuildGraph, VertexState
-    from tui.debug.helper import DEFAULT_TOOLBOX
-    from tui.debug.invoke import InvokeError, parse_invoke
-    from tui.debug.options import DOCKERFILE_FRONTEND
-    from tui.debug.report import error_message, print_build_error
-    from tui.debug.result import new_result_context
-    from tui.debug.stepsel import StepError, StepRef, resolve_step
-    from tui.debug.stepshell import Shells
+    from tui.debug.engine.container import ProcessError
+    from tui.debug.engine.explore import ExploreError, Explorer
+    from tui.debug.engine.helper import DEFAULT_TOOLBOX
+    from tui.debug.engine.options import DOCKERFILE_FRONTEND
+    from tui.debug.engine.result import new_result_context
+    from tui.debug.engine.stepshell import Shells
+    from tui.debug.headless.attach import run_attached
+    from tui.debug.headless.report import error_message, print_build_error
+    from tui.debug.model.graph import BuildGraph, VertexState
+    from tui.debug.model.invoke import InvokeError, parse_invoke
+    from tui.debug.model.stepsel import StepError, StepRef, resolve_step
 
     cfg = parse_invoke(args.invoke if args.invoke is not None else "/bin/sh")
     cfg.initial = args.initial
@@ -347,8 +347,8 @@ async def _debug(
 
 async def _print_diff(explorer: Explorer, out: TextIO) -> None:
     """The failed RUN's changes on stdout (``git diff --stat`` style plus paths)."""
-    from tui.debug.explore import ExploreError
-    from tui.debug.fsmodel import format_stat
+    from tui.debug.engine.explore import ExploreError
+    from tui.debug.model.fsmodel import format_stat
 
     if not explorer.writable_mounts():
         out.write("bxtui: no diff: only a failed RUN step has initial and final states\n")
@@ -416,8 +416,8 @@ def _use_app(args: argparse.Namespace) -> bool:
 
 async def _app(args: argparse.Namespace, opts: BuildOptions) -> int:
     """The Textual app (imported only here: the headless modes never load Textual)."""
-    from tui.debug.invoke import InvokeConfig, parse_invoke
-    from tui.debug.session import LATER_MODULES, DebugSession
+    from tui.debug.engine.session import LATER_MODULES, DebugSession
+    from tui.debug.model.invoke import InvokeConfig, parse_invoke
 
     tls = None
     if args.tlscacert or args.tlscert or args.tlskey:
@@ -494,7 +494,7 @@ def _run(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     """``bxtui build``: the app or the headless build, with validated options."""
     opts = _options(args)
     if args.invoke is not None:
-        from tui.debug.invoke import parse_invoke
+        from tui.debug.model.invoke import parse_invoke
 
         parse_invoke(args.invoke)  # a bad value is a one-line error before anything runs
     app = _use_app(args)

@@ -26,22 +26,22 @@ from textual.widget import Widget
 from textual.widgets import Footer, Static
 from textual.worker import Worker, WorkerFailed
 
-from tui.debug.container import OutputFn
-from tui.debug.session import DebugSession, OpenError, Phase
-from tui.debug.shell import Shell
+from tui.debug.engine.container import OutputFn
+from tui.debug.engine.link import ShellLink
+from tui.debug.engine.session import DebugSession, OpenError, Phase
+from tui.debug.engine.shell import Shell
 from tui.ui.driver import WakeableLinuxDriver
 from tui.ui.framestats import FrameStats
 from tui.ui.heap import StartupHeap
-from tui.ui.link import ShellLink
 from tui.ui.screens.help import HelpScreen
 from tui.ui.statusline import status_line
 from tui.ui.term import warm_up
 from tui.ui.unseen import UnseenShell
-from tui.ui.widgets.diff import DiffView
+from tui.ui.widgets.diff.pane import DiffView
 from tui.ui.widgets.failure import FailurePane
-from tui.ui.widgets.files import FileBrowser
-from tui.ui.widgets.graph import GraphView
-from tui.ui.widgets.logs import LogView
+from tui.ui.widgets.files.pane import FileBrowser
+from tui.ui.widgets.graph.pane import GraphView
+from tui.ui.widgets.logs.pane import LogView
 from tui.ui.widgets.terminal import TerminalPane
 
 FRAME_SECONDS = 1 / 30

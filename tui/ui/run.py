@@ -9,7 +9,7 @@ import signal
 import sys
 from typing import TextIO
 
-from tui.debug.session import DebugSession
+from tui.debug.engine.session import DebugSession
 from tui.ui.app import AutoOpen, BxtuiApp
 
 #: The debug log (``-D``), by name: the app does not import the wire's modules.

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from rich.markup import escape
 
-from tui.debug.graph import VertexState
-from tui.debug.session import DebugSession, Phase
+from tui.debug.engine.session import DebugSession, Phase
+from tui.debug.model.graph import VertexState
 
 _PHASE_STYLE = {
     Phase.CONNECTING: ("CONNECTING", "$warning"),

@@ -8,9 +8,9 @@ from typing import Any
 
 from textual.worker import Worker
 
-from tui.debug.session import OpenError
-from tui.debug.shell import Shell
-from tui.ui.link import HeldOutput
+from tui.debug.engine.link import HeldOutput
+from tui.debug.engine.session import OpenError
+from tui.debug.engine.shell import Shell
 
 Opener = Callable[[HeldOutput], Awaitable[Shell]]
 Spawn = Callable[[Coroutine[Any, Any, None]], Worker[None]]

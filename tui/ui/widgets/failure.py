@@ -20,7 +20,7 @@ from textual.content import Content
 from textual.events import Resize
 from textual.widgets import Static
 
-from tui.debug.failure import FailureInfo, SourceSnippet, SuccessInfo
+from tui.debug.model.failure import FailureInfo, SourceSnippet, SuccessInfo
 
 __all__ = [
     "FailurePane",

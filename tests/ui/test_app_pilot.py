@@ -1,0 +1,196 @@
+"""Pilot tests of the whole app, fed by status streams recorded from the real daemon."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import io
+import json
+from typing import Any
+
+import pytest
+from conftest import EXAMPLES
+from recorded import failure_info, load_result, load_stream
+from textual.pilot import Pilot
+
+from tui.debug.engine.options import BuildOptions
+from tui.debug.engine.session import DebugSession, Phase
+from tui.debug.model.failure import SuccessInfo
+from tui.ui.app import BxtuiApp
+from tui.ui.run import run_app
+
+
+async def _no_daemon() -> Any:
+    raise AssertionError("a replayed session never connects")
+
+
+class ReplaySession(DebugSession):
+    """A DebugSession replaying a recording; ``hold`` pauses it after ``split`` messages."""
+
+    def __init__(self, name: str, split: int | None = None) -> None:
+        super().__init__(BuildOptions(context=str(EXAMPLES / name.removesuffix("-cached"))),
+                         _no_daemon)
+        self.name = name
+        self.split = split
+        self.resume = asyncio.Event()
+        self.released = False
+
+    async def _run(self) -> None:
+        self.phase = Phase.BUILDING
+        for i, msg in enumerate(load_stream(self.name)):
+            if i == self.split:
+                await self.resume.wait()
+            self._on_status(msg)
+            await asyncio.sleep(0)  # let frames run between messages, as on the wire
+        if self.name == "success":
+            conf = load_result("success").get("image_config", {}).get("config", {})
+            self.success = SuccessInfo(image_id="sha256:" + "ab" * 32, tags=("demo:latest",),
+                                       duration=self.graph.duration(), cached_steps=0,
+                                       total_steps=len(self.graph.steps),
+                                       workdir=conf.get("WorkingDir", ""))
+            self.phase = Phase.SUCCEEDED
+        else:
+            self.failure = failure_info(self.name, can_open=False,
+                                        cannot_open="replayed: no daemon behind this build")
+            self.phase = Phase.FAILED
+
+    async def done(self) -> None:
+        self.released = True
+        await super().done()
+
+
+async def _until(pilot: Pilot[Any], cond: Any, limit: float = 10) -> None:
+    async with asyncio.timeout(limit):
+        while not cond():
+            await pilot.pause(0.02)
+
+
+async def test_failure_view_comes_up_by_itself() -> None:
+    session = ReplaySession("fail-run")
+    app = BxtuiApp(session)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await _until(pilot, lambda: session.phase is Phase.FAILED)
+        await _until(pilot, lambda: app.graph_view.selected_digest == session.failure.vertex)
+        assert app.failure_pane.view == "failure"
+        assert app._shown == session.failure.vertex  # the failed step's logs are shown
+        assert "FAILED" in str(app.status.render())
+        # f cannot open anything here: a clear notice, nothing attached
+        await pilot.press("f")
+        await _until(pilot, lambda: any("no daemon" in str(n.message)
+                                        for n in app._notifications))
+        await pilot.press("q")
+    assert app.return_value == 1
+
+
+async def test_live_updates_before_the_end() -> None:
+    session = ReplaySession("fail-run", split=8)
+    app = BxtuiApp(session)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await _until(pilot, lambda: len(session.graph) > 0 and session.take_changes() is None)
+        assert session.phase is Phase.BUILDING
+        assert "BUILDING" in str(app.status.render())
+        assert app.failure_pane.view == "running"
+        session.resume.set()
+        await _until(pilot, lambda: session.phase is Phase.FAILED)
+        await _until(pilot, lambda: app.failure_pane.view == "failure")
+        await pilot.press("q")
+
+
+async def test_success_summary() -> None:
+    session = ReplaySession("success")
+    app = BxtuiApp(session)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await _until(pilot, lambda: app.failure_pane.view == "success")
+        assert "SUCCEEDED" in str(app.status.render())
+        await pilot.press("q")
+    assert app.return_value == 0
+
+
+@pytest.mark.parametrize("size", [(80, 24), (100, 30)])
+async def test_small_terminal_shows_one_pane_at_a_time(size: tuple[int, int]) -> None:
+    session = ReplaySession("fail-run")
+    app = BxtuiApp(session)
+    async with app.run_test(size=size) as pilot:
+        await _until(pilot, lambda: session.phase is Phase.FAILED)
+        assert app.screen.has_class("-narrow")
+        # the failure comes first on a small screen
+        await _until(pilot, lambda: app._current_pane() is app.failure_pane)
+        await pilot.pause()
+        assert app.failure_pane.region.height > 5 and app.graph_view.region.height == 0
+        await pilot.press("tab")
+        await _until(pilot, lambda: app._current_pane() is app.terminal)
+        await pilot.press("tab", "tab")
+        await _until(pilot, lambda: app._current_pane() is app.log_view)
+        await pilot.pause()
+        assert app.log_view.region.height > 5 and app.graph_view.region.height == 0
+        await pilot.press("q")
+
+
+async def test_help_and_zoom() -> None:
+    session = ReplaySession("fail-run")
+    app = BxtuiApp(session)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await pilot.press("question_mark")
+        await _until(pilot, lambda: type(app.screen).__name__ == "HelpScreen")
+        await pilot.press("escape")
+        await _until(pilot, lambda: type(app.screen).__name__ != "HelpScreen")
+        await pilot.press("z")
+        await pilot.pause()
+        assert app.screen.has_class("-zoom")
+        assert app.terminal.region.width == 140
+        await pilot.press("ctrl+right_square_bracket")
+        await pilot.press("z")
+        await pilot.pause()
+        assert not app.screen.has_class("-zoom")
+        await pilot.press("q")
+
+
+class CrashingSession(ReplaySession):
+    """The build task fails with an unexpected error."""
+
+    async def _run(self) -> None:
+        raise RuntimeError("boom in the build task")
+
+
+async def test_unexpected_error_reaches_done_and_is_printed_once() -> None:
+    session = CrashingSession("fail-run")
+    out = io.StringIO()
+    code = await run_app(session, "examples/fail-run", out=out, headless=True)
+    assert code == 1
+    assert session.released
+    text = out.getvalue()
+    assert text.count("boom in the build task") == 1, text
+    assert "Traceback" not in text
+    assert text.startswith("ERROR: unexpected error in the app: RuntimeError")
+
+
+
+async def test_frame_figures_per_phase_and_the_startup_heap(
+        tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """BXTUI_FRAME_STATS: lags split by phase; the start-up heap is frozen only while it runs."""
+    stats = tmp_path / "frames.json"
+    monkeypatch.setenv("BXTUI_FRAME_STATS", str(stats))
+    gc.unfreeze()  # a terminal pane of an earlier test froze its heap for good
+    session = ReplaySession("success", split=3)
+    app = BxtuiApp(session)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await _until(pilot, lambda: app.heap.frozen)
+        assert gc.get_freeze_count() > 0  # full collections skip what the first paint holds
+        assert app.frame_stats is not None and app.frame_stats.phase() == "building"
+        session.resume.set()
+        await _until(pilot, lambda: app.failure_pane.view == "success")
+        await _until(pilot, lambda: "shown" in app.frame_stats.marks)  # type: ignore[union-attr]
+        assert app.frame_stats.phase() == "after"  # type: ignore[union-attr]
+        await pilot.press("q")
+    assert gc.get_freeze_count() == 0 and not app.heap.frozen
+    figures = json.loads(stats.read_text())
+    marks = figures["marks_s"]
+    assert marks["mounted"] <= marks["painted"] <= marks["finished"] <= marks["shown"] \
+        <= marks["closing"]
+    phases = ("starting", "building", "after", "closing")
+    assert all(figures[f"max_loop_lag_{phase}_ms"] >= 0 for phase in phases)
+    assert all(figures[f"max_tick_cpu_{phase}_ms"] >= 0 for phase in phases)
+    assert figures["max_tick_cpu_starting_ms"] > 0  # the first paint is work on the loop
+    assert figures["max_loop_lag_ms"] == max(figures[f"max_loop_lag_{p}_ms"] for p in phases)
+    assert figures["frames"] > 0 and figures["ticks"] > 0
+    assert 0 <= figures["max_frame_cpu_ms"] <= figures["max_frame_ms"] + 1

@@ -1,0 +1,99 @@
+"""Fill the app's FailureInfo / SuccessInfo from a finished build, and the closing paragraph."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from tui.buildkit.errors import BuildError
+from tui.debug.engine.result import ResultContext, describe_op
+from tui.debug.headless.report import error_message
+from tui.debug.model.failure import FailureInfo, SourceSnippet, SuccessInfo
+from tui.debug.model.graph import BuildGraph, VertexState
+from tui.debug.model.invoke import InvokeConfig, InvokeError
+
+NOTHING_RAN = "the build failed before any step ran: there is no step to open"
+
+
+def failure_info(err: BuildError, graph: BuildGraph, ctx: ResultContext | None) -> FailureInfo:
+    """What the failing-step pane shows for ``err``."""
+    sources = tuple(
+        SourceSnippet(
+            filename=src.filename,
+            data=src.data,
+            ranges=tuple((r.start_line, r.end_line or r.start_line) for r in src.ranges),
+            language=src.language or "Dockerfile",
+        )
+        for src in err.sources
+    )
+    vertex = err.vertex or (graph.failed.digest if graph.failed is not None else None)
+    step = graph.get(vertex) if vertex else None
+    solve = err.solve
+    ex = solve.exec if solve is not None else None
+    meta = ex.meta if ex is not None else None
+    can_open, reason = False, NOTHING_RAN
+    file_op = solve is not None and solve.op.HasField("file")
+    if ctx is not None and file_op:
+        can_open, reason = True, ""
+    elif ctx is not None:
+        try:
+            ctx.container_config(InvokeConfig())
+            can_open, reason = True, ""
+        except InvokeError as exc:
+            reason = str(exc)
+    op = "a RUN command" if ex is not None else (describe_op(solve) if solve and solve.op_kind
+                                                  else "")
+    return FailureInfo(
+        message=error_message(err),
+        sources=sources,
+        vertex=vertex,
+        step_name=step.name if step is not None else "",
+        exit_code=err.exit_code,
+        op_description=op,
+        command=tuple(meta.args) if meta is not None else (),
+        env=tuple(meta.env) if meta is not None else (),
+        user=meta.user if meta is not None else "",
+        cwd=meta.cwd if meta is not None else "",
+        can_open=can_open,
+        cannot_open=reason,
+        file_op=file_op,
+    )
+
+
+def success_info(
+    ctx: ResultContext | None, exporter: dict[str, str], tags: Sequence[str], graph: BuildGraph,
+    duration: float | None,
+) -> SuccessInfo:
+    """What the pane shows for a successful build."""
+    conf = ((ctx.image_config() if ctx is not None else None) or {}).get("config") or {}
+    image_id = exporter.get("containerimage.config.digest") or exporter.get(
+        "containerimage.digest", ""
+    )
+    steps = [v for v in graph if v.declared and v.step is not None]
+    return SuccessInfo(
+        image_id=image_id,
+        tags=tuple(tags),
+        duration=duration,
+        cached_steps=sum(1 for v in steps if v.state is VertexState.CACHED),
+        total_steps=len(steps),
+        user=str(conf.get("User") or ""),
+        workdir=str(conf.get("WorkingDir") or ""),
+        entrypoint=tuple(conf.get("Entrypoint") or ()),
+        cmd=tuple(conf.get("Cmd") or ()),
+        env=tuple(conf.get("Env") or ()),
+    )
+
+
+def closing_summary(failure: FailureInfo | None, success: SuccessInfo | None,
+                    duration: float | None) -> str:
+    """The one paragraph printed after the app closes."""
+    took = f" in {duration:.1f}s" if duration is not None else ""
+    if failure is not None:
+        where = f" at {failure.step_name}" if failure.step_name else ""
+        code = f" (exit code {failure.exit_code})" if failure.exit_code is not None else ""
+        return f"bxtui: build failed{where}{took}{code}\nERROR: {failure.message}\n"
+    if success is not None:
+        image = f": image {success.image_id}" if success.image_id else ""
+        tags = f", tagged {', '.join(success.tags)}" if success.tags else ""
+        cached = f" ({success.cached_steps}/{success.total_steps} steps cached)"
+        return f"bxtui: build succeeded{took}{image}{tags}{cached}\n"
+    return "bxtui: the build was stopped before it finished\n"
