@@ -3,19 +3,32 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from tui.buildkit.errors import BuildError
-from tui.debug.engine.result import ResultContext, describe_op
 from tui.debug.headless.report import error_message
 from tui.debug.model.failure import FailureInfo, SourceSnippet, SuccessInfo
 from tui.debug.model.graph import BuildGraph, VertexState
-from tui.debug.model.invoke import InvokeConfig, InvokeError
+from tui.debug.model.outcome import (
+    BuilderLost,
+    Cancelled,
+    Failed,
+    Outcome,
+    Succeeded,
+    Unreachable,
+)
+
+if TYPE_CHECKING:
+    from tui.buildkit.errors import BuildError
+    from tui.debug.engine.result import ResultContext
 
 NOTHING_RAN = "the build failed before any step ran: there is no step to open"
 
 
 def failure_info(err: BuildError, graph: BuildGraph, ctx: ResultContext | None) -> FailureInfo:
     """What the failing-step pane shows for ``err``."""
+    from tui.debug.engine.result import describe_op
+    from tui.debug.model.invoke import InvokeConfig, InvokeError
+
     sources = tuple(
         SourceSnippet(
             filename=src.filename,
@@ -83,17 +96,20 @@ def success_info(
     )
 
 
-def closing_summary(failure: FailureInfo | None, success: SuccessInfo | None,
-                    duration: float | None) -> str:
+def closing_summary(outcome: Outcome | None, duration: float | None) -> str:
     """The one paragraph printed after the app closes."""
     took = f" in {duration:.1f}s" if duration is not None else ""
-    if failure is not None:
-        where = f" at {failure.step_name}" if failure.step_name else ""
-        code = f" (exit code {failure.exit_code})" if failure.exit_code is not None else ""
-        return f"bxtui: build failed{where}{took}{code}\nERROR: {failure.message}\n"
-    if success is not None:
-        image = f": image {success.image_id}" if success.image_id else ""
-        tags = f", tagged {', '.join(success.tags)}" if success.tags else ""
-        cached = f" ({success.cached_steps}/{success.total_steps} steps cached)"
-        return f"bxtui: build succeeded{took}{image}{tags}{cached}\n"
-    return "bxtui: the build was stopped before it finished\n"
+    match outcome:
+        case Failed(failure) | BuilderLost(failure):
+            where = f" at {failure.step_name}" if failure.step_name else ""
+            code = f" (exit code {failure.exit_code})" if failure.exit_code is not None else ""
+            return f"bxtui: build failed{where}{took}{code}\nERROR: {failure.message}\n"
+        case Succeeded(success):
+            image = f": image {success.image_id}" if success.image_id else ""
+            tags = f", tagged {', '.join(success.tags)}" if success.tags else ""
+            cached = f" ({success.cached_steps}/{success.total_steps} steps cached)"
+            return f"bxtui: build succeeded{took}{image}{tags}{cached}\n"
+        case Unreachable(error):
+            return f"ERROR: {error}\n"
+        case Cancelled() | None:
+            return "bxtui: the build was stopped before it finished\n"
