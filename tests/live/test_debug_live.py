@@ -15,7 +15,7 @@ from tui.debug.engine.container import Process
 from tui.debug.engine.options import BuildOptions
 from tui.debug.engine.result import ResultContext, new_result_context
 from tui.debug.model.invoke import InvokeConfig, InvokeError
-from tui.debug.model.outcome import StateKind
+from tui.debug.model.state import StateKind
 
 pytestmark = pytest.mark.daemon
 

@@ -6,7 +6,7 @@ from rich.markup import escape
 
 from tui.debug.engine.facade import SessionFacade
 from tui.debug.model.graph import VertexState
-from tui.debug.model.outcome import Phase
+from tui.debug.model.state import Phase
 
 _PHASE_STYLE = {
     Phase.CONNECTING: ("CONNECTING", "$warning"),

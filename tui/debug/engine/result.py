@@ -42,7 +42,7 @@ from tui.debug.model.invoke import (
     spec_from_step,
 )
 from tui.debug.model.llbdef import LLBDefinition
-from tui.debug.model.outcome import StateKind
+from tui.debug.model.state import StateKind
 
 Cleanup = Callable[[], Awaitable[None]]
 STATUS_SETTLE_TIMEOUT = 2.0

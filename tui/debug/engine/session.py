@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
@@ -27,7 +28,6 @@ from tui.buildkit.relay import DaemonUnreachable
 from tui.debug.engine.facade import Drain, OpenError
 from tui.debug.engine.options import DOCKERFILE_FRONTEND, BuildOptions
 from tui.debug.headless.report import error_message
-from tui.debug.model.graph import BuildGraph, Changes, VertexState
 from tui.debug.model.outcome import (
     BuilderLost,
     Cancelled,
@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from tui.debug.engine.result import ResultContext
     from tui.debug.engine.shell import Shell
     from tui.debug.model.fsmodel import DiffSource, StateFiles
+    from tui.debug.model.graph import BuildGraph, Changes
     from tui.debug.model.invoke import InvokeConfig
     from tui.debug.model.llbdef import LLBDefinition
     from tui.debug.model.stepsel import StepRef
@@ -76,12 +77,14 @@ class NotStarted(OpenError):
     """The process was asked for but did not start (the daemon's reason, as it said it)."""
 
 
-@dataclasses.dataclass(frozen=True)
 class _Kept:
     """A finished build kept open for debugging: its result context and what explores it."""
 
-    ctx: ResultContext
-    explorer: Explorer
+    __slots__ = ("ctx", "explorer")
+
+    def __init__(self, ctx: ResultContext, explorer: Explorer) -> None:
+        self.ctx = ctx
+        self.explorer = explorer
 
 
 class DebugSession:
@@ -96,14 +99,10 @@ class DebugSession:
                  toolbox: str | None = None, keep: bool = True,
                  on_status: StatusCallback | None = None,
                  on_connected: Callable[[], None] | None = None) -> None:
-        if invoke is None:
-            from tui.debug.model.invoke import InvokeConfig
-
-            invoke = InvokeConfig(cmd=["/bin/sh"])
         self.opts = opts
         self.builder = builder
-        self.invoke = invoke
-        self.graph = BuildGraph(log_cap)
+        self._invoke = invoke
+        self._log_cap = log_cap
         #: The toolbox image (None: the default); given explicitly, every shell gets it.
         self.toolbox = toolbox
         self.keep = keep
@@ -115,12 +114,33 @@ class DebugSession:
         self._outcome: Outcome | None = None
         self._kept: _Kept | None = None
         self._client: BuildkitClient | None = None
-        self._pending = Changes()
         self._task: asyncio.Task[None] | None = None
         self._done_task: asyncio.Task[None] | None = None
         self._connected = False
         self._t_build: float | None = None
         self._t_end: float | None = None
+
+    @functools.cached_property
+    def graph(self) -> BuildGraph:
+        """The build's steps as the status stream tells them (not fed by a plain build)."""
+        from tui.debug.model.graph import BuildGraph
+
+        return BuildGraph(self._log_cap)
+
+    @functools.cached_property
+    def _pending(self) -> Changes:
+        from tui.debug.model.graph import Changes
+
+        return Changes()
+
+    @property
+    def invoke(self) -> InvokeConfig:
+        """The command shells run (``/bin/sh`` unless ``--invoke`` said otherwise)."""
+        if self._invoke is None:
+            from tui.debug.model.invoke import InvokeConfig
+
+            self._invoke = InvokeConfig(cmd=["/bin/sh"])
+        return self._invoke
 
     # -- the build ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -186,7 +206,8 @@ class DebugSession:
         """Everything that changed since the last call (None when nothing did)."""
         if not self._pending:
             return None
-        changes, self._pending = self._pending, Changes()
+        changes = self._pending
+        del self._pending  # the next one is made when asked for
         return changes
 
     async def _run(self) -> None:
@@ -239,7 +260,7 @@ class DebugSession:
     def _failed(self, err: BuildError, ctx: ResultContext | None) -> Outcome:
         from tui.debug.engine.summary import failure_info
 
-        info = failure_info(err, self.graph, ctx)
+        info = failure_info(err, self.graph if self.keep else None, ctx)
         return BuilderLost(info) if connection_lost(err) else Failed(info)
 
     def _succeeded(self, ctx: ResultContext | None,
@@ -247,7 +268,8 @@ class DebugSession:
         from tui.debug.engine.summary import success_info
 
         exporter = dict(resp.ExporterResponse) if resp is not None else {}
-        return Succeeded(success_info(ctx, exporter, self.opts.tags, self.graph, self.duration))
+        graph = self.graph if self.keep else None
+        return Succeeded(success_info(ctx, exporter, self.opts.tags, graph, self.duration))
 
     @property
     def lost(self) -> str:
@@ -363,7 +385,7 @@ class DebugSession:
         if inv.entrypoint is None and inv.cmd == ["/bin/sh"]:
             return None
         old = " ".join([*(inv.entrypoint or []), *(inv.cmd or [])]) or "the image's command"
-        self.invoke = dataclasses.replace(inv, entrypoint=None, cmd=["/bin/sh"])
+        self._invoke = dataclasses.replace(inv, entrypoint=None, cmd=["/bin/sh"])
         return old
 
     # -- exploring ---------------------------------------------------------------------------
@@ -402,6 +424,8 @@ class DebugSession:
 
     def step_unavailable(self, digest: str) -> str:
         """Why no shell can open in ``digest``'s state ("" when it can)."""
+        from tui.debug.model.graph import VertexState
+
         v = self.graph.get(digest)
         if v is None:
             return "no such step in this build"

@@ -7,6 +7,7 @@ outcome, ``--step``, ``--diff``, the toolbox and the release; it only prints.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import sys
 from collections.abc import Awaitable
 from dataclasses import dataclass
@@ -99,9 +100,13 @@ async def run_headless(address: BuilderAddress, opts: BuildOptions, req: Headles
     ticker: asyncio.Task[None] | None = None
     try:
         session.start()
+        # what the outcome is made of, loaded while the daemon builds (off the start-up path)
+        preload = asyncio.ensure_future(asyncio.to_thread(importlib.import_module,
+                                                          "tui.debug.engine.summary"))
         if printer is not None:
             ticker = asyncio.create_task(_tick(printer))
         outcome = await session.wait_finished()
+        await preload
         _finish(printer, ticker)
         match outcome:
             case Unreachable(error):

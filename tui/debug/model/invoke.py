@@ -10,7 +10,7 @@ from typing import Any
 
 from tui.buildkit.proto import ops_pb2
 from tui.debug.engine.options import OptionsError
-from tui.debug.model.outcome import StateKind
+from tui.debug.model.state import StateKind
 
 
 class InvokeError(OptionsError):

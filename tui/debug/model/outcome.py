@@ -6,32 +6,16 @@ on it once (``match``).  Each case carries only what it has.
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
-from tui.debug.model.failure import FailureInfo, SuccessInfo
+from tui.debug.model.state import Phase, StateKind
+
+if TYPE_CHECKING:
+    from tui.debug.model.failure import FailureInfo, SuccessInfo
 
 __all__ = ["BuilderLost", "Cancelled", "Failed", "Outcome", "Phase", "StateKind", "Succeeded",
            "Unreachable"]
-
-
-class StateKind(enum.StrEnum):
-    """Which state of the failed step a shell opens in: after it failed, or before it ran."""
-
-    FINAL = "final"
-    INITIAL = "initial"
-
-
-class Phase(enum.StrEnum):
-    """Where the build stands (the status line's word)."""
-
-    CONNECTING = "connecting"
-    BUILDING = "building"
-    FAILED = "failed"
-    SUCCEEDED = "succeeded"
-    UNREACHABLE = "unreachable"
-    STOPPED = "stopped"
 
 
 @dataclass(frozen=True)
