@@ -5,19 +5,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
+import logging
 import os
 import signal
 import sys
-from collections.abc import Awaitable, Coroutine, Sequence
+from collections.abc import Coroutine, Sequence
 from contextlib import ExitStack
-from typing import TYPE_CHECKING, Any, NoReturn, TextIO
+from typing import Any, NoReturn
 
-from tui.buildkit import debuglog
-from tui.buildkit.address import AddressError, TLSFiles, resolve_builder
-from tui.buildkit.client import BuildkitClient
-from tui.buildkit.errors import BuildError
-from tui.buildkit.relay import DaemonUnreachable
-from tui.debug.engine.build import run_dockerfile_build
+from tui.debug.engine.launch import (
+    BuilderAddress,
+    enable_debug_log,
+    flush_debug_log,
+    parse_secrets,
+)
 from tui.debug.engine.options import (
     BuildOptions,
     OptionsError,
@@ -25,16 +26,11 @@ from tui.debug.engine.options import (
     parse_key_values,
     parse_output,
 )
-from tui.debug.headless.plain import PlainPrinter
+from tui.debug.headless.frontend import HeadlessRequest, run_headless
+from tui.debug.model.outcome import StateKind
 
-# Only what a plain build needs is imported up front (start-up time counts): debugging,
-# the app and error reports load their modules when they are used.
-if TYPE_CHECKING:
-    from tui.buildkit.proto import control_pb2
-    from tui.debug.engine.container import OutputFn, Process
-    from tui.debug.engine.explore import Explorer
-    from tui.debug.model.invoke import InvokeConfig
-    from tui.debug.model.llbdef import LLBDefinition
+#: The debug log (``-D``), by name: the command line does not import the wire's modules.
+LOG = logging.getLogger("bxtui")
 
 
 class Interrupted(Exception):
@@ -48,10 +44,6 @@ class Interrupted(Exception):
 #: Signals that stop bxtui: the first cancels the work so every cleanup path runs; later ones
 #: (a second Ctrl-C while closing) are ignored so the cleanup is never cut short.
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-
-#: How long a release interrupted by a signal may still take (the app's DONE_TIMEOUT alike).
-CLEANUP_TIMEOUT = 20.0
-
 
 async def _interruptible(coro: Coroutine[Any, Any, int]) -> int:
     """Run ``coro``; SIGINT, SIGTERM and SIGHUP cancel it once, so every cleanup path runs.
@@ -67,10 +59,10 @@ async def _interruptible(coro: Coroutine[Any, Any, int]) -> int:
         got.append(signum)
         name = signal.Signals(signum).name
         if len(got) == 1:
-            debuglog.LOG.debug("signal %s: stopping", name)
+            LOG.debug("signal %s: stopping", name)
             task.cancel()
         else:
-            debuglog.LOG.debug("signal %s while stopping: ignored", name)
+            LOG.debug("signal %s while stopping: ignored", name)
 
     for sig in STOP_SIGNALS:
         loop.add_signal_handler(sig, stop, sig)
@@ -87,25 +79,6 @@ async def _interruptible(coro: Coroutine[Any, Any, int]) -> int:
     if got:  # it came while the work was finishing anyway
         raise Interrupted(got[0])
     return code
-
-
-async def _release(cleanup: Awaitable[None]) -> None:
-    """Await ``cleanup`` to its end even if a signal cancels the caller meanwhile.
-
-    The cancellation is raised again afterwards; the wait is bounded by CLEANUP_TIMEOUT.
-    """
-    task = asyncio.ensure_future(cleanup)
-    try:
-        await asyncio.shield(task)
-    except asyncio.CancelledError:
-        if not task.done():
-            debuglog.LOG.debug("cancelled while releasing: the release goes on")
-            finished, _ = await asyncio.wait({task}, timeout=CLEANUP_TIMEOUT)
-            if not finished:
-                task.cancel()
-        if task.done() and not task.cancelled():
-            task.exception()  # retrieved: the cancellation is what the caller sees
-        raise
 
 
 class UsageError(Exception):
@@ -171,14 +144,7 @@ def _options(args: argparse.Namespace) -> BuildOptions:
     env = os.environ
     contexts = parse_key_values(args.build_context, "--build-context", {})
     filters = [f for item in args.no_cache_filter for f in item.split(",") if f]
-    secrets = []
-    if args.secret:
-        from tui.buildkit.session.secrets import SecretSpecError, parse_secret
-
-        try:
-            secrets = [parse_secret(s) for s in args.secret]
-        except SecretSpecError as exc:
-            raise OptionsError(str(exc)) from None
+    secrets = parse_secrets(args.secret)
     opts = BuildOptions(
         context=args.context,
         dockerfile=args.dockerfile,
@@ -201,179 +167,20 @@ def _options(args: argparse.Namespace) -> BuildOptions:
     return opts
 
 
-async def _build(args: argparse.Namespace, opts: BuildOptions, out: TextIO) -> int:
-    tls = None
-    if args.tlscacert or args.tlscert or args.tlskey:
-        tls = TLSFiles(args.tlscacert, args.tlscert, args.tlskey, args.tlsservername)
-    endpoint = resolve_builder(addr=args.addr, builder=args.builder, tls=tls)
-    client = await BuildkitClient.open(endpoint)
-    printer = PlainPrinter(out) if args.progress != "quiet" else None
-    if printer is not None:
-        out.write(f"#0 building with {endpoint.describe()}\n\n")
-    ticker = asyncio.create_task(_tick(printer)) if printer is not None else None
-    if args.invoke is not None or args.step is not None or args.diff:
-        try:
-            return await _debug(client, args, opts, printer, ticker, out)
-        finally:
-            _finish(printer, ticker)
-            await _release(client.close())
-    try:
-        await run_dockerfile_build(client, opts, printer.feed if printer else None)
-    except BuildError as err:
-        from tui.debug.headless.report import print_build_error
-
-        _finish(printer, ticker)
-        print_build_error(err, out)
-        return 1
-    finally:
-        _finish(printer, ticker)
-        await _release(client.close())
-    return 0
+def _address(args: argparse.Namespace) -> BuilderAddress:
+    return BuilderAddress(addr=args.addr, builder=args.builder, tlscacert=args.tlscacert,
+                          tlscert=args.tlscert, tlskey=args.tlskey,
+                          tlsservername=args.tlsservername)
 
 
-async def _debug(
-    client: BuildkitClient,
-    args: argparse.Namespace,
-    opts: BuildOptions,
-    printer: PlainPrinter | None,
-    ticker: asyncio.Task[None] | None,
-    out: TextIO,
-) -> int:
-    """Build, then ``--diff`` and/or run ``--invoke`` on this terminal.
-
-    The process runs in the failed step, in the state ``--step N`` produced, or in the
-    result.
-    """
-    from tui.debug.engine.container import ProcessError
-    from tui.debug.engine.explore import ExploreError, Explorer
-    from tui.debug.engine.helper import DEFAULT_TOOLBOX
-    from tui.debug.engine.options import DOCKERFILE_FRONTEND
-    from tui.debug.engine.result import new_result_context
-    from tui.debug.engine.stepshell import Shells
-    from tui.debug.headless.attach import run_attached
-    from tui.debug.headless.report import error_message, print_build_error
-    from tui.debug.model.graph import BuildGraph, VertexState
-    from tui.debug.model.invoke import InvokeError, parse_invoke
-    from tui.debug.model.stepsel import StepError, StepRef, resolve_step
-
-    cfg = parse_invoke(args.invoke if args.invoke is not None else "/bin/sh")
-    cfg.initial = args.initial
-    graph = BuildGraph(1 << 16)
-
-    def on_status(resp: control_pb2.StatusResponse) -> None:
-        graph.apply(resp)
-        if printer is not None:
-            printer.feed(resp)
-
-    def on_definition(definition: LLBDefinition) -> None:
-        graph.adopt(definition.op_infos())
-
-    ctx, _, err = await new_result_context(client, opts, on_status, on_definition)
-    _finish(printer, ticker)
-    if err is not None:
-        print_build_error(err, out)
-    status = 1 if err is not None else 0
-    if ctx is None:
-        if err is not None:
-            out.write("ERROR: cannot debug: the build failed before any step ran\n")
-        return status
-    explorer = Explorer(ctx, DOCKERFILE_FRONTEND, opts.frontend_opts(), opts.local_dirs(),
-                        args.toolbox or DEFAULT_TOOLBOX)
-    shells = Shells(explorer)
-    try:
-        if args.diff and err is not None:
-            await _print_diff(explorer, out)
-        step_ref = None
-        if args.step is not None:
-            try:
-                step_ref = resolve_step(args.step, [StepRef(v.digest, v.name, v.step)
-                                                    for v in graph if v.declared])
-            except StepError as exc:
-                out.write(f"ERROR: {exc}\n")
-                return 1
-            if err is not None and step_ref.digest == err.vertex:
-                step_ref = None  # the failed step itself: its final (or initial) state
-        if step_ref is not None:
-            ref = step_ref
-            v = graph.get(ref.digest)
-            if v is not None and v.state not in (VertexState.DONE, VertexState.CACHED):
-                out.write(f"ERROR: {ref.name} did not complete ({v.state.value}): "
-                          "it has no state to open\n")
-                return 1
-            label = f"the state after {ref.name}"
-
-            async def start(c: InvokeConfig, on_output: OutputFn, rows: int,
-                            cols: int) -> Process:
-                _, proc, _ = await shells.step(ref.digest, c, on_output, rows, cols,
-                                               toolbox=args.toolbox is not None)
-                return proc
-        else:
-            if args.step is None and (args.invoke is None or (args.on == "error"
-                                                              and err is None)):
-                return status
-            step = graph.get(err.vertex or "") if err is not None else None
-            where = "initial" if cfg.initial else "final"
-            label = f"the {where} state of {step.name}" if step is not None and step.name \
-                else f"the build {where}"
-            if err is None:
-                label = "the build result"
-            elif err.solve is not None and err.solve.op.HasField("file"):
-                label = f"a toolbox with the inputs of {label.split(' of ', 1)[-1]} " \
-                        "(/dest, /src)"
-
-            async def start(c: InvokeConfig, on_output: OutputFn, rows: int,
-                            cols: int) -> Process:
-                _, proc, _ = await shells.failed(c, on_output, rows, cols,
-                                                 toolbox=args.toolbox is not None)
-                return proc
-        out.flush()
-        what = args.invoke if args.invoke is not None else "/bin/sh"
-        banner = f"bxtui: running {what!r} in {label}; exit it to finish\n"
-        try:
-            code = await run_attached(start, cfg, banner=banner)
-        except (InvokeError, ProcessError, ExploreError) as exc:
-            out.write(f"ERROR: {exc}\n")
-            return 1
-        out.write(f"bxtui: debug process exited with status {code}\n")
-        # 255: no exit status came; the connection to the builder may have broken
-        lost = await ctx.wait_lost(1.0) if code == 255 else ctx.lost
-        if lost is not None:
-            out.write(f"ERROR: {error_message(lost)}\n")
-            return 1
-        return status
-    finally:
-        await _release(ctx.done())
+def _headless_request(args: argparse.Namespace) -> HeadlessRequest:
+    return HeadlessRequest(quiet=args.progress == "quiet", invoke=args.invoke,
+                           on_always=args.on == "always", state=_state(args), step=args.step,
+                           diff=args.diff, toolbox=args.toolbox)
 
 
-async def _print_diff(explorer: Explorer, out: TextIO) -> None:
-    """The failed RUN's changes on stdout (``git diff --stat`` style plus paths)."""
-    from tui.debug.engine.explore import ExploreError
-    from tui.debug.model.fsmodel import format_stat
-
-    if not explorer.writable_mounts():
-        out.write("bxtui: no diff: only a failed RUN step has initial and final states\n")
-        return
-    try:
-        diffs = await explorer.diffs()
-    except ExploreError as exc:
-        out.write(f"ERROR: cannot compute the diff: {exc}\n")
-        return
-    sys.stdout.write(format_stat(diffs))
-    sys.stdout.flush()
-
-
-async def _tick(printer: PlainPrinter) -> None:
-    """Let the printer flush paced updates while no status message arrives."""
-    while True:
-        await asyncio.sleep(printer.tick)
-        printer.refresh()
-
-
-def _finish(printer: PlainPrinter | None, ticker: asyncio.Task[None] | None) -> None:
-    if ticker is not None:
-        ticker.cancel()
-    if printer is not None:
-        printer.finish()  # idempotent
+def _state(args: argparse.Namespace) -> StateKind:
+    return StateKind.INITIAL if args.initial else StateKind.FINAL
 
 
 def _enable_debug(args: argparse.Namespace, app: bool,
@@ -389,11 +196,11 @@ def _enable_debug(args: argparse.Namespace, app: bool,
         os.chmod(folder, 0o700)
         path = os.path.join(folder, f"debug-{os.getpid()}.log")
     try:
-        debuglog.enable(stream=sys.stderr if path is None else None, path=path)
+        enable_debug_log(stream=sys.stderr if path is None else None, path=path)
     except OSError as exc:
         raise OptionsError(f"cannot write the debug log: {exc}") from None
     words = list(sys.argv[1:] if argv is None else argv)
-    debuglog.LOG.debug("bxtui %s, python %s: %s", _version(), sys.version.split()[0],
+    LOG.debug("bxtui %s, python %s: %s", _version(), sys.version.split()[0],
                        " ".join(words))
     return path
 
@@ -416,19 +223,12 @@ def _use_app(args: argparse.Namespace) -> bool:
 
 async def _app(args: argparse.Namespace, opts: BuildOptions) -> int:
     """The Textual app (imported only here: the headless modes never load Textual)."""
-    from tui.debug.engine.session import LATER_MODULES, DebugSession
-    from tui.debug.model.invoke import InvokeConfig, parse_invoke
+    from tui.debug.engine.session import LATER_MODULES
+    from tui.debug.model.invoke import parse_invoke
 
-    tls = None
-    if args.tlscacert or args.tlscert or args.tlskey:
-        tls = TLSFiles(args.tlscacert, args.tlscert, args.tlskey, args.tlsservername)
-    endpoint = resolve_builder(addr=args.addr, builder=args.builder, tls=tls)
-    cfg = parse_invoke(args.invoke) if args.invoke is not None else InvokeConfig(cmd=["/bin/sh"])
-    session = DebugSession(opts, lambda: BuildkitClient.open(endpoint), cfg,
-                           builder=endpoint.describe(), toolbox=args.toolbox)
-    auto_open = None
-    if args.invoke is not None:
-        auto_open = ("initial" if args.initial else "final", args.on == "always")
+    cfg = parse_invoke(args.invoke) if args.invoke is not None else None
+    session = _address(args).session(opts, cfg, toolbox=args.toolbox)
+    auto_open = (_state(args), args.on == "always") if args.invoke is not None else None
     # The build starts at once; Textual (~0.3 s of imports) loads in a thread meanwhile, so
     # the daemon works while Python imports.
     session.start()
@@ -459,7 +259,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"bxtui: {exc} (see 'bxtui build --help')", file=sys.stderr)
         return 2
-    except (OptionsError, AddressError, DaemonUnreachable) as exc:  # InvokeError included
+    except OptionsError as exc:  # InvokeError and a bad address included
         print(f"ERROR: {exc}", file=sys.stderr)
         return 1
     except (KeyboardInterrupt, Interrupted) as exc:
@@ -486,7 +286,7 @@ def entry() -> NoReturn:
             stream.flush()
         except (OSError, ValueError):  # a closed or broken pipe: nothing more can be said
             code = code or 1
-    debuglog.flush()
+    flush_debug_log()
     os._exit(code)
 
 
@@ -505,7 +305,8 @@ def _run(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
         if log_path and not args.debug_file:
             print(f"bxtui: debug log in {log_path}", file=sys.stderr)
         return code
-    return asyncio.run(_interruptible(_build(args, opts, sys.stderr)))
+    return asyncio.run(_interruptible(run_headless(_address(args), opts,
+                                                   _headless_request(args), sys.stderr)))
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from tui.debug.engine.container import Process
 from tui.debug.engine.options import BuildOptions
 from tui.debug.engine.result import ResultContext, new_result_context
 from tui.debug.model.invoke import InvokeConfig, InvokeError
+from tui.debug.model.state import StateKind
 
 pytestmark = pytest.mark.daemon
 
@@ -63,7 +64,7 @@ async def test_failed_run_final_and_initial_states(
         code, out = await run(ctx, sh("id -u; pwd; echo $STEP_ENV; cat partial.txt before.txt"))
         assert code == 0, out
         assert out.split() == ["65534", "/w", "from-step", "partial", "before"]
-        code, out = await run(ctx, sh("ls /w", initial=True))
+        code, out = await run(ctx, sh("ls /w", state=StateKind.INITIAL))
         assert code == 0 and out.split() == ["before.txt"], out
         # overrides: user, cwd, env
         code, out = await run(ctx, sh("id -u; pwd; echo $X $STEP_ENV", user="0", cwd="/tmp",
@@ -89,7 +90,7 @@ async def test_success_uses_image_config(client: BuildkitClient) -> None:
         code, out = await run(ctx, InvokeConfig())
         assert (code, out) == (0, "built ok\n")
         with pytest.raises(InvokeError, match="initial state exists only for a failed step"):
-            await ctx.exec(InvokeConfig(cmd=["true"], initial=True), lambda _f, _d: None)
+            await ctx.exec(InvokeConfig(cmd=["true"], state=StateKind.INITIAL), lambda _f, _d: None)
     finally:
         await ctx.done()
     assert ctx.gateway.build_ref not in await client.active_builds()

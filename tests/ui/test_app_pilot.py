@@ -15,7 +15,8 @@ from textual.pilot import Pilot
 
 from tui.debug.engine.options import BuildOptions
 from tui.debug.engine.session import DebugSession, Phase
-from tui.debug.model.failure import SuccessInfo
+from tui.debug.model.failure import FailureInfo, SuccessInfo
+from tui.debug.model.outcome import Failed, Succeeded
 from tui.ui.app import BxtuiApp
 from tui.ui.run import run_app
 
@@ -36,7 +37,7 @@ class ReplaySession(DebugSession):
         self.released = False
 
     async def _run(self) -> None:
-        self.phase = Phase.BUILDING
+        self._connected = True
         for i, msg in enumerate(load_stream(self.name)):
             if i == self.split:
                 await self.resume.wait()
@@ -44,15 +45,19 @@ class ReplaySession(DebugSession):
             await asyncio.sleep(0)  # let frames run between messages, as on the wire
         if self.name == "success":
             conf = load_result("success").get("image_config", {}).get("config", {})
-            self.success = SuccessInfo(image_id="sha256:" + "ab" * 32, tags=("demo:latest",),
-                                       duration=self.graph.duration(), cached_steps=0,
-                                       total_steps=len(self.graph.steps),
-                                       workdir=conf.get("WorkingDir", ""))
-            self.phase = Phase.SUCCEEDED
+            self._outcome = Succeeded(SuccessInfo(
+                image_id="sha256:" + "ab" * 32, tags=("demo:latest",),
+                duration=self.graph.duration(), cached_steps=0,
+                total_steps=len(self.graph.steps), workdir=conf.get("WorkingDir", "")))
         else:
-            self.failure = failure_info(self.name, can_open=False,
-                                        cannot_open="replayed: no daemon behind this build")
-            self.phase = Phase.FAILED
+            self._outcome = Failed(failure_info(
+                self.name, can_open=False, cannot_open="replayed: no daemon behind this build"))
+
+    @property
+    def failure(self) -> FailureInfo:
+        """The replayed failure (a failed replay only)."""
+        assert isinstance(self._outcome, Failed)
+        return self._outcome.failure
 
     async def done(self) -> None:
         self.released = True

@@ -27,9 +27,10 @@ from textual.widgets import Footer, Static
 from textual.worker import Worker, WorkerFailed
 
 from tui.debug.engine.container import OutputFn
+from tui.debug.engine.facade import OpenError, SessionFacade
 from tui.debug.engine.link import ShellLink
-from tui.debug.engine.session import DebugSession, OpenError, Phase
 from tui.debug.engine.shell import Shell
+from tui.debug.model.outcome import BuilderLost, Failed, StateKind, Succeeded, Unreachable
 from tui.ui.driver import WakeableLinuxDriver
 from tui.ui.framestats import FrameStats
 from tui.ui.heap import StartupHeap
@@ -55,9 +56,9 @@ SPECULATE_S = 0.05
 #: Bytes of shell output waiting to be parsed above which the stream is held.
 BACKLOG_LIMIT = 8 << 20
 
-#: ``--invoke`` in the app: which state to open by itself ("final"/"initial"), and whether
-#: a successful build is entered too (``--on=always``).
-AutoOpen = tuple[str, bool]
+#: ``--invoke`` in the app: which state to open by itself, and whether a successful build is
+#: entered too (``--on=always``).
+AutoOpen = tuple[StateKind, bool]
 Drain = Callable[[], Awaitable[None]]
 
 #: Keys of the panes themselves, for the help screen (the app's own come from BINDINGS).
@@ -99,7 +100,7 @@ class BxtuiApp(App[int], inherit_bindings=False):
         Binding("ctrl+p", "command_palette", "Commands", show=False),
     ]
 
-    def __init__(self, session: DebugSession, *, title: str = "",
+    def __init__(self, session: SessionFacade, *, title: str = "",
                  auto_open: AutoOpen | None = None, open_step: str | None = None,
                  show_diff: bool = False) -> None:
         super().__init__(driver_class=WakeableLinuxDriver)
@@ -288,16 +289,16 @@ class BxtuiApp(App[int], inherit_bindings=False):
 
     @work(group="build")
     async def _watch_build(self) -> None:
-        phase = await self.session.wait_finished()
+        outcome = await self.session.wait_finished()
         self._frame()
         if self.frame_stats is not None:
             self.frame_stats.mark("finished")
-        if phase is Phase.UNREACHABLE:
+        if isinstance(outcome, Unreachable):
             self.exit(self.session.exit_status)
             return
         self._follow_running = False
-        if phase is Phase.FAILED and self.session.failure is not None:
-            info = self.session.failure
+        info = outcome.failure if isinstance(outcome, Failed | BuilderLost) else None
+        if info is not None:
             self.failure_pane.show_failure(info)
             if info.vertex and info.vertex in self.session.graph:
                 self.graph_view.set_failed(info.vertex)
@@ -311,31 +312,31 @@ class BxtuiApp(App[int], inherit_bindings=False):
                 self.terminal.hint = "f: shell in the final state · i: in the initial state"
             if self.screen.has_class("-narrow") and self.focused is self.graph_view:
                 self.failure_pane.focus()  # one pane at a time: the failure first
-        elif phase is Phase.SUCCEEDED and self.session.success is not None:
+        elif isinstance(outcome, Succeeded):
             self.failure_pane.border_title = "Result"
-            self.failure_pane.show_success(self.session.success)
+            self.failure_pane.show_success(outcome.success)
             self.terminal.hint = "f: shell in the build result"
             if self.session.graph.steps:  # the last step: its logs, like the failed one's
                 last = self.session.graph.vertex_for_step(len(self.session.graph.steps))
                 if last is not None:
                     self.graph_view.select(last.digest)
         self._update_status(force=True)
-        if self.session.ctx is not None:
+        if self.session.has_states:
             # once the outcome is painted: the warm-up thread would compete for the GIL
             self.call_after_refresh(self._get_ready)
         if self.frame_stats is not None:
             stats = self.frame_stats
             self.call_after_refresh(lambda: stats.mark("shown"))
-        if self.show_diff and phase is Phase.FAILED:
+        if self.show_diff and info is not None:
             self.action_diff()
         if self.open_step is not None:
             self._open_step_selector(self.open_step)
         elif self.auto_open is not None:
             which, on_success = self.auto_open
-            if phase is Phase.FAILED and self.session.failure and self.session.failure.can_open:
-                self.action_shell(which)
-            elif phase is Phase.SUCCEEDED and on_success:
-                self.action_shell("final")
+            if info is not None and info.can_open:
+                self._shell(which)
+            elif isinstance(outcome, Succeeded) and on_success:
+                self._shell(StateKind.FINAL)
 
     def _get_ready(self) -> None:
         """Prepare what the next keys need: the emulator, the final-state shell, the definition."""
@@ -368,11 +369,11 @@ class BxtuiApp(App[int], inherit_bindings=False):
     def _speculate(self, digest: str) -> None:
         self._speculate_timer = None
         if self.graph_view.selected_digest != digest or self.session.is_failed_step(digest) \
-                or self.session.step_unavailable(digest) or self.session.explorer is None:
+                or self.session.step_unavailable(digest) or not self.session.has_states:
             return
         rows, cols = self.terminal.pty_size
         self._step_reserve.start(digest, lambda held: self.session.open_shell(
-            False, rows, cols, held, step=digest))
+            StateKind.FINAL, rows, cols, held, step=digest))
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> Worker[None]:
         return self.run_worker(coro, group="unseen", exit_on_error=False)
@@ -389,8 +390,11 @@ class BxtuiApp(App[int], inherit_bindings=False):
         A shell still open is ended first: the terminal pane shows one process at a time.
         ``f`` shows the shell started in advance when there is one (its prompt is ready).
         """
+        self._shell(StateKind(which))
+
+    def _shell(self, state: StateKind) -> None:
         self._end_shown_shell()
-        self._open_shell(which == "initial")
+        self._open_shell(state)
 
     def _end_shown_shell(self) -> None:
         """The pane shows one process at a time: end the one it shows, if still running."""
@@ -399,14 +403,11 @@ class BxtuiApp(App[int], inherit_bindings=False):
             self.notify("Ended the previous shell", timeout=3)
             self.run_worker(old.kill(), group="kill")
 
-    def _pane_for(self, initial: bool, step: str | None = None
+    def _pane_for(self, state: StateKind, step: str | None = None
                   ) -> tuple[ShellLink, str, OutputFn, Drain]:
         """Attach the terminal pane to a new link; the output and flow-control hooks for it."""
         link = self._link = ShellLink()
-        target = self.session.describe_target(initial)
-        if step is not None:
-            vertex = self.session.graph.get(step)
-            target = f"the state after {vertex.name if vertex is not None else step[:19]}"
+        target = self.session.describe_target(state, step)
         title = f"shell: {target}"
         self.terminal.attach(link, title)
         self.terminal.focus()  # what is typed while it starts is kept for it (type-ahead)
@@ -423,18 +424,18 @@ class BxtuiApp(App[int], inherit_bindings=False):
         return link, title, on_output, drain
 
     @work(exclusive=True, group="shell")
-    async def _open_shell(self, initial: bool, step: str | None = None) -> None:
+    async def _open_shell(self, state: StateKind, step: str | None = None) -> None:
         rows, cols = self.terminal.pty_size
-        link, title, on_output, drain = self._pane_for(initial, step)
+        link, title, on_output, drain = self._pane_for(state, step)
         if step is not None:
             shell = await self._take_unseen(self._step_reserve, step, on_output, drain)
-        elif not initial:
-            shell = await self._take_unseen(self._reserve, "final", on_output, drain)
+        elif state is StateKind.FINAL:
+            shell = await self._take_unseen(self._reserve, state, on_output, drain)
         else:
             shell = None
         if shell is None:
             try:
-                shell = await self.session.open_shell(initial, rows, cols, on_output, drain,
+                shell = await self.session.open_shell(state, rows, cols, on_output, drain,
                                                       step=step)
             except OpenError as exc:
                 self.terminal.process_exited(f"not opened: {exc}")
@@ -485,8 +486,8 @@ class BxtuiApp(App[int], inherit_bindings=False):
     def _start_reserve(self) -> None:
         """Start the final-state shell now, unseen, so that ``f`` shows a ready prompt."""
         rows, cols = self.terminal.pty_size
-        self._reserve.start("final", lambda held: self.session.open_shell(
-            False, rows, cols, held))
+        self._reserve.start(StateKind.FINAL, lambda held: self.session.open_shell(
+            StateKind.FINAL, rows, cols, held))
 
     # -- exploring ---------------------------------------------------------------------------
     def _selected_step(self) -> str | None:
@@ -501,7 +502,7 @@ class BxtuiApp(App[int], inherit_bindings=False):
             self._speculate_timer = None
         step = self._selected_step()
         if step is None:
-            self.action_shell("final")
+            self._shell(StateKind.FINAL)
             return
         reason = self.session.step_unavailable(step) if self.session.finished else \
             "the build is still running: wait for it to finish"
@@ -509,7 +510,7 @@ class BxtuiApp(App[int], inherit_bindings=False):
             self.notify(reason, title="Nothing to open", severity="warning", timeout=6)
             return
         self._end_shown_shell()
-        self._open_shell(False, step)
+        self._open_shell(StateKind.FINAL, step)
 
     def _open_step_selector(self, selector: str) -> None:
         try:
@@ -520,7 +521,7 @@ class BxtuiApp(App[int], inherit_bindings=False):
         self.graph_view.select(digest)
         self._show_logs(digest)
         if self.session.is_failed_step(digest):
-            self.action_shell("final")
+            self._shell(StateKind.FINAL)
         else:
             self.action_step_shell()
 
@@ -620,9 +621,9 @@ class BxtuiApp(App[int], inherit_bindings=False):
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         """The palette: the debugger's actions first, then Textual's own."""
         yield SystemCommand("Shell in the final state", "Open a shell where the failed step "
-                            "ended (or in the result)", lambda: self.action_shell("final"))
+                            "ended (or in the result)", lambda: self._shell(StateKind.FINAL))
         yield SystemCommand("Shell in the initial state", "Open a shell where the failed step "
-                            "started", lambda: self.action_shell("initial"))
+                            "started", lambda: self._shell(StateKind.INITIAL))
         yield SystemCommand("Shell in the selected step", "Open a shell in the state the "
                             "selected step produced", self.action_step_shell)
         yield SystemCommand("Browse files", "Files of the selected step, the failed step's "

@@ -9,7 +9,7 @@ import signal
 import sys
 from typing import TextIO
 
-from tui.debug.engine.session import DebugSession
+from tui.debug.engine.facade import SessionFacade
 from tui.ui.app import AutoOpen, BxtuiApp
 
 #: The debug log (``-D``), by name: the app does not import the wire's modules.
@@ -19,7 +19,7 @@ LOG = logging.getLogger("bxtui")
 DONE_TIMEOUT = 20.0
 
 
-async def run_app(session: DebugSession, title: str, out: TextIO | None = None,
+async def run_app(session: SessionFacade, title: str, out: TextIO | None = None,
                   auto_open: AutoOpen | None = None, *, headless: bool = False,
                   open_step: str | None = None, show_diff: bool = False) -> int:
     """Show the app until it is closed, then call ``done()`` and print the summary.

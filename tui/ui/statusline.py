@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from rich.markup import escape
 
-from tui.debug.engine.session import DebugSession, Phase
+from tui.debug.engine.facade import SessionFacade
 from tui.debug.model.graph import VertexState
+from tui.debug.model.state import Phase
 
 _PHASE_STYLE = {
     Phase.CONNECTING: ("CONNECTING", "$warning"),
@@ -17,7 +18,7 @@ _PHASE_STYLE = {
 }
 
 
-def status_line(session: DebugSession, title: str,
+def status_line(session: SessionFacade, title: str,
                 tabs: list[tuple[str, bool]] | None = None) -> str:
     """Markup for the status line: phase, what is built, step counts, time; tabs if narrow."""
     word, colour = _PHASE_STYLE[session.phase]

@@ -8,8 +8,8 @@ from typing import Any
 
 from textual.worker import Worker
 
+from tui.debug.engine.facade import OpenError
 from tui.debug.engine.link import HeldOutput
-from tui.debug.engine.session import OpenError
 from tui.debug.engine.shell import Shell
 
 Opener = Callable[[HeldOutput], Awaitable[Shell]]

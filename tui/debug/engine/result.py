@@ -42,6 +42,7 @@ from tui.debug.model.invoke import (
     spec_from_step,
 )
 from tui.debug.model.llbdef import LLBDefinition
+from tui.debug.model.state import StateKind
 
 Cleanup = Callable[[], Awaitable[None]]
 STATUS_SETTLE_TIMEOUT = 2.0
@@ -131,7 +132,7 @@ class ResultContext:
     ) -> tuple[list[ops_pb2.Mount], ops_pb2.ExecOp | None]:
         """Mounts (and the failed exec op, if any) for a container as ``cfg`` asks."""
         if self.error is None:
-            if cfg.initial:
+            if cfg.state is StateKind.INITIAL:
                 raise InvokeError(
                     "the initial state exists only for a failed step; this build succeeded"
                 )
@@ -153,7 +154,7 @@ class ResultContext:
                 f"the failed step is {describe_op(failure)}, not a RUN: it has no state of its "
                 "own to enter"
             )
-        ids = failure.input_ids if cfg.initial else failure.mount_ids
+        ids = failure.input_ids if cfg.state is StateKind.INITIAL else failure.mount_ids
         mounts = []
         for i, m in enumerate(ex.mounts):
             rid = ids[i] if i < len(ids) else ""

@@ -1,10 +1,14 @@
-"""One build driven for the app: status into a BuildGraph, then its result context.
+"""One build driven for a front-end (the app or headless): status, outcome, then its states.
 
-The app (tui/ui) talks only to this: it never sees gRPC or protobuf.  ``start`` runs the
-build in a task; the app takes merged :class:`Changes` once per frame, reads
-:attr:`DebugSession.failure` / :attr:`DebugSession.success` when the build has finished,
-opens shells with :meth:`DebugSession.open_shell`, and calls :meth:`DebugSession.done`
-(idempotent) when the view closes.
+A front-end talks only to this (see :class:`~tui.debug.engine.facade.SessionFacade`): it never
+sees gRPC or protobuf.  ``start`` runs the build in a task; the app takes merged
+:class:`Changes` once per frame, headless passes ``on_status`` to its printer.  When the build
+has finished, :attr:`DebugSession.outcome` says how (one immutable value), shells open with
+:meth:`DebugSession.open_shell` / :meth:`DebugSession.start_process`, and
+:meth:`DebugSession.done` (idempotent) releases everything.
+
+Only what a plain build needs is imported up front (start-up time counts): debugging loads
+its modules once the build has finished.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import enum
+import functools
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
@@ -21,32 +25,44 @@ from tui.buildkit.address import AddressError
 from tui.buildkit.debuglog import LOG
 from tui.buildkit.errors import BuildError, connection_lost
 from tui.buildkit.relay import DaemonUnreachable
-from tui.debug.engine.container import OutputFn, ProcessError
-from tui.debug.engine.helper import DEFAULT_TOOLBOX
+from tui.debug.engine.facade import Drain, OpenError
 from tui.debug.engine.options import DOCKERFILE_FRONTEND, BuildOptions
-from tui.debug.engine.result import ResultContext, new_result_context
-from tui.debug.engine.shell import Shell
 from tui.debug.headless.report import error_message
-from tui.debug.model.graph import BuildGraph, Changes, VertexState
-from tui.debug.model.invoke import InvokeConfig, InvokeError
+from tui.debug.model.outcome import (
+    BuilderLost,
+    Cancelled,
+    Failed,
+    Outcome,
+    Phase,
+    StateKind,
+    Succeeded,
+    Unreachable,
+)
 
 if TYPE_CHECKING:
     from tui.buildkit.client import BuildkitClient
     from tui.buildkit.proto import control_pb2
+    from tui.debug.engine.build import StatusCallback
+    from tui.debug.engine.container import OutputFn, Process
     from tui.debug.engine.explore import Explorer
-    from tui.debug.model.failure import FailureInfo, SuccessInfo
+    from tui.debug.engine.result import ResultContext
+    from tui.debug.engine.shell import Shell
     from tui.debug.model.fsmodel import DiffSource, StateFiles
+    from tui.debug.model.graph import BuildGraph, Changes
+    from tui.debug.model.invoke import InvokeConfig
     from tui.debug.model.llbdef import LLBDefinition
     from tui.debug.model.stepsel import StepRef
 
-__all__ = ["APP_LOG_CAP", "LATER_MODULES", "DebugSession", "OpenError", "Phase"]
+__all__ = ["APP_LOG_CAP", "LATER_MODULES", "DebugSession", "NotStarted", "OpenError", "Phase"]
 
 #: What the session needs only once the build has finished (states, shells, summaries).
 #: Imported where used; the app imports them in a thread while the daemon builds, so that
 #: nothing stands between the command line and the build's start.
 LATER_MODULES = (
+    "tui.debug.engine.result",
     "tui.debug.engine.explore",
     "tui.debug.engine.stepshell",
+    "tui.debug.engine.shell",
     "tui.debug.model.stepsel",
     "tui.debug.engine.summary",
 )
@@ -57,52 +73,74 @@ APP_LOG_CAP = 64 << 20
 Connect = Callable[[], Awaitable["BuildkitClient"]]
 
 
-class Phase(enum.StrEnum):
-    """Where the build stands."""
-
-    CONNECTING = "connecting"
-    BUILDING = "building"
-    FAILED = "failed"
-    SUCCEEDED = "succeeded"
-    UNREACHABLE = "unreachable"
-    STOPPED = "stopped"
+class NotStarted(OpenError):
+    """The process was asked for but did not start (the daemon's reason, as it said it)."""
 
 
-class OpenError(Exception):
-    """A shell could not be opened: nothing to open, or the process did not start (one line)."""
+class _Kept:
+    """A finished build kept open for debugging: its result context and what explores it."""
+
+    __slots__ = ("ctx", "explorer")
+
+    def __init__(self, ctx: ResultContext, explorer: Explorer) -> None:
+        self.ctx = ctx
+        self.explorer = explorer
 
 
 class DebugSession:
-    """A build and, once it has finished, its result context kept open for debugging."""
+    """A build and, once it has finished, its result context kept open for debugging.
+
+    ``keep`` False runs a plain build (nothing is kept open, the graph is not fed: the
+    status goes to ``on_status`` only); ``on_connected`` is called once the daemon answered.
+    """
 
     def __init__(self, opts: BuildOptions, connect: Connect, invoke: InvokeConfig | None = None,
                  *, builder: str = "", log_cap: int = APP_LOG_CAP,
-                 toolbox: str | None = None) -> None:
+                 toolbox: str | None = None, keep: bool = True,
+                 on_status: StatusCallback | None = None,
+                 on_connected: Callable[[], None] | None = None) -> None:
         self.opts = opts
         self.builder = builder
-        self.invoke = invoke or InvokeConfig(cmd=["/bin/sh"])
-        self.graph = BuildGraph(log_cap)
-        self.phase = Phase.CONNECTING
-        self.failure: FailureInfo | None = None
-        self.success: SuccessInfo | None = None
-        #: One line for a build that could not run at all (daemon unreachable).
-        self.error_text = ""
-        self.ctx: ResultContext | None = None
-        #: Any step's state, files and the failed step's diff (once the build has finished).
-        self.explorer: Explorer | None = None
-        #: The toolbox image; given explicitly, every shell gets it on PATH.
-        self.toolbox = toolbox or DEFAULT_TOOLBOX
-        self.force_toolbox = toolbox is not None
+        self._invoke = invoke
+        self._log_cap = log_cap
+        #: The toolbox image (None: the default); given explicitly, every shell gets it.
+        self.toolbox = toolbox
+        self.keep = keep
         self.shells: list[Shell] = []
         self.started_at = time.monotonic()
         self._connect = connect
+        self._listener = on_status
+        self._on_connected = on_connected
+        self._outcome: Outcome | None = None
+        self._kept: _Kept | None = None
         self._client: BuildkitClient | None = None
-        self._pending = Changes()
         self._task: asyncio.Task[None] | None = None
         self._done_task: asyncio.Task[None] | None = None
+        self._connected = False
         self._t_build: float | None = None
         self._t_end: float | None = None
-        self._lost: BuildError | None = None
+
+    @functools.cached_property
+    def graph(self) -> BuildGraph:
+        """The build's steps as the status stream tells them (not fed by a plain build)."""
+        from tui.debug.model.graph import BuildGraph
+
+        return BuildGraph(self._log_cap)
+
+    @functools.cached_property
+    def _pending(self) -> Changes:
+        from tui.debug.model.graph import Changes
+
+        return Changes()
+
+    @property
+    def invoke(self) -> InvokeConfig:
+        """The command shells run (``/bin/sh`` unless ``--invoke`` said otherwise)."""
+        if self._invoke is None:
+            from tui.debug.model.invoke import InvokeConfig
+
+            self._invoke = InvokeConfig(cmd=["/bin/sh"])
+        return self._invoke
 
     # -- the build ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -110,13 +148,29 @@ class DebugSession:
         if self._task is None:
             self._task = asyncio.create_task(self._run())
 
-    async def wait_finished(self) -> Phase:
-        """Wait until the build has finished (or could not run); the final phase."""
+    async def wait_finished(self) -> Outcome:
+        """Wait until the build has finished (or could not run); its outcome."""
         self.start()
         assert self._task is not None
-        with contextlib.suppress(asyncio.CancelledError):
+        try:
             await asyncio.shield(self._task)
-        return self.phase
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                raise  # ours, not the build's: let it through
+        return self._outcome or Cancelled()
+
+    @property
+    def outcome(self) -> Outcome | None:
+        """How the build ended (None while it runs)."""
+        return self._outcome
+
+    @property
+    def phase(self) -> Phase:
+        """Where the build stands."""
+        if self._outcome is not None:
+            return self._outcome.phase
+        return Phase.BUILDING if self._connected else Phase.CONNECTING
 
     @property
     def duration(self) -> float | None:
@@ -133,10 +187,17 @@ class DebugSession:
     @property
     def finished(self) -> bool:
         """Whether the build has finished one way or another."""
-        return self.phase not in (Phase.CONNECTING, Phase.BUILDING)
+        return self._outcome is not None
+
+    @property
+    def has_states(self) -> bool:
+        """Whether the finished build is kept open (its states can be opened)."""
+        return self._kept is not None
 
     def _on_status(self, resp: control_pb2.StatusResponse) -> None:
         self._pending.merge(self.graph.apply(resp))
+        if self._listener is not None:
+            self._listener(resp)
 
     def _on_definition(self, definition: LLBDefinition) -> None:
         self._pending.merge(self.graph.adopt(definition.op_infos()))
@@ -145,99 +206,168 @@ class DebugSession:
         """Everything that changed since the last call (None when nothing did)."""
         if not self._pending:
             return None
-        changes, self._pending = self._pending, Changes()
+        changes = self._pending
+        del self._pending  # the next one is made when asked for
         return changes
 
     async def _run(self) -> None:
         try:
             self._client = await self._connect()
         except (AddressError, DaemonUnreachable) as exc:
-            self.error_text = str(exc)
-            self.phase = Phase.UNREACHABLE
+            self._outcome = Unreachable(str(exc))
             return
-        self.phase = Phase.BUILDING
+        self._connected = True
+        if self._on_connected is not None:
+            self._on_connected()
         self._t_build = time.monotonic()
         try:
-            ctx, resp, err = await new_result_context(self._client, self.opts, self._on_status,
-                                                      self._on_definition)
+            outcome = await (self._debug_build(self._client) if self.keep
+                             else self._plain_build(self._client))
         except asyncio.CancelledError:
             self._t_end = time.monotonic()
-            self.phase = Phase.STOPPED
+            self._outcome = Cancelled()
             raise
-        self._t_end = time.monotonic()
-        from tui.debug.engine.explore import Explorer
-        from tui.debug.engine.summary import failure_info, success_info
+        self._outcome = outcome
 
-        self.ctx = ctx
+    async def _plain_build(self, client: BuildkitClient) -> Outcome:
+        from tui.debug.engine.build import run_dockerfile_build
+
+        try:
+            resp = await run_dockerfile_build(client, self.opts, self._listener)
+        except BuildError as err:
+            self._t_end = time.monotonic()
+            return self._failed(err, None)
+        self._t_end = time.monotonic()
+        return self._succeeded(None, resp)
+
+    async def _debug_build(self, client: BuildkitClient) -> Outcome:
+        from tui.debug.engine.result import new_result_context
+
+        ctx, resp, err = await new_result_context(client, self.opts, self._on_status,
+                                                  self._on_definition)
+        self._t_end = time.monotonic()
         if ctx is not None:
-            self.explorer = Explorer(ctx, DOCKERFILE_FRONTEND, self.opts.frontend_opts(),
-                                     self.opts.local_dirs(), self.toolbox)
-        if err is not None and connection_lost(err):
-            self._lost = err
+            from tui.debug.engine.explore import Explorer
+            from tui.debug.engine.helper import DEFAULT_TOOLBOX
+
+            explorer = Explorer(ctx, DOCKERFILE_FRONTEND, self.opts.frontend_opts(),
+                                self.opts.local_dirs(), self.toolbox or DEFAULT_TOOLBOX)
+            self._kept = _Kept(ctx, explorer)
         if err is not None:
-            self.failure = failure_info(err, self.graph, ctx)
-            self.phase = Phase.FAILED
-        else:
-            exporter = dict(resp.ExporterResponse) if resp is not None else {}
-            self.success = success_info(ctx, exporter, self.opts.tags, self.graph, self.duration)
-            self.phase = Phase.SUCCEEDED
+            return self._failed(err, ctx)
+        return self._succeeded(ctx, resp)
+
+    def _failed(self, err: BuildError, ctx: ResultContext | None) -> Outcome:
+        from tui.debug.engine.summary import failure_info
+
+        info = failure_info(err, self.graph if self.keep else None, ctx)
+        return BuilderLost(info) if connection_lost(err) else Failed(info)
+
+    def _succeeded(self, ctx: ResultContext | None,
+                   resp: control_pb2.SolveResponse | None) -> Outcome:
+        from tui.debug.engine.summary import success_info
+
+        exporter = dict(resp.ExporterResponse) if resp is not None else {}
+        graph = self.graph if self.keep else None
+        return Succeeded(success_info(ctx, exporter, self.opts.tags, graph, self.duration))
 
     @property
     def lost(self) -> str:
         """Why the kept-open build is gone (the builder stopped or restarted); empty if not."""
-        lost = self.ctx.lost if self.ctx is not None and self.ctx.lost else self._lost
+        if self._kept is not None and self._kept.ctx.lost is not None:
+            return error_message(self._kept.ctx.lost)
+        match self._outcome:
+            case BuilderLost(failure):
+                return failure.message
+        return ""
+
+    async def wait_lost(self, limit: float) -> str:
+        """Why the kept-open build is gone, waiting up to ``limit`` s for the daemon to say so."""
+        if self._kept is None:
+            return ""
+        ctx = self._kept.ctx
+        lost = await ctx.wait_lost(limit) if limit > 0 else ctx.lost
         return error_message(lost) if lost is not None else ""
 
     # -- shells ------------------------------------------------------------------------------
-    def describe_target(self, initial: bool) -> str:
-        """Where ``f`` (final) or ``i`` (initial) would open a shell."""
-        if self.phase is Phase.SUCCEEDED:
-            return "the build result"
-        step = self.failure.step_name if self.failure and self.failure.step_name else "the step"
-        return f"the {'initial' if initial else 'final'} state of {step}"
+    def describe_target(self, state: StateKind, step: str | None = None) -> str:
+        """Where ``f`` (final) or ``i`` (initial), or ``step``'s state, opens a shell."""
+        if step is not None and not self.is_failed_step(step):
+            return f"the state after {self._step_name(step)}"
+        match self._outcome:
+            case Succeeded():
+                return "the build result"
+            case Failed(failure) | BuilderLost(failure):
+                name = failure.step_name or "the step"
+                if failure.file_op:
+                    return f"a toolbox with the inputs of {name} (/dest, /src)"
+                return f"the {state} state of {name}"
+        return f"the {state} state of the step"
 
-    async def open_shell(self, initial: bool, rows: int, cols: int, on_output: OutputFn,
-                         drain: Callable[[], Awaitable[None]] | None = None,
-                         step: str | None = None) -> Shell:
-        """Start the invoke command in the failed step's final/initial state (or the result).
+    def _explorer(self) -> Explorer:
+        """The finished build's explorer (OpenError says why there is none)."""
+        if self._kept is not None:
+            return self._kept.explorer
+        match self._outcome:
+            case None:
+                raise OpenError("the build is still running: wait for it to finish")
+            case Failed(failure) | BuilderLost(failure):
+                raise OpenError(failure.cannot_open or "nothing to open")
+            case Unreachable(error):
+                raise OpenError(error)
+        raise OpenError("the build did not finish")
 
-        ``step`` (a vertex digest) opens it in the state that step produced instead.  A
-        state without a shell gets the toolbox.  ``drain`` is awaited after each output
-        chunk (flow control for a slow screen).  Raises OpenError with one clear sentence
-        when nothing can be opened.
+    async def start_process(self, state: StateKind, rows: int, cols: int, on_output: OutputFn,
+                            step: str | None = None, *, tty: bool = True
+                            ) -> tuple[Process, bool]:
+        """Start the invoke command in the failed step's ``state`` (or the result).
+
+        ``step`` (a vertex digest) starts it in the state that step produced instead.  A
+        state without a shell gets the toolbox.  Returns the process and whether the toolbox
+        is on its PATH.  Raises OpenError with one clear sentence when nothing can start
+        (NotStarted: the daemon's reason).
         """
-        if not self.finished:
-            raise OpenError("the build is still running: wait for it to finish")
-        if self.ctx is None or self.explorer is None:
-            if self.failure is not None:
-                raise OpenError(self.failure.cannot_open or "nothing to open")
-            raise OpenError(self.error_text or "the build did not finish")
+        explorer = self._explorer()
         if self.lost:
             raise OpenError(self.lost)
+        from tui.debug.engine.container import ProcessError
         from tui.debug.engine.explore import ExploreError
         from tui.debug.engine.stepshell import Shells
+        from tui.debug.model.invoke import InvokeError
 
-        cfg = dataclasses.replace(self.invoke, initial=initial, tty=True)
-        shells = Shells(self.explorer)
+        cfg = dataclasses.replace(self.invoke, state=state, tty=tty)
+        shells = Shells(explorer)
         if step is not None and self.is_failed_step(step):
             step = None  # the failed step's own state is its final (or initial) state
+        forced = self.toolbox is not None
         try:
             if step is not None:
                 reason = self.step_unavailable(step)
                 if reason:
                     raise OpenError(reason)
                 _, proc, toolbox = await shells.step(step, cfg, on_output, rows, cols,
-                                                     toolbox=self.force_toolbox)
-                target = f"the state after {self._step_name(step)}"
+                                                     toolbox=forced)
             else:
                 _, proc, toolbox = await shells.failed(cfg, on_output, rows, cols,
-                                                       toolbox=self.force_toolbox)
-                target = self.describe_target(initial)
-                if self.failure is not None and self.failure.file_op:
-                    target = f"the inputs of {self.failure.step_name or 'the step'}"
+                                                       toolbox=forced)
         except (InvokeError, ExploreError) as exc:
             raise OpenError(str(exc)) from None
         except (ProcessError, BuildError) as exc:
+            raise NotStarted(str(exc)) from None
+        return proc, toolbox
+
+    async def open_shell(self, state: StateKind, rows: int, cols: int, on_output: OutputFn,
+                         drain: Drain | None = None, step: str | None = None) -> Shell:
+        """A shell (see :meth:`start_process`) for the app's terminal pane.
+
+        ``drain`` is awaited after each output chunk (flow control for a slow screen).
+        """
+        from tui.debug.engine.shell import Shell
+
+        target = self.describe_target(state, step)
+        try:
+            proc, toolbox = await self.start_process(state, rows, cols, on_output, step)
+        except NotStarted as exc:
             raise OpenError(f"the process did not start: {exc}") from None
         proc.drain = drain
         if toolbox:
@@ -255,7 +385,7 @@ class DebugSession:
         if inv.entrypoint is None and inv.cmd == ["/bin/sh"]:
             return None
         old = " ".join([*(inv.entrypoint or []), *(inv.cmd or [])]) or "the image's command"
-        self.invoke = dataclasses.replace(inv, entrypoint=None, cmd=["/bin/sh"])
+        self._invoke = dataclasses.replace(inv, entrypoint=None, cmd=["/bin/sh"])
         return old
 
     # -- exploring ---------------------------------------------------------------------------
@@ -267,11 +397,11 @@ class DebugSession:
         """
         from tui.debug.engine.explore import ExploreError
 
-        if self.explorer is None:
+        if self._kept is None:
             return
         with contextlib.suppress(ExploreError, BuildError):
-            await self.explorer.definition()
-            await self.explorer.toolbox_id()
+            await self._kept.explorer.definition()
+            await self._kept.explorer.toolbox_id()
 
     def _step_name(self, digest: str) -> str:
         v = self.graph.get(digest)
@@ -294,20 +424,26 @@ class DebugSession:
 
     def step_unavailable(self, digest: str) -> str:
         """Why no shell can open in ``digest``'s state ("" when it can)."""
+        from tui.debug.model.graph import VertexState
+
         v = self.graph.get(digest)
         if v is None:
             return "no such step in this build"
-        if self.failure is not None and digest == self.failure.vertex:
+        if self.is_failed_step(digest):
             return ""  # the failed step: f/i open its states
         done = v.state in (VertexState.DONE, VertexState.CACHED) or \
             (v.state is VertexState.QUEUED and self.graph.used_later(digest))
         if not done:
-            return f"{v.name or 'that step'} did not complete ({v.state.value}): it has no state"
+            return f"{v.name or 'that step'} did not complete ({v.state.value}): " \
+                "it has no state to open"
         return ""
 
     def is_failed_step(self, digest: str | None) -> bool:
         """Whether ``digest`` is the failed step (whose states f/i open)."""
-        return digest is not None and self.failure is not None and digest == self.failure.vertex
+        match self._outcome:
+            case Failed(failure) | BuilderLost(failure):
+                return digest is not None and digest == failure.vertex
+        return False
 
     async def browse(self, digest: str | None = None) -> list[StateFiles]:
         """States for the file browser.
@@ -317,24 +453,23 @@ class DebugSession:
         """
         from tui.debug.engine.explore import ExploreError
 
-        if self.explorer is None:
-            raise OpenError(self.error_text or (self.failure.cannot_open if self.failure else "")
-                            or "the build has no state to browse")
+        explorer = self._explorer()
         out: list[StateFiles] = []
         try:
             if digest is not None and not self.is_failed_step(digest) \
                     and not self.step_unavailable(digest) \
-                    and digest in await self.explorer.definition():
+                    and digest in await explorer.definition():
                 # internal vertices (context transfers, exporting) have no state: skipped
-                out.append(await self.explorer.step_state(digest, self._step_name(digest)))
-            if self.failure is not None:
-                step = self.failure.step_name or "the failed step"
-                out.extend(self.explorer.failed_exec_states(step))
-                out.extend(state for _, state in await self.explorer.file_op_inputs())
-            else:
-                result = self.explorer.result_state()
-                if result is not None:
-                    out.append(result)
+                out.append(await explorer.step_state(digest, self._step_name(digest)))
+            match self._outcome:
+                case Failed(failure) | BuilderLost(failure):
+                    step = failure.step_name or "the failed step"
+                    out.extend(explorer.failed_exec_states(step))
+                    out.extend(state for _, state in await explorer.file_op_inputs())
+                case _:
+                    result = explorer.result_state()
+                    if result is not None:
+                        out.append(result)
         except ExploreError as exc:
             raise OpenError(str(exc)) from None
         if not out:
@@ -343,26 +478,25 @@ class DebugSession:
 
     def diff_source(self) -> DiffSource:
         """The failed RUN's initial-vs-final differences (raises OpenError when none)."""
-        if self.explorer is None or not self.explorer.writable_mounts():
-            if self.failure is not None and self.failure.file_op:
+        if self._kept is not None and self._kept.explorer.writable_mounts():
+            return self._kept.explorer
+        match self._outcome:
+            case Failed(failure) | BuilderLost(failure) if failure.file_op:
                 raise OpenError("the failed step is a file operation: it changed nothing "
                                 "(b browses its inputs)")
-            raise OpenError("only a failed RUN step has a diff")
-        return self.explorer
+        raise OpenError("only a failed RUN step has a diff")
 
     # -- the end -----------------------------------------------------------------------------
     @property
     def exit_status(self) -> int:
         """0 for a successful build (whose builder stayed with us), 1 otherwise."""
-        return 0 if self.phase is Phase.SUCCEEDED and not self.lost else 1
+        return 0 if isinstance(self._outcome, Succeeded) and not self.lost else 1
 
     def summary(self) -> str:
         """The paragraph printed once the app has closed."""
         from tui.debug.engine.summary import closing_summary
 
-        if self.phase is Phase.UNREACHABLE:
-            return f"ERROR: {self.error_text}\n"
-        text = closing_summary(self.failure, self.success, self.duration)
+        text = closing_summary(self._outcome, self.duration)
         line = f"ERROR: {self.lost}\n"
         if self.lost and line not in text:
             text += line
@@ -387,7 +521,7 @@ class DebugSession:
         for shell in self.shells:
             await shell.stop_forwarding()
         LOG.debug("done: shells released")
-        if self.ctx is not None:
-            await self.ctx.done()
+        if self._kept is not None:
+            await self._kept.ctx.done()
         if self._client is not None:
             await self._client.close()

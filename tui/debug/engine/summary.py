@@ -3,19 +3,30 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from tui.buildkit.errors import BuildError
-from tui.debug.engine.result import ResultContext, describe_op
 from tui.debug.headless.report import error_message
 from tui.debug.model.failure import FailureInfo, SourceSnippet, SuccessInfo
-from tui.debug.model.graph import BuildGraph, VertexState
-from tui.debug.model.invoke import InvokeConfig, InvokeError
+from tui.debug.model.outcome import (
+    BuilderLost,
+    Cancelled,
+    Failed,
+    Outcome,
+    Succeeded,
+    Unreachable,
+)
+
+if TYPE_CHECKING:
+    from tui.buildkit.errors import BuildError
+    from tui.debug.engine.result import ResultContext
+    from tui.debug.model.graph import BuildGraph
 
 NOTHING_RAN = "the build failed before any step ran: there is no step to open"
 
 
-def failure_info(err: BuildError, graph: BuildGraph, ctx: ResultContext | None) -> FailureInfo:
-    """What the failing-step pane shows for ``err``."""
+def failure_info(err: BuildError, graph: BuildGraph | None,
+                 ctx: ResultContext | None) -> FailureInfo:
+    """What the failing-step pane shows for ``err`` (``graph`` None: the steps are unknown)."""
     sources = tuple(
         SourceSnippet(
             filename=src.filename,
@@ -25,8 +36,9 @@ def failure_info(err: BuildError, graph: BuildGraph, ctx: ResultContext | None) 
         )
         for src in err.sources
     )
-    vertex = err.vertex or (graph.failed.digest if graph.failed is not None else None)
-    step = graph.get(vertex) if vertex else None
+    failed = graph.failed if graph is not None else None
+    vertex = err.vertex or (failed.digest if failed is not None else None)
+    step = graph.get(vertex) if graph is not None and vertex else None
     solve = err.solve
     ex = solve.exec if solve is not None else None
     meta = ex.meta if ex is not None else None
@@ -35,13 +47,18 @@ def failure_info(err: BuildError, graph: BuildGraph, ctx: ResultContext | None) 
     if ctx is not None and file_op:
         can_open, reason = True, ""
     elif ctx is not None:
+        from tui.debug.model.invoke import InvokeConfig, InvokeError
+
         try:
             ctx.container_config(InvokeConfig())
             can_open, reason = True, ""
         except InvokeError as exc:
             reason = str(exc)
-    op = "a RUN command" if ex is not None else (describe_op(solve) if solve and solve.op_kind
-                                                  else "")
+    op = "a RUN command" if ex is not None else ""
+    if ex is None and solve is not None and solve.op_kind:
+        from tui.debug.engine.result import describe_op
+
+        op = describe_op(solve)
     return FailureInfo(
         message=error_message(err),
         sources=sources,
@@ -60,20 +77,25 @@ def failure_info(err: BuildError, graph: BuildGraph, ctx: ResultContext | None) 
 
 
 def success_info(
-    ctx: ResultContext | None, exporter: dict[str, str], tags: Sequence[str], graph: BuildGraph,
-    duration: float | None,
+    ctx: ResultContext | None, exporter: dict[str, str], tags: Sequence[str],
+    graph: BuildGraph | None, duration: float | None,
 ) -> SuccessInfo:
-    """What the pane shows for a successful build."""
+    """What the pane shows for a successful build (``graph`` None: no step figures)."""
     conf = ((ctx.image_config() if ctx is not None else None) or {}).get("config") or {}
     image_id = exporter.get("containerimage.config.digest") or exporter.get(
         "containerimage.digest", ""
     )
-    steps = [v for v in graph if v.declared and v.step is not None]
+    steps = [v for v in graph if v.declared and v.step is not None] if graph is not None else []
+    cached = 0
+    if steps:
+        from tui.debug.model.graph import VertexState
+
+        cached = sum(1 for v in steps if v.state is VertexState.CACHED)
     return SuccessInfo(
         image_id=image_id,
         tags=tuple(tags),
         duration=duration,
-        cached_steps=sum(1 for v in steps if v.state is VertexState.CACHED),
+        cached_steps=cached,
         total_steps=len(steps),
         user=str(conf.get("User") or ""),
         workdir=str(conf.get("WorkingDir") or ""),
@@ -83,17 +105,20 @@ def success_info(
     )
 
 
-def closing_summary(failure: FailureInfo | None, success: SuccessInfo | None,
-                    duration: float | None) -> str:
+def closing_summary(outcome: Outcome | None, duration: float | None) -> str:
     """The one paragraph printed after the app closes."""
     took = f" in {duration:.1f}s" if duration is not None else ""
-    if failure is not None:
-        where = f" at {failure.step_name}" if failure.step_name else ""
-        code = f" (exit code {failure.exit_code})" if failure.exit_code is not None else ""
-        return f"bxtui: build failed{where}{took}{code}\nERROR: {failure.message}\n"
-    if success is not None:
-        image = f": image {success.image_id}" if success.image_id else ""
-        tags = f", tagged {', '.join(success.tags)}" if success.tags else ""
-        cached = f" ({success.cached_steps}/{success.total_steps} steps cached)"
-        return f"bxtui: build succeeded{took}{image}{tags}{cached}\n"
-    return "bxtui: the build was stopped before it finished\n"
+    match outcome:
+        case Failed(failure) | BuilderLost(failure):
+            where = f" at {failure.step_name}" if failure.step_name else ""
+            code = f" (exit code {failure.exit_code})" if failure.exit_code is not None else ""
+            return f"bxtui: build failed{where}{took}{code}\nERROR: {failure.message}\n"
+        case Succeeded(success):
+            image = f": image {success.image_id}" if success.image_id else ""
+            tags = f", tagged {', '.join(success.tags)}" if success.tags else ""
+            cached = f" ({success.cached_steps}/{success.total_steps} steps cached)"
+            return f"bxtui: build succeeded{took}{image}{tags}{cached}\n"
+        case Unreachable(error):
+            return f"ERROR: {error}\n"
+        case Cancelled() | None:
+            return "bxtui: the build was stopped before it finished\n"

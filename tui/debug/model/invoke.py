@@ -10,6 +10,7 @@ from typing import Any
 
 from tui.buildkit.proto import ops_pb2
 from tui.debug.engine.options import OptionsError
+from tui.debug.model.state import StateKind
 
 
 class InvokeError(OptionsError):
@@ -21,8 +22,8 @@ class InvokeConfig:
     """The process to start, as buildx's InvokeConfig.
 
     ``user``/``cwd`` left as None take the failed step's (or the image's) values; buildx's
-    ``no_user``/``no_cwd`` force that even when a value is given.  ``initial`` asks for the
-    failed step's state *before* it ran.  ``entrypoint``/``cmd`` None means: not given.
+    ``no_user``/``no_cwd`` force that even when a value is given.  ``state`` INITIAL asks for
+    the failed step's state *before* it ran.  ``entrypoint``/``cmd`` None means: not given.
     """
 
     entrypoint: list[str] | None = None
@@ -33,7 +34,7 @@ class InvokeConfig:
     tty: bool = True
     no_user: bool = False
     no_cwd: bool = False
-    initial: bool = False
+    state: StateKind = StateKind.FINAL
 
 
 def parse_invoke(value: str) -> InvokeConfig:

@@ -1,0 +1,131 @@
+"""What a front-end (the app, headless) needs from a debug session: a Protocol, no internals."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from tui.debug.engine.container import OutputFn
+    from tui.debug.engine.options import BuildOptions
+    from tui.debug.engine.shell import Shell
+    from tui.debug.model.fsmodel import DiffSource, StateFiles
+    from tui.debug.model.graph import BuildGraph, Changes
+    from tui.debug.model.outcome import Outcome, Phase, StateKind
+
+__all__ = ["Drain", "OpenError", "SessionFacade"]
+
+#: Awaited after each output chunk of a shell (flow control for a slow screen).
+Drain = Callable[[], Awaitable[None]]
+
+
+class OpenError(Exception):
+    """A shell could not be opened: nothing to open, or the process did not start (one line)."""
+
+
+class SessionFacade(Protocol):
+    """One build and, once it has finished, what can be opened in it."""
+
+    @property
+    def opts(self) -> BuildOptions:
+        """The build's options."""
+        ...
+
+    @property
+    def graph(self) -> BuildGraph:
+        """The build's steps as the status stream told them."""
+        ...
+
+    @property
+    def builder(self) -> str:
+        """Where the build runs, in words (empty when unknown)."""
+        ...
+
+    @property
+    def phase(self) -> Phase:
+        """Where the build stands."""
+        ...
+
+    @property
+    def outcome(self) -> Outcome | None:
+        """How the build ended (None while it runs)."""
+        ...
+
+    @property
+    def finished(self) -> bool:
+        """Whether the build has finished one way or another."""
+        ...
+
+    @property
+    def duration(self) -> float | None:
+        """Wall time of the build (None before it started)."""
+        ...
+
+    @property
+    def lost(self) -> str:
+        """Why the builder is gone ("" while it is there)."""
+        ...
+
+    @property
+    def exit_status(self) -> int:
+        """The exit status bxtui ends with for this build."""
+        ...
+
+    def start(self) -> None:
+        """Start the build."""
+
+    async def wait_finished(self) -> Outcome:
+        """Wait for the build to finish; its outcome."""
+        ...
+
+    def take_changes(self) -> Changes | None:
+        """What changed in the graph since the last call."""
+        ...
+
+    def describe_target(self, state: StateKind, step: str | None = None) -> str:
+        """Where a shell for ``state`` (or in ``step``'s state) opens, in words."""
+        ...
+
+    async def open_shell(self, state: StateKind, rows: int, cols: int, on_output: OutputFn,
+                         drain: Drain | None = None, step: str | None = None) -> Shell:
+        """A shell in the failed step's ``state``, the result, or ``step``'s state."""
+        ...
+
+    def use_default_shell(self) -> str | None:
+        """Open ``/bin/sh`` from now on; the command given up (None: it was the default)."""
+        ...
+
+    @property
+    def has_states(self) -> bool:
+        """Whether the finished build is kept open (its states can be opened)."""
+        ...
+
+    async def prepare(self) -> None:
+        """Fetch what the first shell or file listing needs (never raises)."""
+
+    def is_failed_step(self, digest: str | None) -> bool:
+        """Whether ``digest`` is the failed step."""
+        ...
+
+    def step_unavailable(self, digest: str) -> str:
+        """Why ``digest``'s state cannot be opened ("" when it can)."""
+        ...
+
+    def resolve_step(self, selector: str) -> str:
+        """The digest a ``--step`` selector names (OpenError says why not)."""
+        ...
+
+    async def browse(self, digest: str | None = None) -> list[StateFiles]:
+        """The states the file browser shows."""
+        ...
+
+    def diff_source(self) -> DiffSource:
+        """The failed RUN's differences (OpenError when there are none)."""
+        ...
+
+    def summary(self) -> str:
+        """The paragraph printed once the view has closed."""
+        ...
+
+    async def done(self) -> None:
+        """Release everything (idempotent)."""

@@ -1,0 +1,84 @@
+"""What the command line hands the engine: where to build, secrets, the debug log.
+
+The command line only parses arguments and picks a front-end; the wire (addresses, TLS,
+clients, secret specs, the log's handlers) is set up here, once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, TextIO
+
+from tui.buildkit import debuglog
+from tui.buildkit.address import AddressError, TLSFiles, resolve_builder
+from tui.debug.engine.options import BuildOptions, OptionsError
+
+if TYPE_CHECKING:
+    from tui.buildkit.session.secrets import SecretSource
+    from tui.debug.engine.build import StatusCallback
+    from tui.debug.engine.session import DebugSession
+    from tui.debug.model.invoke import InvokeConfig
+
+__all__ = ["BuilderAddress", "enable_debug_log", "flush_debug_log", "parse_secrets"]
+
+
+@dataclass(frozen=True)
+class BuilderAddress:
+    """Where to build, as ``--builder`` / ``--addr`` / ``--tls*`` say (all optional)."""
+
+    addr: str | None = None
+    builder: str | None = None
+    tlscacert: str | None = None
+    tlscert: str | None = None
+    tlskey: str | None = None
+    tlsservername: str | None = None
+
+    def session(self, opts: BuildOptions, invoke: InvokeConfig | None = None, *,
+                toolbox: str | None = None, keep: bool = True, log_cap: int | None = None,
+                on_status: StatusCallback | None = None,
+                on_connected: Callable[[str], None] | None = None) -> DebugSession:
+        """A session building ``opts`` there (not started; see :class:`DebugSession`).
+
+        Raises OptionsError (one line) when the address cannot be resolved; whether the
+        daemon answers is the session's outcome.  ``on_connected`` gets the builder's
+        description once the daemon has answered.
+        """
+        from tui.buildkit.client import BuildkitClient
+        from tui.debug.engine.session import APP_LOG_CAP, DebugSession
+
+        tls = None
+        if self.tlscacert or self.tlscert or self.tlskey:
+            tls = TLSFiles(self.tlscacert, self.tlscert, self.tlskey, self.tlsservername)
+        try:
+            endpoint = resolve_builder(addr=self.addr, builder=self.builder, tls=tls)
+        except AddressError as exc:
+            raise OptionsError(str(exc)) from None
+        where = endpoint.describe()
+        connected = (lambda: on_connected(where)) if on_connected is not None else None
+        return DebugSession(opts, lambda: BuildkitClient.open(endpoint), invoke,
+                            builder=where, toolbox=toolbox, keep=keep,
+                            log_cap=APP_LOG_CAP if log_cap is None else log_cap,
+                            on_status=on_status, on_connected=connected)
+
+
+def parse_secrets(specs: Sequence[str]) -> list[SecretSource]:
+    """``--secret`` values (OptionsError for a bad one)."""
+    if not specs:
+        return []
+    from tui.buildkit.session.secrets import SecretSpecError, parse_secret
+
+    try:
+        return [parse_secret(s) for s in specs]
+    except SecretSpecError as exc:
+        raise OptionsError(str(exc)) from None
+
+
+def enable_debug_log(stream: TextIO | None = None, path: str | None = None) -> None:
+    """Write the debug log (secrets redacted) to ``stream`` or the file ``path``."""
+    debuglog.enable(stream=stream, path=path)
+
+
+def flush_debug_log() -> None:
+    """Flush the debug log's handlers."""
+    debuglog.flush()
