@@ -18,14 +18,12 @@ from rich.cells import cell_len
 from rich.segment import Segment
 from rich.text import Text
 from textual import events
-from textual.cache import LRUCache
 from textual.geometry import Size
-from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from tui.debug.model.fsmodel import Entry, Snapshot, StateFiles, is_text
 from tui.debug.model.textfmt import format_bytes
-from tui.ui.widgets.files.model import clean_name, one_line
+from tui.ui.widgets.files.model import clean_name
 from tui.ui.widgets.files.pages import (
     PAGE,
     Page,
@@ -35,7 +33,8 @@ from tui.ui.widgets.files.pages import (
     lex,
     make_page,
 )
-from tui.ui.widgets.stylecache import StyleCache
+from tui.ui.widgets.lineview import LineView
+from tui.ui.widgets.textclean import one_line
 
 __all__ = ["HEX_BYTES", "MAX_PAGES", "FilePreview"]
 
@@ -45,7 +44,6 @@ MAX_PAGES = 8
 HEX_BYTES = 512
 
 _DASH = "\u2013"  # en dash of byte ranges
-_CACHE_ROWS = 256  # strips kept (a few screens)
 _LEXER_SAMPLE = 4096
 _KIND_TEXT = {
     "char": "character device", "block": "block device", "fifo": "named pipe (fifo)",
@@ -53,8 +51,11 @@ _KIND_TEXT = {
 }
 
 
-class FilePreview(ScrollView, can_focus=False):
+class FilePreview(LineView, can_focus=False):
     """A text file (paged, highlighted), a hex dump, or a few lines about an entry."""
+
+    COMPONENT_PREFIX = "file-preview--"
+    STRIP_CACHE_ROWS = 256  # a few screens
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "file-preview--gutter", "file-preview--notice", "file-preview--error",
@@ -80,7 +81,6 @@ class FilePreview(ScrollView, can_focus=False):
         self._token = 0
         self._mode = "none"  # none | lines | text
         self._lines: list[tuple[str, str]] = []  # (component, text) in "lines" mode
-        self._line_strips: dict[int, Strip] = {}
         self._source: tuple[StateFiles, Entry] | None = None
         self._lexer: str | None = None  # guessed from the file's name and first page
         self._sample = ""
@@ -90,8 +90,6 @@ class FilePreview(ScrollView, can_focus=False):
         self._row_starts: list[int] = [0]
         self._gutter = 0
         self._busy = False
-        self._strips: LRUCache[tuple[int, int], Strip] = LRUCache(_CACHE_ROWS)
-        self._look = StyleCache(self, "file-preview--")
         self._header = ""
         self.title = ""
 
@@ -116,13 +114,12 @@ class FilePreview(ScrollView, can_focus=False):
         self._lexer = None
         self._mode = "none"
         self._lines = []
-        self._line_strips.clear()
         self._pages = []
         self._row_starts = [0]
         self._starts = []
         self._last = None
         self._busy = False
-        self._strips.clear()
+        self.invalidate()
         self._gutter = 0
 
     def clear(self, hint: str = "") -> None:
@@ -151,7 +148,7 @@ class FilePreview(ScrollView, can_focus=False):
     def _set_lines(self, lines: list[tuple[str, str]], status: str = "") -> None:
         self._mode = "lines"
         self._lines = lines
-        self._line_strips.clear()
+        self.invalidate()
         width = max((cell_len(t) for _, t in lines), default=0)
         self.virtual_size = Size(width, len(lines))
         self.scroll_to(x=0, y=0, animate=False, force=True)
@@ -218,7 +215,7 @@ class FilePreview(ScrollView, can_focus=False):
             return
         page.highlighted = True
         if any(p is page for p in self._pages):
-            self._strips.clear()
+            self.invalidate()
             self._relayout()
 
     def _relayout(self) -> None:
@@ -357,27 +354,19 @@ class FilePreview(ScrollView, can_focus=False):
         self.scroll_rows(-3)
 
     # ------------------------------------------------------------------ rendering
-    def notify_style_update(self) -> None:
-        """Drop strips rendered with the old styles."""
-        super().notify_style_update()
-        self._look.clear()
-        self._strips.clear()
-        self._line_strips.clear()
-
-    def render_line(self, y: int) -> Strip:
+    def render_visible_line(self, y: int, width: int) -> Strip:
         """Render row ``y`` of the viewport."""
-        width = self.scrollable_content_region.width
-        base = self._look.base()
+        base = self.base_style()
         scroll_x, scroll_y = self.scroll_offset
         row = scroll_y + y
         if self._mode == "lines" and row < len(self._lines):
-            strip = self._line_strips.get(row)
+            strip = self._strips.get(("line", row))
             if strip is None:
                 kind, plain = self._lines[row]
-                style = self._look.component(kind) if kind else ""
+                style = self.component_style(kind) if kind else ""
                 text = Text(plain, style=style, no_wrap=True, end="")
                 text.stylize_before(base)
-                strip = self._line_strips[row] = Strip(text.render(self.app.console))
+                strip = self._strips[("line", row)] = Strip(text.render(self.app.console))
             return strip.crop_extend(scroll_x, scroll_x + width, base)
         if self._mode != "text" or row >= self._row_starts[-1]:
             return Strip.blank(width, base)
@@ -393,7 +382,7 @@ class FilePreview(ScrollView, can_focus=False):
             number = " " * (self._gutter - 1)
         else:
             number = str(page.first_line + r).rjust(self._gutter - 1)
-        gutter_style = base + self._look.component("gutter")
+        gutter_style = base + self.component_style("gutter")
         gutter = Strip([Segment(number + " ", gutter_style)]).crop(0, gutter_w)
         view = width - gutter_w
         if view <= 0:
