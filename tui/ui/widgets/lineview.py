@@ -35,6 +35,8 @@ class LineView(ScrollView):
     STRIP_CACHE_ROWS: ClassVar[int] = 1024
 
     _updates = 0
+    _pending_row: int | None = None
+    _pending_center = False
 
     def __init__(
         self,
@@ -135,15 +137,28 @@ class LineView(ScrollView):
         if self.row_visible(row):
             self.refresh_line(row)
 
+    def scroll_to_line(self, row: int, *, center: bool = False) -> None:
+        """Scroll the least (or to the middle) to show ``row``; later if not laid out yet."""
+        region = self.scrollable_content_region
+        if not region.height:
+            self._pending_row, self._pending_center = row, center
+            return
+        self._pending_row = None
+        self.scroll_to_region(
+            Region(self.scroll_offset.x, row, max(1, region.width), 1),
+            animate=False, force=True, immediate=True, center=center,
+        )
+
+    def _on_resize(self, event: events.Resize) -> None:
+        if self._pending_row is not None:
+            self.scroll_to_line(self._pending_row, center=self._pending_center)
+
 
 class CursorLineView(LineView):
     """A ``LineView`` whose rows a cursor moves over."""
 
     #: Row of the cursor, clamped to the rows (0 when there are none).
-    cursor_line: var[int] = var(0)
-
-    _pending_row: int | None = None
-    _pending_center = False
+    cursor_line: var[int] = var(0, init=False)
 
     @property
     def line_count(self) -> int:
@@ -176,19 +191,3 @@ class CursorLineView(LineView):
     def set_cursor_quietly(self, row: int) -> None:
         """Put the cursor on ``row`` (clamped) without redrawing or scrolling."""
         self.set_reactive(CursorLineView.cursor_line, self.validate_cursor_line(row))
-
-    def scroll_to_line(self, row: int, *, center: bool = False) -> None:
-        """Scroll the least (or to the middle) to show ``row``; later if not laid out yet."""
-        region = self.scrollable_content_region
-        if not region.height:
-            self._pending_row, self._pending_center = row, center
-            return
-        self._pending_row = None
-        self.scroll_to_region(
-            Region(self.scroll_offset.x, row, max(1, region.width), 1),
-            animate=False, force=True, immediate=True, center=center,
-        )
-
-    def _on_resize(self, event: events.Resize) -> None:
-        if self._pending_row is not None:
-            self.scroll_to_line(self._pending_row, center=self._pending_center)

@@ -12,6 +12,7 @@ import asyncio
 import posixpath
 from bisect import bisect_right
 from collections.abc import Callable
+from enum import Enum
 from typing import ClassVar
 
 from rich.cells import cell_len
@@ -51,6 +52,14 @@ _KIND_TEXT = {
 }
 
 
+class _Shown(Enum):
+    """What the preview shows."""
+
+    NOTHING = "nothing"
+    LINES = "lines"  # a few lines about an entry, or a hex dump
+    TEXT = "text"  # a text file, paged
+
+
 class FilePreview(LineView, can_focus=False):
     """A text file (paged, highlighted), a hex dump, or a few lines about an entry."""
 
@@ -79,7 +88,7 @@ class FilePreview(LineView, can_focus=False):
         super().__init__(id=id)
         self._on_title = on_title
         self._token = 0
-        self._mode = "none"  # none | lines | text
+        self._shown = _Shown.NOTHING
         self._lines: list[tuple[str, str]] = []  # (component, text) in "lines" mode
         self._source: tuple[StateFiles, Entry] | None = None
         self._lexer: str | None = None  # guessed from the file's name and first page
@@ -101,7 +110,7 @@ class FilePreview(LineView, can_focus=False):
     @property
     def loaded(self) -> tuple[int, int] | None:
         """Byte range of the text loaded (``None`` unless a text file is shown)."""
-        if self._mode != "text" or not self._pages:
+        if self._shown is not _Shown.TEXT or not self._pages:
             return None
         return self._pages[0].offset, self._pages[-1].end
 
@@ -112,7 +121,7 @@ class FilePreview(LineView, can_focus=False):
         self.workers.cancel_group(self, "fb-highlight")
         self._source = source
         self._lexer = None
-        self._mode = "none"
+        self._shown = _Shown.NOTHING
         self._lines = []
         self._pages = []
         self._row_starts = [0]
@@ -146,7 +155,7 @@ class FilePreview(LineView, can_focus=False):
                             _KIND_TEXT.get(e.kind, e.kind))
 
     def _set_lines(self, lines: list[tuple[str, str]], status: str = "") -> None:
-        self._mode = "lines"
+        self._shown = _Shown.LINES
         self._lines = lines
         self.invalidate()
         width = max((cell_len(t) for _, t in lines), default=0)
@@ -185,7 +194,7 @@ class FilePreview(LineView, can_focus=False):
         if token != self._token:
             return
         self._busy = False
-        self._mode = "text"
+        self._shown = _Shown.TEXT
         self._lexer = None
         self._sample = data[:_LEXER_SAMPLE].decode("utf-8", "replace")
         self._starts = [(0, 1, False)]
@@ -309,7 +318,7 @@ class FilePreview(LineView, can_focus=False):
         """Scroll by ``rows``; past either end of the loaded text, load the next page."""
         y = self.scroll_offset.y
         target = y + rows
-        if self._mode == "text" and not self._busy:
+        if self._shown is _Shown.TEXT and not self._busy:
             if rows > 0 and target > self.max_scroll_y and self._has_next():
                 self._load(self._pages[-1].number + 1, "append", lambda s: target + s)
                 return
@@ -320,14 +329,14 @@ class FilePreview(LineView, can_focus=False):
 
     def go_home(self) -> None:
         """Go to the first line of the file."""
-        if self._mode == "text" and self._pages and self._pages[0].number > 0:
+        if self._shown is _Shown.TEXT and self._pages and self._pages[0].number > 0:
             self._load(0, "replace", lambda _s: 0)
         else:
             self.scroll_to(x=0, y=0, animate=False, force=True)
 
     def go_end(self) -> None:
         """Go to the end of the loaded text; from there, load the next page."""
-        if (self._mode == "text" and self.scroll_offset.y >= self.max_scroll_y
+        if (self._shown is _Shown.TEXT and self.scroll_offset.y >= self.max_scroll_y
                 and self._has_next()):
             self._load(self._pages[-1].number + 1, "append", lambda _s: 1 << 30)
         else:
@@ -359,7 +368,7 @@ class FilePreview(LineView, can_focus=False):
         base = self.base_style()
         scroll_x, scroll_y = self.scroll_offset
         row = scroll_y + y
-        if self._mode == "lines" and row < len(self._lines):
+        if self._shown is _Shown.LINES and row < len(self._lines):
             strip = self._strips.get(("line", row))
             if strip is None:
                 kind, plain = self._lines[row]
@@ -368,7 +377,7 @@ class FilePreview(LineView, can_focus=False):
                 text.stylize_before(base)
                 strip = self._strips[("line", row)] = Strip(text.render(self.app.console))
             return strip.crop_extend(scroll_x, scroll_x + width, base)
-        if self._mode != "text" or row >= self._row_starts[-1]:
+        if self._shown is not _Shown.TEXT or row >= self._row_starts[-1]:
             return Strip.blank(width, base)
         k = bisect_right(self._row_starts, row) - 1
         page = self._pages[k]
