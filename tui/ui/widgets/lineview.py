@@ -149,9 +149,13 @@ class LineView(ScrollView):
             animate=False, force=True, immediate=True, center=center,
         )
 
+    def pending_line(self, row: int) -> int:
+        """The row to show once laid out, asked for as ``row`` before (a cursor may re-key it)."""
+        return row
+
     def _on_resize(self, event: events.Resize) -> None:
         if self._pending_row is not None:
-            self.scroll_to_line(self._pending_row, center=self._pending_center)
+            self.scroll_to_line(self.pending_line(self._pending_row), center=self._pending_center)
 
 
 class CursorLineView(LineView):

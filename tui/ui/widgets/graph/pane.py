@@ -458,6 +458,11 @@ class GraphView(LineView, can_focus=True):
         self.cursor_key = rows[index].key
         self.scroll_to_line(index, center=center)
 
+    def pending_line(self, row: int) -> int:
+        """The cursor's row now (rows may have appeared since the scroll was asked for)."""
+        index = self.cursor_row
+        return row if index is None else index
+
     def _set_collapsed(self, st: StageRow, collapsed: bool) -> None:
         if self.rows.set_collapsed(st.name, collapsed):
             self.forget(st.key)
