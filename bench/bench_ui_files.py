@@ -42,7 +42,7 @@ from textual.pilot import Pilot
 from textual.strip import Strip
 
 from tui.debug.model.fsmodel import Entry, Snapshot
-from tui.ui.widgets.files.model import build_tree
+from tui.ui.widgets.files.model import index_snapshot as build_tree
 from tui.ui.widgets.files.pane import FileBrowser, FileListing, FilePreview
 
 SIZE = (160, 50)
@@ -57,6 +57,7 @@ class FakeState:
         self.snap = Snapshot([Entry("", "dir", 0o755, 0, 0, 4096, 0), *entries])
         self.data = data
         self.excluded = ["node_modules/", ".env"]
+        self.note = ""
 
     async def snapshot(self) -> Snapshot:
         return self.snap

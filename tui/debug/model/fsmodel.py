@@ -8,7 +8,7 @@ failed step's initial and final root.  Pure data: no I/O here.
 from __future__ import annotations
 
 import stat as st
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -343,6 +343,16 @@ class StateFiles(Protocol):
     """A browsable state: its snapshot and ranged reads of its files (for the file browser)."""
 
     label: str
+
+    @property
+    def excluded(self) -> Sequence[str]:
+        """Paths the state lacks because the build context did not send them (.dockerignore)."""
+        ...
+
+    @property
+    def note(self) -> str:
+        """One line about the state to show above its files ("" for none)."""
+        ...
 
     async def snapshot(self) -> Snapshot:
         """Every path of the state (walked once, then kept)."""

@@ -12,15 +12,13 @@ from typing import ClassVar
 from rich.style import Style
 from rich.text import Text
 from textual import events
-from textual.cache import LRUCache
 from textual.geometry import Size
-from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from tui.debug.model.fsmodel import Entry
 from tui.debug.model.textfmt import format_bytes
 from tui.ui.widgets.files.model import clean_name
-from tui.ui.widgets.stylecache import StyleCache
+from tui.ui.widgets.lineview import CursorLineView
 
 __all__ = ["NOT_SENT", "FileListing"]
 
@@ -29,11 +27,13 @@ NOT_SENT = "(not sent: .dockerignore)"
 
 _SIZE_WIDTH = 8  # "999.99kB"
 _MODE_WIDTH = 10  # "drwxr-xr-x"
-_CACHE_ROWS = 256  # strips kept (a few screens)
 
 
-class FileListing(ScrollView, can_focus=False):
+class FileListing(CursorLineView, can_focus=False):
     """Rows of one directory: ``..``, its entries, then the excluded names."""
+
+    COMPONENT_PREFIX = "file-listing--"
+    STRIP_CACHE_ROWS = 256  # a few screens
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "file-listing--meta", "file-listing--dir", "file-listing--link",
@@ -67,13 +67,9 @@ class FileListing(ScrollView, can_focus=False):
         self.up = False
         self.entries: list[Entry] = []
         self.excluded: list[str] = []
-        self.cursor = 0
         self.owner_width = 3
         self.message: tuple[str, str] | None = None  # (component, text) instead of rows
         self.active = False
-        self._strips: LRUCache[int, Strip] = LRUCache(_CACHE_ROWS)
-        self._strip_width = -1
-        self._look = StyleCache(self, "file-listing--")
 
     @property
     def row_count(self) -> int:
@@ -81,6 +77,16 @@ class FileListing(ScrollView, can_focus=False):
         if self.message is not None:
             return 1
         return self.up + len(self.entries) + len(self.excluded)
+
+    @property
+    def line_count(self) -> int:
+        """Rows the cursor moves over."""
+        return self.row_count
+
+    @property
+    def cursor(self) -> int:
+        """Row of the cursor."""
+        return self.cursor_line
 
     def row(self, index: int) -> Entry | str | None:
         """The entry at ``index``, ``".."``, an excluded name, or None."""
@@ -101,85 +107,63 @@ class FileListing(ScrollView, can_focus=False):
         self.message = None
         self.up, self.entries, self.excluded = up, entries, excluded
         self.owner_width = owner_width
-        self._strips.clear()
         self.virtual_size = Size(self.scrollable_content_region.width, self.row_count)
-        self.cursor = max(0, min(cursor, self.row_count - 1))
+        self.set_cursor_quietly(cursor)
         height = self._height()
         y = 0 if self.cursor < height else self.cursor - height // 2
         self.scroll_to(y=y, animate=False, force=True)
-        self.refresh()
+        self.invalidate()
 
     def set_message(self, component: str, text: str) -> None:
         """Show one line (loading, error) instead of rows."""
         self.message = (component, text)
-        self.up, self.entries, self.excluded, self.cursor = False, [], [], 0
-        self._strips.clear()
+        self.up, self.entries, self.excluded = False, [], []
+        self.set_cursor_quietly(0)
         self.virtual_size = Size(self.scrollable_content_region.width, 1)
         self.scroll_to(y=0, animate=False, force=True)
-        self.refresh()
+        self.invalidate()
 
     def _height(self) -> int:
         return max(1, self.scrollable_content_region.height)
 
     def move_to(self, index: int) -> None:
         """Put the cursor on row ``index`` (clamped) and keep it visible."""
-        index = max(0, min(index, self.row_count - 1))
-        if index != self.cursor:
-            self.cursor = index
-            self.refresh()
-        self.reveal()
-
-    def reveal(self) -> None:
-        """Scroll the least needed to show the cursor."""
-        top, height = self.scroll_offset.y, self._height()
-        if self.cursor < top:
-            self.scroll_to(y=self.cursor, animate=False, force=True)
-        elif self.cursor >= top + height:
-            self.scroll_to(y=self.cursor - height + 1, animate=False, force=True)
+        self.move_cursor(index)
 
     def page_height(self) -> int:
         """Rows moved by page up/down."""
         return self._height()
 
     # ------------------------------------------------------------------ rendering
-    def notify_style_update(self) -> None:
-        """Drop strips rendered with the old styles."""
-        super().notify_style_update()
-        self._look.clear()
-        self._strips.clear()
-
-    def render_line(self, y: int) -> Strip:
+    def render_visible_line(self, y: int, width: int) -> Strip:
         """Render row ``y`` of the viewport."""
-        width = self.scrollable_content_region.width
-        if width != self._strip_width:
-            self._strips.clear()
-            self._strip_width = width
+        if self.virtual_size.width != width:
             self.virtual_size = Size(width, self.row_count)
         index = self.scroll_offset.y + y
         if not 0 <= index < self.row_count:
-            return Strip.blank(width, self._look.base())
+            return Strip.blank(width, self.base_style())
         if index == self.cursor and self.message is None:
             cursor = "cursor" if self.active else "cursor-blurred"
-            return self._render_row(index, width, self._look.component(cursor))
+            return self._render_row(index, width, self.component_style(cursor))
         strip = self._strips.get(index)
         if strip is None:
             strip = self._strips[index] = self._render_row(index, width, None)
         return strip
 
     def _render_row(self, index: int, width: int, over: Style | None) -> Strip:
-        base = self._look.base()
+        base = self.base_style()
         text = Text(no_wrap=True, end="")
         if self.message is not None:
             kind, plain = self.message
-            text.append(plain, self._look.component(kind))
+            text.append(plain, self.component_style(kind))
         else:
             item = self.row(index)
             meta = _MODE_WIDTH + self.owner_width + _SIZE_WIDTH + 3
             if item == "..":
                 text.append(" " * meta)
-                text.append("../", self._look.component("dir"))
+                text.append("../", self.component_style("dir"))
             elif isinstance(item, str):
-                style = self._look.component("excluded")
+                style = self.component_style("excluded")
                 name = Text(clean_name(item), style, no_wrap=True, end="")
                 room = width - meta - len(NOT_SENT) - 2
                 if name.cell_len > room:  # keep the marker in view
@@ -196,27 +180,27 @@ class FileListing(ScrollView, can_focus=False):
         return Strip(text.render(self.app.console), width)
 
     def _entry_text(self, text: Text, e: Entry) -> None:
-        meta = self._look.component("meta")
+        meta = self.component_style("meta")
         size = format_bytes(e.size) if e.kind == "file" else ""
         owner = f"{e.uid}:{e.gid}"
         text.append(f"{e.mode_string()} {owner:>{self.owner_width}} {size:>{_SIZE_WIDTH}} ",
                     meta)
         name = clean_name(e.name)
         if e.kind == "dir":
-            text.append(name + "/", self._look.component("dir"))
+            text.append(name + "/", self.component_style("dir"))
         elif e.kind == "link":
-            text.append(name, self._look.component("link"))
+            text.append(name, self.component_style("link"))
             text.append(" -> ", meta)
             text.append(clean_name(e.link))
         elif e.kind == "file":
-            text.append(name, self._look.component("exec") if e.mode & 0o111 else None)
+            text.append(name, self.component_style("exec") if e.mode & 0o111 else None)
         else:
-            text.append(name, self._look.component("special"))
+            text.append(name, self.component_style("special"))
 
     # ------------------------------------------------------------------ events
     def on_resize(self) -> None:
         """Keep the cursor in view at the new height."""
-        self.reveal()
+        self.scroll_to_line(self.cursor_line)
 
     def on_click(self, event: events.Click) -> None:
         """Select the clicked row; a double click opens it."""

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from tui.debug.model.fsmodel import Entry, Snapshot
+from tui.ui.widgets.textclean import clean_controls
 
-__all__ = ["Tree", "build_tree", "clean_name", "one_line"]
-
-_NAME_CTRL = re.compile(r"[\x00-\x1f\x7f]")
+__all__ = ["Tree", "clean_name", "index_snapshot"]
 
 
 @dataclass(slots=True)
@@ -38,7 +36,7 @@ def _order(e: Entry) -> tuple[bool, str]:
     return (e.kind != "dir", e.path)  # as Snapshot.children: directories first, then by name
 
 
-def build_tree(snap: Snapshot, excluded: Sequence[str]) -> Tree:
+def index_snapshot(snap: Snapshot, excluded: Sequence[str]) -> Tree:
     """Index ``snap`` by directory (run in a thread: sorting 100,000 paths takes a while)."""
     children: dict[str, list[Entry]] = {}
     for e in list(snap):
@@ -59,12 +57,6 @@ def build_tree(snap: Snapshot, excluded: Sequence[str]) -> Tree:
     return Tree(snap, children, {k: sorted(v) for k, v in names.items()})
 
 
-def one_line(exc: BaseException) -> str:
-    """``exc`` as one line of text (its type name if it has no message)."""
-    text = " ".join(str(exc).split())
-    return text or type(exc).__name__
-
-
 def clean_name(name: str) -> str:
     """``name`` with control characters replaced (safe to draw in a terminal)."""
-    return _NAME_CTRL.sub("\ufffd", name)
+    return clean_controls(name)

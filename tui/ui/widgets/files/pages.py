@@ -8,7 +8,6 @@ when the row is drawn. Also the rows of a hex dump of a binary file.
 from __future__ import annotations
 
 import gc
-import re
 from array import array
 from bisect import bisect_right
 from dataclasses import dataclass
@@ -18,6 +17,8 @@ from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style
 from rich.syntax import Syntax
+
+from tui.ui.widgets.textclean import clean_controls
 
 __all__ = [
     "PAGE", "SYNTAX_THEME", "TAB_SIZE", "Lexed", "Page", "freeze_once_after_lexers",
@@ -29,8 +30,6 @@ PAGE = 65536
 #: Pygments theme of the preview (its backgrounds are dropped).
 SYNTAX_THEME = "monokai"
 TAB_SIZE = 4
-
-_CTRL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,7 +176,7 @@ def make_page(data: bytes, number: int, offset: int, first_line: int, continued:
     """
     eof = not data or (len(data) < PAGE and offset + len(data) >= size)
     raw = data[: _cut(data, eof)]
-    text = _CTRL.sub("\ufffd", raw.decode("utf-8", "replace").replace("\r\n", "\n"))
+    text = clean_controls(raw.decode("utf-8", "replace").replace("\r\n", "\n"), "\t\n")
     lexed = lex(text, "text") if text else Lexed("", array("I", [0]), array("I"),
                                                    array("H"), 0)
     newlines = raw.count(b"\n")

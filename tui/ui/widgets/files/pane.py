@@ -24,7 +24,8 @@ import asyncio
 import gc
 from collections import OrderedDict
 from collections.abc import Sequence
-from typing import ClassVar
+from enum import StrEnum
+from typing import ClassVar, Protocol
 
 from rich.text import Text
 from textual import events
@@ -38,13 +39,14 @@ from textual.widgets import Static
 from tui.debug.model.fsmodel import Entry, StateFiles
 from tui.debug.model.textfmt import format_bytes
 from tui.ui.widgets.files.listing import NOT_SENT, FileListing
-from tui.ui.widgets.files.model import Tree, build_tree, clean_name, one_line
+from tui.ui.widgets.files.model import Tree, clean_name, index_snapshot
 from tui.ui.widgets.files.pages import PAGE
 from tui.ui.widgets.files.preview import HEX_BYTES, MAX_PAGES, FilePreview
+from tui.ui.widgets.textclean import one_line
 
 __all__ = [
     "HEX_BYTES", "MAX_PAGES", "NOT_SENT", "PAGE", "WIDE", "FileBrowser", "FileListing",
-    "FilePreview",
+    "FilePreview", "FilesFocus",
 ]
 
 #: Columns from which the listing and the preview are shown side by side.
@@ -52,6 +54,105 @@ WIDE = 100
 
 _CRUMB = "\u203a"  # between breadcrumbs
 _STATES_KEPT = 8
+
+
+class FilesFocus(StrEnum):
+    """Which part of the browser the keys act on."""
+
+    LISTING = "listing"
+    PREVIEW = "preview"
+
+
+class _Keys(Protocol):
+    """What the browser's keys do on one part."""
+
+    def move(self, rows: int) -> None:
+        """Up/down by ``rows``."""
+
+    def page(self, pages: int) -> None:
+        """Up/down by ``pages`` screens."""
+
+    def first(self) -> None:
+        """To the top."""
+
+    def last(self) -> None:
+        """To the bottom."""
+
+    def open(self) -> None:
+        """Enter."""
+
+    def left(self) -> None:
+        """Left."""
+
+    def right(self) -> None:
+        """Right."""
+
+    def back(self) -> None:
+        """Backspace."""
+
+
+class _ListingKeys:
+    """Keys on the listing: move the cursor, enter directories, open files."""
+
+    def __init__(self, browser: FileBrowser, listing: FileListing) -> None:
+        self._browser = browser
+        self._listing = listing
+
+    def move(self, rows: int) -> None:
+        self._listing.move_to(self._listing.cursor + rows)
+
+    def page(self, pages: int) -> None:
+        self.move(pages * self._listing.page_height())
+
+    def first(self) -> None:
+        self._listing.move_to(0)
+
+    def last(self) -> None:
+        self._listing.move_to(self._listing.row_count - 1)
+
+    def open(self) -> None:
+        self._browser.activate_row(self._listing.cursor)
+
+    def right(self) -> None:
+        self.open()
+
+    def left(self) -> None:
+        self._browser.go_up()
+
+    def back(self) -> None:
+        self._browser.go_up()
+
+
+class _PreviewKeys:
+    """Keys on the preview: scroll it; back to the listing."""
+
+    def __init__(self, browser: FileBrowser, preview: FilePreview) -> None:
+        self._browser = browser
+        self._preview = preview
+
+    def move(self, rows: int) -> None:
+        self._preview.scroll_rows(rows)
+
+    def page(self, pages: int) -> None:
+        self._preview.scroll_rows(pages * self._preview.page_height())
+
+    def first(self) -> None:
+        self._preview.go_home()
+
+    def last(self) -> None:
+        self._preview.go_end()
+
+    def open(self) -> None:
+        pass
+
+    def right(self) -> None:
+        self._preview.scroll_columns(4)
+
+    def left(self) -> None:
+        self._preview.scroll_columns(-4)
+
+    def back(self) -> None:
+        self._browser.close_preview()
 
 
 class FileBrowser(Widget, can_focus=True):
@@ -131,10 +232,14 @@ class FileBrowser(Widget, can_focus=True):
         self._loading: set[int] = set()
         self._views: dict[int, tuple[str, str | None]] = {}  # state -> (cwd, cursor path)
         self._cwd = ""
-        self._pane = "listing"  # which pane the keys act on
+        self._focus = FilesFocus.LISTING
         self._previewing = False
         self._listing = FileListing(self._click_row, id="fb-listing")
         self._preview = FilePreview(self._set_preview_title, id="fb-preview")
+        self._keys: dict[FilesFocus, _Keys] = {
+            FilesFocus.LISTING: _ListingKeys(self, self._listing),
+            FilesFocus.PREVIEW: _PreviewKeys(self, self._preview),
+        }
 
     def compose(self) -> ComposeResult:
         """Header, note, then the listing and the preview."""
@@ -191,7 +296,7 @@ class FileBrowser(Widget, can_focus=True):
             self._views[id(state)] = (self._cwd, path)
 
     def _display_state(self) -> None:
-        self._close_preview(clear=True)
+        self.close_preview(clear=True)
         state = self.state
         self._update_note()
         if state is None:
@@ -222,8 +327,7 @@ class FileBrowser(Widget, can_focus=True):
         key = id(state)
         try:
             snap = await state.snapshot()
-            excluded = tuple(getattr(state, "excluded", ()) or ())
-            tree = await asyncio.to_thread(build_tree, snap, excluded)
+            tree = await asyncio.to_thread(index_snapshot, snap, tuple(state.excluded))
         except Exception as exc:
             self._errors[key] = one_line(exc)
         else:
@@ -239,8 +343,7 @@ class FileBrowser(Widget, can_focus=True):
 
     def _update_note(self) -> None:
         note = self.query_one("#fb-note", Static)
-        text = str(getattr(self.state, "note", "") or "") if self.state is not None else ""
-        text = " ".join(text.split())
+        text = " ".join(self.state.note.split()) if self.state is not None else ""
         note.update(Text(text, no_wrap=True, overflow="ellipsis"))
         note.display = bool(text)
 
@@ -285,20 +388,22 @@ class FileBrowser(Widget, can_focus=True):
         self._listing.set_rows(up, entries, tree.excluded.get(path, []), owner, cursor)
         self._update_header()
 
-    def _go_up(self) -> None:
+    def go_up(self) -> None:
+        """Show the parent directory, the cursor on the one left."""
         if not self._cwd or self._tree() is None:
             return
         came = self._cwd
         self._show_dir(came.rpartition("/")[0], came)
 
-    def _activate(self, index: int) -> None:
+    def activate_row(self, index: int) -> None:
+        """Enter the directory on row ``index``, go up on ``..``, or preview the file."""
         tree = self._tree()
         row = self._listing.row(index)
         state = self.state
         if tree is None or state is None or row is None:
             return
         if row == "..":
-            self._go_up()
+            self.go_up()
         elif isinstance(row, Entry):
             if row.is_dir:
                 self._show_dir(row.path, None)
@@ -309,24 +414,25 @@ class FileBrowser(Widget, can_focus=True):
     def _open_preview(self, state: StateFiles, tree: Tree, e: Entry) -> None:
         self._previewing = True
         self._preview.show_entry(state, tree.snapshot, e)
-        self._set_pane("preview")
+        self._set_focus(FilesFocus.PREVIEW)
         self.post_message(self.Opened(state.label, e.path))
 
-    def _close_preview(self, clear: bool = False) -> None:
+    def close_preview(self, clear: bool = False) -> None:
+        """Back from the preview to the listing (``clear``: empty the preview too)."""
         if clear:
             self._previewing = False
             self._preview.clear("enter: preview the selected file")
         elif not self.has_class("-wide"):
             self._previewing = False
-        self._set_pane("listing")
+        self._set_focus(FilesFocus.LISTING)
 
     def _set_preview_title(self, title: str) -> None:
         if self.is_mounted:
             self.query_one("#fb-preview-title", Static).update(
                 Text(title, no_wrap=True, overflow="ellipsis"))
 
-    def _set_pane(self, pane: str) -> None:
-        self._pane = pane
+    def _set_focus(self, focus: FilesFocus) -> None:
+        self._focus = focus
         self._sync_layout()
 
     def _sync_layout(self) -> None:
@@ -334,24 +440,24 @@ class FileBrowser(Widget, can_focus=True):
             return
         wide = self.size.width >= WIDE
         self.set_class(wide, "-wide")
-        if not wide and self._pane == "listing":
+        preview = self._focus is FilesFocus.PREVIEW
+        if not wide and not preview:
             self._previewing = False
-        preview = self._pane == "preview"
         self._listing.display = wide or not preview
         box = self.query_one("#fb-preview-box")
         box.display = wide or preview
         box.set_class(preview and self.has_focus, "-active")
-        active = self._pane == "listing" and self.has_focus
+        active = not preview and self.has_focus
         if active != self._listing.active:
             self._listing.active = active
             self._listing.refresh()
 
     def _click_row(self, index: int, chain: int) -> None:
-        self._set_pane("listing")
+        self._set_focus(FilesFocus.LISTING)
         if 0 <= index < self._listing.row_count:
             self._listing.move_to(index)
             if chain >= 2:
-                self._activate(index)
+                self.activate_row(index)
 
     # ------------------------------------------------------------------ events
     def on_mount(self) -> None:
@@ -375,72 +481,55 @@ class FileBrowser(Widget, can_focus=True):
         """A click on the preview makes it the pane keys act on."""
         if self._preview.path is not None and self._preview.region.contains(
                 event.screen_x, event.screen_y):
-            self._set_pane("preview")
+            self._set_focus(FilesFocus.PREVIEW)
 
     # ------------------------------------------------------------------ actions
+    @property
+    def focus_part(self) -> FilesFocus:
+        """The part the keys act on."""
+        return self._focus
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Escape only acts while the preview has the keys (otherwise it goes to the app)."""
         if action == "close_preview":
-            return self._pane == "preview"
+            return self._focus is FilesFocus.PREVIEW
         return True
 
     def action_move(self, rows: int) -> None:
         """Move the cursor (or scroll the preview) by ``rows``."""
-        if self._pane == "preview":
-            self._preview.scroll_rows(rows)
-        else:
-            self._listing.move_to(self._listing.cursor + rows)
+        self._keys[self._focus].move(rows)
 
     def action_page(self, pages: int) -> None:
         """Move by ``pages`` screens."""
-        if self._pane == "preview":
-            self._preview.scroll_rows(pages * self._preview.page_height())
-        else:
-            self._listing.move_to(self._listing.cursor + pages * self._listing.page_height())
+        self._keys[self._focus].page(pages)
 
     def action_first(self) -> None:
         """First row / start of the file."""
-        if self._pane == "preview":
-            self._preview.go_home()
-        else:
-            self._listing.move_to(0)
+        self._keys[self._focus].first()
 
     def action_last(self) -> None:
         """Last row / end of the loaded text (again: the next page)."""
-        if self._pane == "preview":
-            self._preview.go_end()
-        else:
-            self._listing.move_to(self._listing.row_count - 1)
+        self._keys[self._focus].last()
 
     def action_open(self) -> None:
         """Enter the directory under the cursor, go up on ``..``, or preview the file."""
-        if self._pane == "listing":
-            self._activate(self._listing.cursor)
+        self._keys[self._focus].open()
 
     def action_right(self) -> None:
         """Open (listing) or scroll right (preview)."""
-        if self._pane == "preview":
-            self._preview.scroll_columns(4)
-        else:
-            self._activate(self._listing.cursor)
+        self._keys[self._focus].right()
 
     def action_left(self) -> None:
         """Parent directory (listing) or scroll left (preview)."""
-        if self._pane == "preview":
-            self._preview.scroll_columns(-4)
-        else:
-            self._go_up()
+        self._keys[self._focus].left()
 
     def action_back(self) -> None:
         """Parent directory, or back from the preview to the listing."""
-        if self._pane == "preview":
-            self._close_preview()
-        else:
-            self._go_up()
+        self._keys[self._focus].back()
 
     def action_close_preview(self) -> None:
         """Back from the preview to the listing."""
-        self._close_preview()
+        self.close_preview()
 
     def action_switch(self, step: int) -> None:
         """Show the previous (-1) or next (1) state."""

@@ -12,20 +12,19 @@ import asyncio
 import posixpath
 from bisect import bisect_right
 from collections.abc import Callable
+from enum import Enum
 from typing import ClassVar
 
 from rich.cells import cell_len
 from rich.segment import Segment
 from rich.text import Text
 from textual import events
-from textual.cache import LRUCache
 from textual.geometry import Size
-from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from tui.debug.model.fsmodel import Entry, Snapshot, StateFiles, is_text
 from tui.debug.model.textfmt import format_bytes
-from tui.ui.widgets.files.model import clean_name, one_line
+from tui.ui.widgets.files.model import clean_name
 from tui.ui.widgets.files.pages import (
     PAGE,
     Page,
@@ -35,7 +34,8 @@ from tui.ui.widgets.files.pages import (
     lex,
     make_page,
 )
-from tui.ui.widgets.stylecache import StyleCache
+from tui.ui.widgets.lineview import LineView
+from tui.ui.widgets.textclean import one_line
 
 __all__ = ["HEX_BYTES", "MAX_PAGES", "FilePreview"]
 
@@ -45,7 +45,6 @@ MAX_PAGES = 8
 HEX_BYTES = 512
 
 _DASH = "\u2013"  # en dash of byte ranges
-_CACHE_ROWS = 256  # strips kept (a few screens)
 _LEXER_SAMPLE = 4096
 _KIND_TEXT = {
     "char": "character device", "block": "block device", "fifo": "named pipe (fifo)",
@@ -53,8 +52,19 @@ _KIND_TEXT = {
 }
 
 
-class FilePreview(ScrollView, can_focus=False):
+class _Shown(Enum):
+    """What the preview shows."""
+
+    NOTHING = "nothing"
+    LINES = "lines"  # a few lines about an entry, or a hex dump
+    TEXT = "text"  # a text file, paged
+
+
+class FilePreview(LineView, can_focus=False):
     """A text file (paged, highlighted), a hex dump, or a few lines about an entry."""
+
+    COMPONENT_PREFIX = "file-preview--"
+    STRIP_CACHE_ROWS = 256  # a few screens
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "file-preview--gutter", "file-preview--notice", "file-preview--error",
@@ -78,9 +88,8 @@ class FilePreview(ScrollView, can_focus=False):
         super().__init__(id=id)
         self._on_title = on_title
         self._token = 0
-        self._mode = "none"  # none | lines | text
+        self._shown = _Shown.NOTHING
         self._lines: list[tuple[str, str]] = []  # (component, text) in "lines" mode
-        self._line_strips: dict[int, Strip] = {}
         self._source: tuple[StateFiles, Entry] | None = None
         self._lexer: str | None = None  # guessed from the file's name and first page
         self._sample = ""
@@ -90,8 +99,6 @@ class FilePreview(ScrollView, can_focus=False):
         self._row_starts: list[int] = [0]
         self._gutter = 0
         self._busy = False
-        self._strips: LRUCache[tuple[int, int], Strip] = LRUCache(_CACHE_ROWS)
-        self._look = StyleCache(self, "file-preview--")
         self._header = ""
         self.title = ""
 
@@ -103,7 +110,7 @@ class FilePreview(ScrollView, can_focus=False):
     @property
     def loaded(self) -> tuple[int, int] | None:
         """Byte range of the text loaded (``None`` unless a text file is shown)."""
-        if self._mode != "text" or not self._pages:
+        if self._shown is not _Shown.TEXT or not self._pages:
             return None
         return self._pages[0].offset, self._pages[-1].end
 
@@ -114,15 +121,14 @@ class FilePreview(ScrollView, can_focus=False):
         self.workers.cancel_group(self, "fb-highlight")
         self._source = source
         self._lexer = None
-        self._mode = "none"
+        self._shown = _Shown.NOTHING
         self._lines = []
-        self._line_strips.clear()
         self._pages = []
         self._row_starts = [0]
         self._starts = []
         self._last = None
         self._busy = False
-        self._strips.clear()
+        self.invalidate()
         self._gutter = 0
 
     def clear(self, hint: str = "") -> None:
@@ -149,9 +155,9 @@ class FilePreview(ScrollView, can_focus=False):
                             _KIND_TEXT.get(e.kind, e.kind))
 
     def _set_lines(self, lines: list[tuple[str, str]], status: str = "") -> None:
-        self._mode = "lines"
+        self._shown = _Shown.LINES
         self._lines = lines
-        self._line_strips.clear()
+        self.invalidate()
         width = max((cell_len(t) for _, t in lines), default=0)
         self.virtual_size = Size(width, len(lines))
         self.scroll_to(x=0, y=0, animate=False, force=True)
@@ -188,7 +194,7 @@ class FilePreview(ScrollView, can_focus=False):
         if token != self._token:
             return
         self._busy = False
-        self._mode = "text"
+        self._shown = _Shown.TEXT
         self._lexer = None
         self._sample = data[:_LEXER_SAMPLE].decode("utf-8", "replace")
         self._starts = [(0, 1, False)]
@@ -218,7 +224,7 @@ class FilePreview(ScrollView, can_focus=False):
             return
         page.highlighted = True
         if any(p is page for p in self._pages):
-            self._strips.clear()
+            self.invalidate()
             self._relayout()
 
     def _relayout(self) -> None:
@@ -312,7 +318,7 @@ class FilePreview(ScrollView, can_focus=False):
         """Scroll by ``rows``; past either end of the loaded text, load the next page."""
         y = self.scroll_offset.y
         target = y + rows
-        if self._mode == "text" and not self._busy:
+        if self._shown is _Shown.TEXT and not self._busy:
             if rows > 0 and target > self.max_scroll_y and self._has_next():
                 self._load(self._pages[-1].number + 1, "append", lambda s: target + s)
                 return
@@ -323,14 +329,14 @@ class FilePreview(ScrollView, can_focus=False):
 
     def go_home(self) -> None:
         """Go to the first line of the file."""
-        if self._mode == "text" and self._pages and self._pages[0].number > 0:
+        if self._shown is _Shown.TEXT and self._pages and self._pages[0].number > 0:
             self._load(0, "replace", lambda _s: 0)
         else:
             self.scroll_to(x=0, y=0, animate=False, force=True)
 
     def go_end(self) -> None:
         """Go to the end of the loaded text; from there, load the next page."""
-        if (self._mode == "text" and self.scroll_offset.y >= self.max_scroll_y
+        if (self._shown is _Shown.TEXT and self.scroll_offset.y >= self.max_scroll_y
                 and self._has_next()):
             self._load(self._pages[-1].number + 1, "append", lambda _s: 1 << 30)
         else:
@@ -357,29 +363,21 @@ class FilePreview(ScrollView, can_focus=False):
         self.scroll_rows(-3)
 
     # ------------------------------------------------------------------ rendering
-    def notify_style_update(self) -> None:
-        """Drop strips rendered with the old styles."""
-        super().notify_style_update()
-        self._look.clear()
-        self._strips.clear()
-        self._line_strips.clear()
-
-    def render_line(self, y: int) -> Strip:
+    def render_visible_line(self, y: int, width: int) -> Strip:
         """Render row ``y`` of the viewport."""
-        width = self.scrollable_content_region.width
-        base = self._look.base()
+        base = self.base_style()
         scroll_x, scroll_y = self.scroll_offset
         row = scroll_y + y
-        if self._mode == "lines" and row < len(self._lines):
-            strip = self._line_strips.get(row)
+        if self._shown is _Shown.LINES and row < len(self._lines):
+            strip = self._strips.get(("line", row))
             if strip is None:
                 kind, plain = self._lines[row]
-                style = self._look.component(kind) if kind else ""
+                style = self.component_style(kind) if kind else ""
                 text = Text(plain, style=style, no_wrap=True, end="")
                 text.stylize_before(base)
-                strip = self._line_strips[row] = Strip(text.render(self.app.console))
+                strip = self._strips[("line", row)] = Strip(text.render(self.app.console))
             return strip.crop_extend(scroll_x, scroll_x + width, base)
-        if self._mode != "text" or row >= self._row_starts[-1]:
+        if self._shown is not _Shown.TEXT or row >= self._row_starts[-1]:
             return Strip.blank(width, base)
         k = bisect_right(self._row_starts, row) - 1
         page = self._pages[k]
@@ -393,7 +391,7 @@ class FilePreview(ScrollView, can_focus=False):
             number = " " * (self._gutter - 1)
         else:
             number = str(page.first_line + r).rjust(self._gutter - 1)
-        gutter_style = base + self._look.component("gutter")
+        gutter_style = base + self.component_style("gutter")
         gutter = Strip([Segment(number + " ", gutter_style)]).crop(0, gutter_w)
         view = width - gutter_w
         if view <= 0:

@@ -14,18 +14,17 @@ from typing import ClassVar
 
 from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
-from rich.style import Style
 from textual import events
 from textual.binding import Binding, BindingType
-from textual.cache import LRUCache
-from textual.geometry import Region, Size
+from textual.geometry import Size
 from textual.message import Message
-from textual.scroll_view import ScrollView
+from textual.reactive import var
 from textual.strip import Strip
 from textual.timer import Timer
 
 from tui.debug.model.graph import BuildGraph, Changes, VertexState
 from tui.ui.widgets.graph.rows import GraphRows, Row, StageRow, VertexRow, format_duration
+from tui.ui.widgets.lineview import LineView
 
 __all__ = ["GraphView"]
 
@@ -39,17 +38,21 @@ _GLYPHS = {
 }
 _STEP_WIDTH = 5  # "#123 "
 _MARK_WIDTH = 5  # "↑in  " / "↓out "
-_CACHE_ROWS = 1024
 _MUTED = frozenset({VertexState.QUEUED, VertexState.CANCELED})
 
 
-class GraphView(ScrollView, can_focus=True):
+class GraphView(LineView, can_focus=True):
     """Build vertices grouped by stage; a cursor selects one.
 
     The cursor's inputs are marked ``↑in`` and its dependents ``↓out``; a red bar marks the
     failed vertex and everything it was built from. Enter (or a click) on a stage header
     collapses or expands the stage.
     """
+
+    COMPONENT_PREFIX = "graph-view--"
+
+    #: Row key of the cursor: a shown row's (a hidden vertex's moves it to its stage).
+    cursor_key: var[str | None] = var(None, init=False)
 
     DEFAULT_CSS = """
     GraphView {
@@ -144,13 +147,9 @@ class GraphView(ScrollView, can_focus=True):
         self.rows = GraphRows(graph)
         #: Wall clock in Unix ns, for running vertices' elapsed time (replaceable in tests).
         self.clock: Callable[[], int] = time.time_ns
-        self._cursor: str | None = None
-        self._strips: LRUCache[str, Strip] = LRUCache(_CACHE_ROWS)
-        self._strip_width = -1
         self._ticker: Timer | None = None
         self._ticking = False
         self._pending_select: str | None = None
-        self._styles: dict[tuple[str, bool], Style] = {}
         self.virtual_size = Size(0, len(self.rows))
         self._ensure_cursor()
 
@@ -161,13 +160,13 @@ class GraphView(ScrollView, can_focus=True):
 
         For a progress-group row: its failed (or first erroring) member, else its first.
         """
-        row = self.rows.row(self._cursor) if self._cursor is not None else None
+        row = self.rows.row(self.cursor_key) if self.cursor_key is not None else None
         return None if row is None else self.rows.digest_of(row)
 
     @property
     def cursor_row(self) -> int | None:
         """Index of the cursor's row."""
-        return None if self._cursor is None else self.rows.index_of(self._cursor)
+        return None if self.cursor_key is None else self.rows.index_of(self.cursor_key)
 
     @property
     def ticking(self) -> bool:
@@ -177,11 +176,11 @@ class GraphView(ScrollView, can_focus=True):
     def apply_changes(self, changes: Changes) -> None:
         """Show a batch of graph changes (call at most once per frame, with merged changes)."""
         before = self.cursor_row
-        anchored = before is not None and self._visible(before)
+        anchored = before is not None and self.row_visible(before)
         upd = self.rows.update(changes)
         if upd.structure:
             for key in upd.dirty:
-                self._strips.discard(key)
+                self.forget(key)
             self._sync_size()
             self._ensure_cursor()
             after = self.cursor_row
@@ -277,23 +276,13 @@ class GraphView(ScrollView, can_focus=True):
         """Re-render at the new width."""
         self._sync_size()
 
-    def notify_style_update(self) -> None:
-        """Drop cached styles and strips when CSS or the theme changes."""
-        super().notify_style_update()
-        self._styles.clear()
-        self._strips.clear()
-
     # ------------------------------------------------------------------ rendering
-    def render_line(self, y: int) -> Strip:
+    def render_visible_line(self, y: int, width: int) -> Strip:
         """Render visible line ``y`` (a row of the list)."""
-        width = self.scrollable_content_region.width
-        if width != self._strip_width:
-            self._strips.clear()
-            self._strip_width = width
         index = self.scroll_offset.y + y
         rows = self.rows.rows
         if not 0 <= index < len(rows):
-            return Strip.blank(width, self._base_style())
+            return Strip.blank(width, self.base_style())
         row = rows[index]
         strip = self._strips.get(row.key)
         if strip is None:
@@ -301,58 +290,17 @@ class GraphView(ScrollView, can_focus=True):
             self._strips[row.key] = strip
         return strip
 
-    def _base_style(self) -> Style:
-        """The widget's own style (cached: ``rich_style`` walks the DOM on every call)."""
-        style = self._styles.get(("", False))
-        if style is None:
-            style = self._styles["", False] = self.rich_style
-        return style
-
-    def _segment_style(self, name: str, cursor: bool) -> Style:
-        """Base style, plus the cursor's background, plus a component's colours and text style.
-
-        Component colours are taken alpha-blended (from the full component style); the
-        component's own background is ignored except for the cursor.
-        """
-        key = (name, cursor)
-        style = self._styles.get(key)
-        if style is None:
-            if cursor:
-                style = self._segment_style("", False) + self._component("cursor")
-                if name:
-                    style = style + self._component(name, background=False)
-            elif name:
-                style = self._base_style() + self._component(name, background=False)
-            else:
-                style = self._base_style()
-            self._styles[key] = style
-        return style
-
-    def _component(self, name: str, *, background: bool = True) -> Style:
-        full = self.get_component_rich_style(f"graph-view--{name}")
-        partial = self.get_component_rich_style(f"graph-view--{name}", partial=True)
-        return Style(
-            color=full.color if partial.color else None,
-            bgcolor=full.bgcolor if background and partial.bgcolor else None,
-            bold=partial.bold,
-            dim=partial.dim,
-            italic=partial.italic,
-            underline=partial.underline,
-            reverse=partial.reverse,
-            strike=partial.strike,
-        )
-
     def _render_row(self, row: Row, width: int) -> Strip:
-        cursor = row.key == self._cursor
+        under = "cursor" if row.key == self.cursor_key else ""
         if isinstance(row, StageRow):
             parts = self._header_parts(row)
         else:
             parts = self._vertex_parts(row, width)
-        style = self._segment_style
-        segments = [Segment(text, style(name, cursor)) for text, name in parts]
+        style = self.layered_style
+        segments = [Segment(text, style(name, under)) for text, name in parts]
         used = sum(cell_len(text) for text, _ in parts)
         if used < width:
-            segments.append(Segment(" " * (width - used), style("", cursor)))
+            segments.append(Segment(" " * (width - used), style("", under)))
         elif used > width:
             return Strip(segments, used).crop(0, width)
         return Strip(segments, width)
@@ -460,37 +408,35 @@ class GraphView(ScrollView, can_focus=True):
         for index in range(top, bottom):
             key = rows[index].key
             if key in running:
-                self._strips.discard(key)
+                self.forget(key)
                 self.refresh_line(index)
-
-    def _visible(self, index: int) -> bool:
-        top = self.scroll_offset.y
-        return top <= index < top + self.scrollable_content_region.height
 
     def _invalidate(self, keys: Iterable[str]) -> None:
         index_of = self.rows.index_of
         for key in keys:
-            self._strips.discard(key)
+            self.forget(key)
             index = index_of(key)
-            if index is not None and self._visible(index):
-                self.refresh_line(index)
+            if index is not None:
+                self.refresh_row(index)
 
     def _invalidate_cursor(self) -> None:
-        if self._cursor is not None:
-            self._invalidate((self._cursor,))
+        if self.cursor_key is not None:
+            self._invalidate((self.cursor_key,))
 
     def _ensure_cursor(self) -> None:
-        if self._cursor is None and len(self.rows):
-            self._set_cursor(self.rows.rows[0].key)
-        elif self._cursor is not None and self.rows.index_of(self._cursor) is None:
-            row = self.rows.row(self._cursor)
-            self._set_cursor(row.stage.key if row is not None else None)
+        self.cursor_key = self.cursor_key  # validated against the rows
 
-    def _set_cursor(self, key: str | None) -> None:
-        old = self._cursor
-        if key == old:
-            return
-        self._cursor = key
+    def validate_cursor_key(self, key: str | None) -> str | None:
+        """A shown row's key: the first row's if none, a hidden vertex's stage's."""
+        if key is None:
+            return self.rows.rows[0].key if len(self.rows) else None
+        if self.rows.index_of(key) is None:
+            row = self.rows.row(key)
+            return row.stage.key if row is not None else None
+        return key
+
+    def watch_cursor_key(self, old: str | None, key: str | None) -> None:
+        """Mark the cursor's inputs and dependents, redraw, post ``Highlighted``."""
         focus = key if self.rows.row(key or "") is not None else None
         dirty = self.rows.set_focus(focus)
         dirty.update(k for k in (old, key) if k is not None)
@@ -509,30 +455,17 @@ class GraphView(ScrollView, can_focus=True):
         if not rows:
             return
         index = max(0, min(index, len(rows) - 1))
-        self._set_cursor(rows[index].key)
-        self._scroll_to_row(index, center=center)
+        self.cursor_key = rows[index].key
+        self.scroll_to_line(index, center=center)
 
-    def _scroll_to_row(self, index: int, *, center: bool = False) -> None:
-        region = self.scrollable_content_region
-        if not region.height:
-            self.call_after_refresh(self._scroll_to_cursor, center)
-            return
-        self.scroll_to_region(
-            Region(0, index, max(1, region.width), 1),
-            animate=False,
-            force=True,
-            immediate=True,
-            center=center,
-        )
-
-    def _scroll_to_cursor(self, center: bool) -> None:
+    def pending_line(self, row: int) -> int:
+        """The cursor's row now (rows may have appeared since the scroll was asked for)."""
         index = self.cursor_row
-        if index is not None and self.scrollable_content_region.height:
-            self._scroll_to_row(index, center=center)
+        return row if index is None else index
 
     def _set_collapsed(self, st: StageRow, collapsed: bool) -> None:
         if self.rows.set_collapsed(st.name, collapsed):
-            self._strips.discard(st.key)
+            self.forget(st.key)
             self._sync_size()
             self._ensure_cursor()
             self.refresh()

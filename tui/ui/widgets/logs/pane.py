@@ -18,7 +18,6 @@ enter and escape while open.
 
 from __future__ import annotations
 
-import re
 from array import array
 from bisect import bisect_left
 from collections import OrderedDict
@@ -30,16 +29,16 @@ from rich.style import Style
 from rich.text import Text
 from textual import events
 from textual.binding import Binding, BindingType
-from textual.cache import LRUCache
 from textual.geometry import Size
-from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.timer import Timer
 
 from tui.debug.model.graph import StatusItem, Vertex, VertexState
 from tui.debug.model.textfmt import format_bytes
 from tui.debug.model.timing import go_seconds
+from tui.ui.widgets.lineview import LineView
 from tui.ui.widgets.logs.index import DEFAULT_BUDGET, LogIndex, is_smart_case_sensitive
+from tui.ui.widgets.textclean import clean_controls
 
 __all__ = ["LogView", "format_status"]
 
@@ -51,8 +50,7 @@ COUNT_LIMIT = 100_000
 _COUNT_BYTES = 4 << 20  # bytes scanned per frame by the match counter
 _STEP_SECONDS = 1 / 60
 _REMEMBERED = 8  # per-vertex index/scroll states kept
-_CACHE_SIZE = 1024
-_CTRL = re.compile(r"[\x00-\x08\x0b-\x1a\x1c-\x1f\x7f]")
+_KEPT_CONTROLS = "\t\n\x1b"  # tabs are expanded, ESC starts SGR
 
 
 def format_status(s: StatusItem) -> str:
@@ -90,8 +88,10 @@ class _Saved:
         self.scroll_y = scroll_y
 
 
-class LogView(ScrollView, can_focus=True):
+class LogView(LineView, can_focus=True):
     """Log output of one vertex (see the module docstring)."""
+
+    COMPONENT_PREFIX = "logview--"
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("up,k", "line(-1)", "Up", show=False),
@@ -152,11 +152,9 @@ class LogView(ScrollView, can_focus=True):
         self._vertex: Vertex | None = None
         self._index: LogIndex | None = None
         self._saved: OrderedDict[str, _Saved] = OrderedDict()
-        self._cache: LRUCache[int, Strip] = LRUCache(_CACHE_SIZE)
         self._header: list[tuple[str, str]] = []  # (component name, text)
         self._footer: list[tuple[str, str]] = []
-        self._decor_strips: dict[tuple[bool, int], Strip] = {}
-        self._styles: dict[str, Style] = {}
+        self._decor_updates = 0  # part of the header/footer strips' cache keys
         self._step_timer: Timer | None = None
         self._count_timer: Timer | None = None
         #: Keep the newest output in view (``end``/``G`` turns it on, scrolling up off).
@@ -211,7 +209,7 @@ class LogView(ScrollView, can_focus=True):
             return
         self._remember()
         self._vertex = vertex
-        self._cache.clear()
+        self.invalidate()
         self._current = None
         self._no_match = False
         if vertex is None:
@@ -257,9 +255,9 @@ class LogView(ScrollView, can_focus=True):
             return
         delta = idx.update(DEFAULT_BUDGET)
         if delta.head_changed:
-            self._cache.discard(idx.dropped)
+            self.forget(idx.dropped)
         if delta.first_changed is not None:
-            self._cache.discard(delta.first_changed)
+            self.forget(delta.first_changed)
         if delta.dropped:
             hits = self._hits
             del hits[: bisect_left(hits, idx.dropped)]
@@ -322,7 +320,7 @@ class LogView(ScrollView, can_focus=True):
         if header != self._header or footer != self._footer:
             old = len(self._header)
             self._header, self._footer = header, footer
-            self._decor_strips.clear()
+            self._decor_updates += 1
             if not self.follow and old != len(header) and self.scroll_y >= old:
                 self.scroll_to(y=self.scroll_y + len(header) - old, animate=False, force=True)
             self._update_size()
@@ -359,25 +357,10 @@ class LogView(ScrollView, can_focus=True):
         return f"match {pos}/{total}"
 
     # ------------------------------------------------------------------ rendering
-    def notify_style_update(self) -> None:
-        """Drop everything rendered with the old styles."""
-        super().notify_style_update()
-        self._styles.clear()
-        self._cache.clear()
-        self._decor_strips.clear()
-
-    def _style(self, name: str) -> Style:
-        style = self._styles.get(name)
-        if style is None:
-            style = self._styles[name] = self.get_component_rich_style(f"logview--{name}")
-        return style
-
-    def render_line(self, y: int) -> Strip:
+    def render_visible_line(self, y: int, width: int) -> Strip:
         """Render row ``y`` of the viewport."""
-        region = self.scrollable_content_region
-        width = region.width
-        base = self.rich_style
-        if self._prompt is not None and y == region.height - 1:
+        base = self.base_style()
+        if self._prompt is not None and y == self.scrollable_content_region.height - 1:
             return self._prompt_strip(width)
         scroll_x, scroll_y = self.scroll_offset
         row = scroll_y + y
@@ -392,7 +375,7 @@ class LogView(ScrollView, can_focus=True):
                 scroll_x, scroll_x + width - GUTTER, base
             )
             if idx.is_stderr(row):
-                gutter = Segment("▌ ", self._style("stderr-gutter"))
+                gutter = Segment("▌ ", self.component_style("stderr-gutter"))
             else:
                 gutter = Segment(" " * GUTTER, base)
             return Strip.join([Strip([gutter], GUTTER), content])
@@ -402,29 +385,31 @@ class LogView(ScrollView, can_focus=True):
         return Strip.blank(width, base)
 
     def _decor_strip(self, header: bool, row: int) -> Strip:
-        strip = self._decor_strips.get((header, row))
+        key = ("decor", self._decor_updates, header, row)
+        strip = self._strips.get(key)
         if strip is None:
             kind, plain = (self._header if header else self._footer)[row]
-            text = Text(plain, style=self.rich_style, no_wrap=True, end="")
-            text.stylize(self._style(kind))
-            text.stylize_before(self.rich_style)
+            base = self.base_style()
+            text = Text(plain, style=base, no_wrap=True, end="")
+            text.stylize(self.component_style(kind))
+            text.stylize_before(base)
             strip = Strip(text.render(self.app.console), text.cell_len)
-            self._decor_strips[(header, row)] = strip
+            self._strips[key] = strip
         return strip
 
     def _log_strip(self, idx: LogIndex, i: int) -> Strip:
         key = idx.dropped + i
-        strip = self._cache.get(key)
+        strip = self._strips.get(key)
         if strip is not None:
             return strip
         raw = idx.line_text(i, MAX_LINE_BYTES + 1)
         clipped = len(raw) > MAX_LINE_BYTES
         if clipped:
             raw = raw[:MAX_LINE_BYTES]
-        raw = _CTRL.sub("\ufffd", raw)
-        base = self.rich_style
+        raw = clean_controls(raw, _KEPT_CONTROLS)
+        base = self.base_style()
         if idx.is_stderr(i):
-            base = base + self._style("stderr")
+            base = base + self.component_style("stderr")
         if "\x1b" in raw:
             text = Text.from_ansi(raw, style=base, no_wrap=True, end="")
             text.expand_tabs(8)
@@ -432,17 +417,17 @@ class LogView(ScrollView, can_focus=True):
             text = Text(raw.expandtabs(8), style=base, no_wrap=True, end="")
         text.stylize_before(base)  # rich drops the base style of a Text without spans
         if clipped:
-            text.append("…", self._style("notice"))
+            text.append("…", self.component_style("notice"))
         if self._pattern:
             self._highlight(text, key == self._current)
         strip = Strip(text.render(self.app.console), text.cell_len)
-        self._cache[key] = strip
+        self._strips[key] = strip
         return strip
 
     def _highlight(self, text: Text, current: bool) -> None:
         plain = text.plain.lower() if self._fold else text.plain
         pat = self._pattern.lower() if self._fold else self._pattern
-        style = self._style("match-current" if current else "match")
+        style = self.component_style("match-current" if current else "match")
         size = len(pat)
         at = plain.find(pat)
         while at >= 0:
@@ -450,7 +435,7 @@ class LogView(ScrollView, can_focus=True):
             at = plain.find(pat, at + size)
 
     def _prompt_strip(self, width: int) -> Strip:
-        style = self._style("prompt")
+        style = self.component_style("prompt")
         text = Text(f"/{self._prompt}", style=style, no_wrap=True, end="")
         text.append(" ", style + Style(reverse=True))
         cells = text.cell_len
@@ -570,7 +555,7 @@ class LogView(ScrollView, can_focus=True):
         if pattern != self._pattern:
             self._pattern = pattern
             self._fold = not is_smart_case_sensitive(pattern)
-            self._cache.clear()
+            self.invalidate()
             self._restart_count()
         self._current = None
         self._no_match = False
@@ -607,7 +592,7 @@ class LogView(ScrollView, can_focus=True):
                 self.scroll_to(y=max(0, row - height // 3), animate=False, force=True)
         for key in (old, self._current):
             if key is not None:
-                self._cache.discard(key)
+                self.forget(key)
         self._update_subtitle()
         self.refresh()
 
