@@ -8,6 +8,7 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable
 
+from tui.buildkit.aio import wait_child
 from tui.buildkit.debuglog import LOG
 from tui.buildkit.errors import BuildError, error_from_status
 from tui.buildkit.execstream import ExecStream
@@ -170,8 +171,7 @@ class Process:
         if self._call is not None:
             self._call.cancel()
         if self._reader is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reader
+            await wait_child(self._reader)
 
 
 class Container:

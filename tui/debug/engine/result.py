@@ -15,6 +15,7 @@ from typing import Any
 
 import grpc
 
+from tui.buildkit.aio import cancel_child, wait_child
 from tui.buildkit.client import BuildkitClient
 from tui.buildkit.debuglog import LOG
 from tui.buildkit.errors import BuildError, SolveFailure
@@ -231,7 +232,7 @@ class ResultContext:
             await ctr.release()
 
         task = asyncio.create_task(release_after_exit())
-        self.register_cleanup(lambda: _cancel(task))
+        self.register_cleanup(lambda: cancel_child(task, Exception))
         return ctr, proc
 
     # -- lifetime ---------------------------------------------------------------------------
@@ -286,14 +287,8 @@ class ResultContext:
                   (time.perf_counter() - t0) * 1e3)
         self._released.set()
         if self._job is not None:
-            with contextlib.suppress(BaseException):
-                await self._job
-
-
-async def _cancel(task: asyncio.Task[None]) -> None:
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError, Exception):
-        await task
+            # its error was reported already (or does not matter once released)
+            await wait_child(self._job, Exception)
 
 
 class _StatusGate:
@@ -374,9 +369,7 @@ async def new_result_context(
         if ready.done():
             await asyncio.shield(_done_after(ready.result(), job))
         else:
-            job.cancel()
-            with contextlib.suppress(BaseException):
-                await job
+            await cancel_child(job, Exception)
         raise
     if ready.done():
         ctx = ready.result()

@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from tui.buildkit.address import AddressError
+from tui.buildkit.aio import cancel_child, wait_child
 from tui.buildkit.debuglog import LOG
 from tui.buildkit.errors import BuildError, connection_lost
 from tui.buildkit.relay import DaemonUnreachable
@@ -114,8 +115,8 @@ class DebugSession:
         """Wait until the build has finished (or could not run); the final phase."""
         self.start()
         assert self._task is not None
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.shield(self._task)
+        # the build's own cancellation (done() stopped it) ends the wait; the caller's goes on
+        await wait_child(asyncio.shield(self._task))
         return self.phase
 
     @property
@@ -378,11 +379,8 @@ class DebugSession:
         await asyncio.shield(self._done_task)
 
     async def _release(self) -> None:
-        if self._task is not None and not self._task.done():
-            self._task.cancel()
         if self._task is not None:
-            with contextlib.suppress(BaseException):
-                await self._task
+            await cancel_child(self._task, Exception)
         LOG.debug("done: releasing %d shell(s)", len(self.shells))
         for shell in self.shells:
             await shell.stop_forwarding()

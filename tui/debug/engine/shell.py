@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
+from tui.buildkit.aio import cancel_child
 from tui.debug.engine.container import Process
 
 InputItem = bytes | tuple[int, int]
@@ -65,9 +66,7 @@ class Shell:
 
     async def stop_forwarding(self) -> None:
         """Stop sending input (the process is gone or being released)."""
-        self._forward.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await self._forward
+        await cancel_child(self._forward, Exception)
 
     async def kill(self) -> None:
         """End the process (SIGKILL); its container is released once it has exited."""
