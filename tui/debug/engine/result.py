@@ -32,7 +32,7 @@ from tui.debug.engine.build import (
     result_refs,
     setup_for,
 )
-from tui.debug.engine.container import Container, OutputFn, Process
+from tui.debug.engine.container import Container, ContainerProcess, OutputFn
 from tui.debug.engine.options import BuildOptions
 from tui.debug.model.invoke import (
     InvokeConfig,
@@ -183,7 +183,7 @@ class ResultContext:
         return spec
 
     async def exec(self, cfg: InvokeConfig, on_output: OutputFn, rows: int = 24,
-                   cols: int = 80) -> tuple[Container, Process]:
+                   cols: int = 80) -> tuple[Container, ContainerProcess]:
         """Start ``cfg``'s process in a new container; release the container after it exits.
 
         Raises InvokeError (nothing to enter) or ProcessError (it could not start); the
@@ -208,7 +208,7 @@ class ResultContext:
 
     async def start_in(self, mounts: list[ops_pb2.Mount], spec: ProcessSpec, on_output: OutputFn,
                        rows: int = 24, cols: int = 80,
-                       **kwargs: Any) -> tuple[Container, Process]:
+                       **kwargs: Any) -> tuple[Container, ContainerProcess]:
         """A new container with ``mounts`` running ``spec``.
 
         The container is released after the process exits (and by :meth:`done`).  Raises

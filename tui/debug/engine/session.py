@@ -240,7 +240,7 @@ class DebugSession:
             raise OpenError(str(exc)) from None
         except (ProcessError, BuildError) as exc:
             raise OpenError(f"the process did not start: {exc}") from None
-        proc.drain = drain
+        proc.set_drain(drain)
         if toolbox:
             target += " (toolbox on PATH)"
         shell = Shell(proc, target)

@@ -80,6 +80,7 @@ async def run_attached(
         if banner:  # on stderr: stdout carries only the process's output
             sys.stderr.write(banner.replace("\n", "\r\n") if is_tty else banner)
             sys.stderr.flush()
+        proc: Process
         if isinstance(ctx, ResultContext):
             _, proc = await ctx.exec(cfg, on_output, rows, cols)
         else:
