@@ -162,9 +162,14 @@ class ResultContext:
                 dest=m.dest, selector=m.selector, readonly=m.readonly, mountType=m.mountType,
                 resultID=rid, input=-1, output=-1,
             )
-            for opt in ("cacheOpt", "secretOpt", "SSHOpt", "TmpfsOpt"):
-                if m.HasField(opt):
-                    getattr(mount, opt).CopyFrom(getattr(m, opt))
+            if m.HasField("cacheOpt"):
+                mount.cacheOpt.CopyFrom(m.cacheOpt)
+            if m.HasField("secretOpt"):
+                mount.secretOpt.CopyFrom(m.secretOpt)
+            if m.HasField("SSHOpt"):
+                mount.SSHOpt.CopyFrom(m.SSHOpt)
+            if m.HasField("TmpfsOpt"):
+                mount.TmpfsOpt.CopyFrom(m.TmpfsOpt)
             mounts.append(mount)
         return mounts, ex
 
