@@ -11,7 +11,7 @@ from conftest import EXAMPLES
 from dockerapi import DockerAPI
 
 from tui.buildkit.client import BuildkitClient
-from tui.debug.engine.container import Process
+from tui.debug.engine.container import ContainerProcess
 from tui.debug.engine.options import BuildOptions
 from tui.debug.engine.result import ResultContext, new_result_context
 from tui.debug.model.invoke import InvokeConfig, InvokeError
@@ -216,7 +216,7 @@ async def test_done_is_idempotent_and_leaves_nothing(
     assert ctx.gateway.build_ref in await client.active_builds()
     await asyncio.gather(ctx.done(), ctx.done())
     await ctx.done()
-    assert isinstance(proc, Process) and proc.exit_code is not None
+    assert isinstance(proc, ContainerProcess) and proc.exit_code is not None
     assert all(c.released for c in ctx.containers)
     assert ctx.gateway.build_ref not in await client.active_builds()
     assert {c["Id"] for c in api.containers()} == before

@@ -54,7 +54,7 @@ async def output_of(start, script: str) -> tuple[int, str, bool]:  # type: ignor
     _, proc, toolbox = await start(cfg, lambda _fd, data: out.extend(data))
     await proc.close_stdin()
     code = await asyncio.wait_for(proc.wait(), 60)
-    return code, out.decode(), toolbox or getattr(proc, "toolbox", False)
+    return code, out.decode(), toolbox or proc.fell_back
 
 
 async def test_any_step_of_a_failed_build_is_its_own_state(client: BuildkitClient) -> None:

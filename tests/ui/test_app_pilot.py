@@ -12,6 +12,7 @@ import pytest
 from conftest import EXAMPLES
 from recorded import failure_info, load_result, load_stream
 from textual.pilot import Pilot
+from textual.worker import WorkerState
 
 from tui.debug.engine.options import BuildOptions
 from tui.debug.engine.session import DebugSession, Phase
@@ -99,6 +100,22 @@ async def test_live_updates_before_the_end() -> None:
         await _until(pilot, lambda: session.phase is Phase.FAILED)
         await _until(pilot, lambda: app.failure_pane.view == "failure")
         await pilot.press("q")
+
+
+async def test_cancelling_the_build_worker_runs_no_post_build_code() -> None:
+    """The worker waiting for the build ends cancelled, not as if the build had finished."""
+    session = ReplaySession("fail-run", split=8)
+    app = BxtuiApp(session)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await _until(pilot, lambda: len(session.graph) > 0)
+        [worker] = [w for w in app.workers if w.group == "build"]
+        worker.cancel()
+        await _until(pilot, lambda: worker.is_finished)
+        assert worker.state is WorkerState.CANCELLED
+        assert not session.finished  # the build itself goes on until the view closes
+        assert app.failure_pane.view == "running"
+        await pilot.press("q")
+    await session.done()
 
 
 async def test_success_summary() -> None:

@@ -278,23 +278,12 @@ def test_first_detail_of_a_kind_wins() -> None:
     assert len(err.sources) == 2
 
 
-class FakeRpcError(grpc.RpcError):  # type: ignore[misc]
-    def __init__(
-        self, code: grpc.StatusCode, details: str, trailing: tuple[tuple[str, Any], ...] = ()
-    ) -> None:
-        super().__init__()
-        self._code = code
-        self._details = details
-        self._trailing = trailing
-
-    def code(self) -> grpc.StatusCode:
-        return self._code
-
-    def details(self) -> str:
-        return self._details
-
-    def trailing_metadata(self) -> tuple[tuple[str, Any], ...]:
-        return self._trailing
+def FakeRpcError(
+    code: grpc.StatusCode, details: str, trailing: tuple[tuple[str, Any], ...] = ()
+) -> grpc.aio.AioRpcError:
+    """The error grpc.aio raises for a failed call, with these trailers."""
+    return grpc.aio.AioRpcError(code, grpc.aio.Metadata(), grpc.aio.Metadata(*trailing),
+                                details)
 
 
 def test_error_from_rpc_with_details() -> None:

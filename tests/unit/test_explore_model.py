@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from tui.buildkit.proto import ops_pb2
+from tui.debug.engine.handle import StartSniffer, command_not_found
 from tui.debug.engine.helper import image_identifier
-from tui.debug.engine.stepshell import StartSniffer, command_not_found, toolbox_spec
+from tui.debug.engine.stepshell import toolbox_spec
 from tui.debug.model.fsmodel import (
     Entry,
     Snapshot,

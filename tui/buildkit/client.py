@@ -11,6 +11,7 @@ import grpc
 
 from tui.buildkit import debuglog
 from tui.buildkit.address import Endpoint
+from tui.buildkit.aio import cancel_child
 from tui.buildkit.gateway import Gateway
 from tui.buildkit.proto import control_pb2, control_pb2_grpc
 from tui.buildkit.relay import (
@@ -62,13 +63,8 @@ class SessionLink:
 
     async def close(self) -> None:
         """Detach: the daemon sees the session end."""
-        self._task.cancel()
         try:
-            await self._task
-        except asyncio.CancelledError:
-            current = asyncio.current_task()
-            if current is not None and current.cancelling():
-                raise  # our caller is being cancelled too
+            await cancel_child(self._task)
         except Exception:  # the connection failed on its own: nothing left to detach
             log.debug("session connection ended with an error", exc_info=True)
 

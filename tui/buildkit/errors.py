@@ -142,7 +142,7 @@ class BuildError(Exception):
         return self.message
 
     def __repr__(self) -> str:
-        code = getattr(self.code, "name", self.code)
+        code = self.code.name if isinstance(self.code, grpc.StatusCode) else self.code
         return f"BuildError({self.message!r}, code={code})"
 
 
@@ -161,10 +161,8 @@ def _status_code(code: int) -> grpc.StatusCode | int:
 def _code_number(code: grpc.StatusCode | int) -> int:
     if isinstance(code, int):
         return code
-    value = getattr(code, "value", None)
-    if isinstance(value, tuple) and value and isinstance(value[0], int):
-        return value[0]
-    return grpc.StatusCode.UNKNOWN.value[0]  # type: ignore[no-any-return]
+    number: int = code.value[0]  # a grpc.StatusCode's value is (number, name)
+    return number
 
 
 def _kind(type_url: str) -> str:
@@ -336,25 +334,20 @@ def _details_bin(metadata: Iterable[Any] | None) -> bytes | None:
     return None
 
 
-def _call(err: object, name: str) -> Any:
-    fn = getattr(err, name, None)
-    if not callable(fn):
-        return None
-    try:
-        return fn()
-    except Exception:
-        return None
-
-
 def error_from_rpc(err: grpc.RpcError) -> BuildError:
-    """Decode a grpc (sync or aio) RpcError, using ``grpc-status-details-bin`` if present.
+    """Decode a grpc (aio or sync) RpcError, using ``grpc-status-details-bin`` if present.
 
     Falls back to the call's code and details when the trailer is absent or unparsable.
     """
-    code = _call(err, "code")
-    details = _call(err, "details")
+    code: grpc.StatusCode | None = None
+    details: str | None = None
+    raw: bytes | None = None
+    # a failed call (aio's AioRpcError, the sync API's errors are grpc.Call too) tells its
+    # status; a bare RpcError only its text
+    if isinstance(err, (grpc.aio.AioRpcError, grpc.Call)):
+        code, details = err.code(), err.details()
+        raw = _details_bin(err.trailing_metadata())
     message = details if isinstance(details, str) else str(err)
-    raw = _details_bin(_call(err, "trailing_metadata"))
     if raw is not None:
         status = rpc_status_pb2.Status()
         try:

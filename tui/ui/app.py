@@ -452,7 +452,7 @@ class BxtuiApp(App[int], inherit_bindings=False):
             return None
         shell, held = taken
         self.terminal.feed(held)
-        shell.proc.drain = drain
+        shell.proc.set_drain(drain)
         return shell
 
     async def _follow_shell(self, shell: Shell, link: ShellLink, title: str) -> None:
@@ -464,17 +464,13 @@ class BxtuiApp(App[int], inherit_bindings=False):
                         "with the toolbox on PATH (/.bxtui/toolbox).", title="Toolbox",
                         timeout=8)
 
-        if getattr(shell.proc, "toolbox", False):
-            toolbox_notice()  # it took over before the shell was shown
-        elif hasattr(shell.proc, "on_toolbox"):
-            shell.proc.on_toolbox = toolbox_notice
+        shell.proc.on_fallback(toolbox_notice)  # now, if it took over before it was shown
         link.connect(shell)
         self.screen.add_class("-shell")
         await shell.wait()
         message = shell.exit_message()
         self.terminal.process_exited(message)
-        given_up = self.session.use_default_shell() if getattr(shell.proc, "missing", False) \
-            else None
+        given_up = self.session.use_default_shell() if shell.proc.missing else None
         if given_up is not None:
             self.notify(f"{given_up!r} is not in this state: f and i open /bin/sh from now on",
                         title="Command not found", severity="warning", timeout=10)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
+import sys
 from collections.abc import Iterable
 
 from tui.buildkit.fsync.errors import PathError
@@ -23,7 +24,8 @@ __all__ = ["BeneathRoot", "go_join", "resolve_followpaths"]
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 # Lookups need only search permission on the directories on the way, as a path lstat.
-_LOOKUP_FLAGS = getattr(os, "O_PATH", os.O_RDONLY) | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_LOOKUP_FLAGS = (os.O_PATH if sys.platform == "linux" else os.O_RDONLY) | os.O_DIRECTORY \
+    | os.O_NOFOLLOW | os.O_CLOEXEC
 _MISSING = (errno.ENOENT, errno.ENOTDIR, errno.ELOOP)
 
 

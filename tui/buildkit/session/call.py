@@ -3,6 +3,11 @@
 Handlers follow grpc.aio's servicer shape: ``handler(request, context)`` for unary calls,
 ``handler(request_iterator, context)`` for stream-stream calls, with a context offering
 ``invocation_metadata()``, ``await write(msg)`` and ``await abort(code, details)``.
+
+A call needs three things from the connection it lives on (:class:`CallConnection`, which
+:class:`~tui.buildkit.session.h2server.GrpcConnection` implements): send my output, wait
+until my output is drained, the next request message.  This module imports nothing of the
+connection's.
 """
 
 from __future__ import annotations
@@ -11,12 +16,12 @@ import asyncio
 import struct
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
 from tui.buildkit.session.status import RESOURCE_EXHAUSTED, RpcAbort, status_code
 
 if TYPE_CHECKING:
-    from tui.buildkit.session.h2server import GrpcConnection
+    import grpc
 
 MAX_MESSAGE = 16 * 1024 * 1024
 """Largest message accepted or sent (BuildKit's session client allows 16 MiB)."""
@@ -27,7 +32,8 @@ LOW_WATER = 1024 * 1024
 GATHER = 32 * 1024
 """Messages below this are copied together into one buffer; larger ones are queued as is."""
 
-_PREFIX = struct.Struct(">BI")  # gRPC message: compressed flag, length
+MESSAGE_PREFIX = struct.Struct(">BI")
+"""What precedes each gRPC message: compressed flag, length."""
 
 Metadata = tuple[tuple[str, str | bytes], ...]
 
@@ -36,8 +42,21 @@ class StreamClosed(ConnectionError):
     """A write on a call that has already ended (reset by the peer or finished)."""
 
 
-class _Stream:
-    """Server-side state of one call."""
+class CallConnection(Protocol):
+    """What a call needs from the connection it lives on."""
+
+    def schedule(self, stream: CallStream) -> None:
+        """``stream`` has output (or its trailers) to send: queue it for the writer."""
+
+    async def wait_drained(self, stream: CallStream) -> None:
+        """Wait until ``stream``'s unsent output is below LOW_WATER (StreamClosed if reset)."""
+
+    async def next_message(self, stream: CallStream) -> bytes | None:
+        """The next raw request message, or None after the peer's half-close."""
+
+
+class CallStream:
+    """Server-side state of one call (the connection reads and writes its fields)."""
 
     __slots__ = (
         "conn", "context", "deadline", "deadline_hit", "decode", "drain_waiter", "encode",
@@ -46,7 +65,7 @@ class _Stream:
         "reset", "status", "task",
     )
 
-    def __init__(self, conn: GrpcConnection, stream_id: int, metadata: Metadata) -> None:
+    def __init__(self, conn: CallConnection, stream_id: int, metadata: Metadata) -> None:
         self.conn = conn
         self.id = stream_id
         self.metadata = metadata
@@ -75,11 +94,13 @@ class _Stream:
         self.status: tuple[int, str] | None = None
 
     def wake_reader(self) -> None:
+        """A request message came (or the stream ended): wake the handler reading."""
         w = self.read_waiter
         if w is not None and not w.done():
             w.set_result(None)
 
     def wake_writer(self) -> None:
+        """Output went out (or the stream ended): wake the handler waiting to write."""
         w = self.drain_waiter
         if w is not None and not w.done():
             w.set_result(None)
@@ -90,7 +111,7 @@ class CallContext:
 
     __slots__ = ("_code", "_details", "_stream")
 
-    def __init__(self, stream: _Stream) -> None:
+    def __init__(self, stream: CallStream) -> None:
         self._stream = stream
         self._code: int | None = None
         self._details: str | None = None
@@ -115,24 +136,23 @@ class CallContext:
         if type(tail) is not bytearray or len(tail) >= GATHER:
             tail = bytearray()
             q.append(tail)
-        tail += _PREFIX.pack(0, size)
+        tail += MESSAGE_PREFIX.pack(0, size)
         if size < GATHER:
             tail += data
         else:
             q.append(data)
         st.outlen += size + 5
         if not st.queued:
-            st.queued = True
-            st.conn._ready.append(st)
-            st.conn._kick.set()
+            st.conn.schedule(st)
         if st.outlen >= HIGH_WATER:
-            await st.conn._wait_drained(st)
+            await st.conn.wait_drained(st)
 
-    async def abort(self, code: Any, details: str = "", trailing_metadata: Any = ()) -> NoReturn:
+    async def abort(self, code: grpc.StatusCode | int, details: str = "",
+                    trailing_metadata: Any = ()) -> NoReturn:
         """End the call with ``code`` (a ``grpc.StatusCode`` or int) and ``details``."""
         raise RpcAbort(status_code(code), details)
 
-    def set_code(self, code: Any) -> None:
+    def set_code(self, code: grpc.StatusCode | int) -> None:
         """Status to end the call with when the handler returns (or raises)."""
         self._code = status_code(code)
 
@@ -168,20 +188,19 @@ class CallContext:
         return "session-peer"
 
 
-class _Requests:
+class RequestIterator:
     """The request iterator of a stream-stream call: decoded messages until half-close."""
 
-    __slots__ = ("_conn", "_stream")
+    __slots__ = ("_stream",)
 
-    def __init__(self, conn: GrpcConnection, stream: _Stream) -> None:
-        self._conn = conn
+    def __init__(self, stream: CallStream) -> None:
         self._stream = stream
 
-    def __aiter__(self) -> _Requests:
+    def __aiter__(self) -> RequestIterator:
         return self
 
     async def __anext__(self) -> Any:
-        raw = await self._conn._next_message(self._stream)
+        raw = await self._stream.conn.next_message(self._stream)
         if raw is None:
             raise StopAsyncIteration
         decode = self._stream.decode

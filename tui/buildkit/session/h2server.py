@@ -36,12 +36,12 @@ import h2.exceptions
 import h2.settings
 
 from tui.buildkit.session.call import (
-    _PREFIX,
     LOW_WATER,
     MAX_MESSAGE,
+    MESSAGE_PREFIX,
+    CallStream,
+    RequestIterator,
     StreamClosed,
-    _Requests,
-    _Stream,
 )
 from tui.buildkit.session.methods import RpcMethod
 from tui.buildkit.session.pipe import Pipe
@@ -95,9 +95,9 @@ class GrpcConnection:
         self._h2 = h2.connection.H2Connection(
             h2.config.H2Configuration(client_side=False, header_encoding=None)
         )
-        self._streams: dict[int, _Stream] = {}
-        self._ready: deque[_Stream] = deque()
-        self._blocked: list[_Stream] = []
+        self._streams: dict[int, CallStream] = {}
+        self._ready: deque[CallStream] = deque()
+        self._blocked: list[CallStream] = []
         self._kick = asyncio.Event()
         self._closing = False
         self._done = asyncio.Event()
@@ -196,7 +196,7 @@ class GrpcConnection:
                             md.append((name, base64.b64decode(part + b"=" * (-len(part) % 4))))
                 else:
                     md.append((name, v.decode("utf-8", "replace")))
-        st = _Stream(self, sid, tuple(md))
+        st = CallStream(self, sid, tuple(md))
         self._streams[sid] = st
         method = self._methods.get(path)
         if method is None:
@@ -226,7 +226,7 @@ class GrpcConnection:
         end_all = len(buf)
         with memoryview(buf) as view:
             while end_all - pos >= 5:
-                flag, length = _PREFIX.unpack_from(buf, pos)
+                flag, length = MESSAGE_PREFIX.unpack_from(buf, pos)
                 if flag or length > MAX_MESSAGE:
                     break
                 end = pos + 5 + length
@@ -238,7 +238,7 @@ class GrpcConnection:
         if pos:
             del buf[:pos]
         if len(buf) >= 5:
-            flag, length = _PREFIX.unpack_from(buf, 0)
+            flag, length = MESSAGE_PREFIX.unpack_from(buf, 0)
             if flag:
                 self._fail(st, UNIMPLEMENTED, "compressed messages are not supported")
                 return
@@ -261,12 +261,12 @@ class GrpcConnection:
         if st is not None:
             self._drop(st)
 
-    def _ack(self, st: _Stream) -> None:
+    def _ack(self, st: CallStream) -> None:
         if st.pending_ack:
             self._h2.acknowledge_received_data(st.pending_ack, st.id)
             st.pending_ack = 0
 
-    async def _next_message(self, st: _Stream) -> bytes | None:
+    async def next_message(self, st: CallStream) -> bytes | None:
         """The next raw request message, or None after the peer's half-close."""
         while not st.inbox:
             if st.remote_ended or st.finished:
@@ -285,16 +285,16 @@ class GrpcConnection:
 
     # ------------------------------------------------------------------ calls
 
-    async def _serve_call(self, st: _Stream, method: RpcMethod) -> None:
+    async def _serve_call(self, st: CallStream, method: RpcMethod) -> None:
         ctx = st.context
         code, message = OK, ""
         try:
             if method.streaming:
-                result = method.handler(_Requests(self, st), ctx)
+                result = method.handler(RequestIterator(st), ctx)
             else:
-                raw = await self._next_message(st)
+                raw = await self.next_message(st)
                 while not st.remote_ended and not st.finished:  # then the half-close
-                    if await self._next_message(st) is not None:
+                    if await self.next_message(st) is not None:
                         raise RpcAbort(UNIMPLEMENTED, "more than one request message")
                 if raw is None:
                     raise RpcAbort(INTERNAL, "missing request message")
@@ -326,12 +326,12 @@ class GrpcConnection:
                 code, message = UNKNOWN, f"Unexpected {type(exc).__name__}: {exc}"
         self._finish(st, code, message)
 
-    def _expire(self, st: _Stream) -> None:
+    def _expire(self, st: CallStream) -> None:
         if not st.finished and st.task is not None:
             st.deadline_hit = True
             st.task.cancel()
 
-    def _finish(self, st: _Stream, code: int, message: str) -> None:
+    def _finish(self, st: CallStream, code: int, message: str) -> None:
         """The handler is done: queue the trailers after its remaining output."""
         if st.finished:
             return
@@ -340,12 +340,9 @@ class GrpcConnection:
         if st.deadline is not None:
             st.deadline.cancel()
         st.wake_reader()
-        if not st.queued:
-            st.queued = True
-            self._ready.append(st)
-        self._kick.set()
+        self.schedule(st)
 
-    def _fail(self, st: _Stream, code: int, message: str) -> None:
+    def _fail(self, st: CallStream, code: int, message: str) -> None:
         """End a call for a transport-level reason: cancel its handler, send the status."""
         if st.task is not None:
             st.task.cancel()
@@ -353,7 +350,7 @@ class GrpcConnection:
         st.outlen = st.outpos = 0
         self._finish(st, code, message)
 
-    def _drop(self, st: _Stream) -> None:
+    def _drop(self, st: CallStream) -> None:
         """Forget a stream (reset, or the connection is closing)."""
         st.finished = True
         st.reset = True
@@ -368,7 +365,7 @@ class GrpcConnection:
         if self._streams.pop(st.id, None) is not None and st.pending_ack and not self._closing:
             self._ack(st)  # returns the bytes to the connection window
 
-    def _retire(self, st: _Stream) -> None:
+    def _retire(self, st: CallStream) -> None:
         """The trailers are out: forget the stream, resetting it if the peer still sends."""
         conn = self._h2
         if not st.remote_ended:
@@ -380,7 +377,15 @@ class GrpcConnection:
 
     # ------------------------------------------------------------------ writing
 
-    async def _wait_drained(self, st: _Stream) -> None:
+    def schedule(self, st: CallStream) -> None:
+        """``st`` has output (or its trailers) to send: queue it for the writer."""
+        if not st.queued:
+            st.queued = True
+            self._ready.append(st)
+        self._kick.set()
+
+    async def wait_drained(self, st: CallStream) -> None:
+        """Wait until ``st``'s unsent output is below LOW_WATER (StreamClosed if reset)."""
         while st.outlen > LOW_WATER and not st.finished:
             st.drain_waiter = asyncio.get_running_loop().create_future()
             try:
@@ -428,7 +433,7 @@ class GrpcConnection:
         out.clear()  # releases the views on queued buffers before anyone appends to them
         return data
 
-    def _emit(self, st: _Stream, out: list[bytes | bytearray | memoryview], budget: int) -> int:
+    def _emit(self, st: CallStream, out: list[bytes | bytearray | memoryview], budget: int) -> int:
         """Append one stream's headers, DATA (up to its turn) and trailers; bytes sent."""
         conn = self._h2
         sid = st.id
@@ -470,7 +475,7 @@ class GrpcConnection:
 
 
 def _frames(
-    st: _Stream, count: int, frame_max: int, out: list[bytes | bytearray | memoryview]
+    st: CallStream, count: int, frame_max: int, out: list[bytes | bytearray | memoryview]
 ) -> None:
     """Move ``count`` bytes of ``st``'s output into ``out`` as DATA frames (headers + views)."""
     q = st.outq

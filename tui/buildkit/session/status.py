@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+import grpc
 
 # grpc status codes (grpc.StatusCode values), as used on the wire.
 OK = 0
@@ -23,12 +23,11 @@ class RpcAbort(Exception):
         self.details = details
 
 
-def status_code(code: Any) -> int:
+def status_code(code: grpc.StatusCode | int) -> int:
     """The integer of a ``grpc.StatusCode`` (whose value is ``(int, name)``) or an int."""
-    value = getattr(code, "value", code)
-    if isinstance(value, tuple):
-        value = value[0]
-    return int(value)
+    if isinstance(code, grpc.StatusCode):
+        return int(code.value[0])
+    return int(code)
 
 
 def percent_encode(message: str) -> bytes:

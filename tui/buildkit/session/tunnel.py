@@ -6,6 +6,7 @@ import asyncio
 
 import grpc
 
+from tui.buildkit.aio import wait_child
 from tui.buildkit.proto import control_pb2
 
 CHUNK = 1024 * 1024
@@ -29,16 +30,9 @@ class TunnelPipe:
         """The next bytes from the daemon; ``b""`` once the call has ended."""
         if self._closed:
             return b""
-        try:
-            msg = await self._call.read()
-        except grpc.RpcError:
-            return b""
-        except asyncio.CancelledError:
-            task = asyncio.current_task()
-            if self._closed and (task is None or not task.cancelling()):
-                return b""  # our own close() cancelled the call
-            raise
-        if msg is grpc.aio.EOF:
+        # cancelled by our own close(), or ended: no more bytes (our caller's cancel goes on)
+        msg = await wait_child(self._call.read(), grpc.RpcError)
+        if msg is None or msg is grpc.aio.EOF:
             return b""
         data: bytes = msg.data
         return data

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import grpc
 
+from tui.buildkit.aio import cancel_child
 from tui.buildkit.client import BuildkitClient
 from tui.buildkit.debuglog import LOG
 from tui.buildkit.errors import BuildError, error_from_rpc, status_from_error
@@ -129,17 +130,13 @@ async def gateway_build(
         if not done - {link_task}:
             # The daemon dropped the session (context, secrets, exports): the job cannot
             # go on; cancelling the solve ends it on the daemon too.
-            func_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, BuildError):
-                await func_task
+            await cancel_child(func_task, BuildError)
             LOG.debug("build %s: the session connection ended after %.1f ms", setup.ref,
                       (time.perf_counter() - t0) * 1e3)
             raise BuildError(SESSION_DROPPED, grpc.StatusCode.UNAVAILABLE)
         if func_task not in done:
             # The job ended before the client returned anything: report the job's error.
-            func_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, BuildError):
-                await func_task
+            await cancel_child(func_task, BuildError)
         else:
             func_task.result()
         try:
@@ -156,15 +153,11 @@ async def gateway_build(
         return resp
     finally:
         if solve_task is not None and not solve_task.done():
-            solve_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, grpc.RpcError):
-                await solve_task
+            await cancel_child(solve_task, grpc.RpcError)
         elif solve_task is not None and not solve_task.cancelled():
             solve_task.exception()  # retrieved: the dropped session is what we report
         if status_task is not None and not status_task.done():
-            status_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await status_task
+            await cancel_child(status_task)
         if link is not None:
             await link.close()
         await session.stop()

@@ -7,7 +7,9 @@ import contextlib
 import secrets
 import time
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 
+from tui.buildkit.aio import wait_child
 from tui.buildkit.debuglog import LOG
 from tui.buildkit.errors import BuildError, error_from_status
 from tui.buildkit.execstream import ExecStream
@@ -16,6 +18,8 @@ from tui.buildkit.proto import gateway_pb2, ops_pb2
 from tui.debug.model.invoke import ProcessSpec
 
 OutputFn = Callable[[int, bytes], None]
+#: Awaited after each output chunk: lets a slow consumer hold the stream (flow control).
+Drain = Callable[[], Awaitable[None]]
 RELEASE_TIMEOUT = 20.0
 
 
@@ -23,7 +27,44 @@ class ProcessError(RuntimeError):
     """A process could not be started or its stream broke."""
 
 
-class Process:
+class Process(Protocol):
+    """A debug process as its users drive it: stdin, resize, signals, flow control, exit."""
+
+    @property
+    def exit_code(self) -> int | None:
+        """The exit status once it has exited (255 when unknown), else None."""
+
+    @property
+    def error(self) -> str | None:
+        """The daemon's message for a non-zero exit."""
+
+    @property
+    def finished(self) -> bool:
+        """True once the process's stream has ended."""
+
+    def set_drain(self, drain: Drain | None) -> None:
+        """Await ``drain`` after each output chunk (None: no flow control)."""
+
+    async def write(self, data: bytes) -> None:
+        """Send bytes to stdin."""
+
+    async def close_stdin(self) -> None:
+        """Send EOF on stdin."""
+
+    async def resize(self, rows: int, cols: int) -> None:
+        """Tell the process's terminal its size."""
+
+    async def signal(self, name: str) -> None:
+        """Send a signal by name."""
+
+    async def abort(self) -> None:
+        """Cancel the process's stream."""
+
+    async def wait(self) -> int:
+        """The exit code, once the process has exited and its output is drained."""
+
+
+class ContainerProcess:
     """One process in a container: stdin, output callback, resize, signals, exit status.
 
     Exit codes follow BuildKit: 0 for success, the process's code otherwise, 255 when
@@ -48,8 +89,11 @@ class Process:
         self.exit_code: int | None = None
         self.error: str | None = None
         self._reader: asyncio.Task[None] | None = None
-        #: Awaited after each output chunk: lets a slow consumer hold the stream (flow control).
-        self.drain: Callable[[], Awaitable[None]] | None = None
+        self._drain: Drain | None = None
+
+    def set_drain(self, drain: Drain | None) -> None:
+        """Await ``drain`` after each output chunk: a slow consumer holds the stream."""
+        self._drain = drain
 
     async def start(self, rows: int = 24, cols: int = 80) -> None:
         """Send Init and wait for Started (raises ProcessError when it cannot start)."""
@@ -90,8 +134,8 @@ class Process:
                 if kind == "File":
                     if msg.File.Data:
                         self._on_output(msg.File.Fd, msg.File.Data)
-                        if self.drain is not None:
-                            await self.drain()
+                        if self._drain is not None:
+                            await self._drain()
                 elif kind == "Started":
                     self._started.set()
                 elif kind == "Exit":
@@ -170,8 +214,7 @@ class Process:
         if self._call is not None:
             self._call.cancel()
         if self._reader is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reader
+            await wait_child(self._reader)
 
 
 class Container:
@@ -182,7 +225,7 @@ class Container:
         self.request = request
         self.id = request.ContainerID
         self.released = False
-        self.processes: list[Process] = []
+        self.processes: list[ContainerProcess] = []
 
     @classmethod
     async def create(
@@ -210,9 +253,9 @@ class Container:
         return cls(gateway, req)
 
     async def start(self, spec: ProcessSpec, on_output: OutputFn, rows: int = 24,
-                    cols: int = 80) -> Process:
+                    cols: int = 80) -> ContainerProcess:
         """Start a process (the first one is the container's init)."""
-        proc = Process(self.gateway, self.id, spec, on_output)
+        proc = ContainerProcess(self.gateway, self.id, spec, on_output)
         self.processes.append(proc)
         t0 = time.perf_counter()
         try:

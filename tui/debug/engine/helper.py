@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from tui.buildkit.gateway import Gateway
 from tui.buildkit.proto import ops_pb2
-from tui.debug.engine.container import Container, Process
+from tui.debug.engine.container import Container, ContainerProcess
 from tui.debug.model.fsmodel import LISTER_FORMAT, Snapshot
 from tui.debug.model.invoke import ProcessSpec
 from tui.debug.model.llbdef import op_digest
@@ -93,7 +93,7 @@ class HelperContainer:
     def __init__(self, container: Container, keys: Sequence[str]) -> None:
         self.container = container
         self.keys = list(keys)
-        self._init: Process | None = None
+        self._init: ContainerProcess | None = None
 
     @classmethod
     async def create(cls, gateway: Gateway, toolbox_id: str,

@@ -15,6 +15,7 @@ from typing import Any
 
 import grpc
 
+from tui.buildkit.aio import cancel_child, wait_child
 from tui.buildkit.client import BuildkitClient
 from tui.buildkit.debuglog import LOG
 from tui.buildkit.errors import BuildError, SolveFailure
@@ -31,7 +32,7 @@ from tui.debug.engine.build import (
     result_refs,
     setup_for,
 )
-from tui.debug.engine.container import Container, OutputFn, Process
+from tui.debug.engine.container import Container, ContainerProcess, OutputFn
 from tui.debug.engine.options import BuildOptions
 from tui.debug.model.invoke import (
     InvokeConfig,
@@ -162,9 +163,14 @@ class ResultContext:
                 dest=m.dest, selector=m.selector, readonly=m.readonly, mountType=m.mountType,
                 resultID=rid, input=-1, output=-1,
             )
-            for opt in ("cacheOpt", "secretOpt", "SSHOpt", "TmpfsOpt"):
-                if m.HasField(opt):
-                    getattr(mount, opt).CopyFrom(getattr(m, opt))
+            if m.HasField("cacheOpt"):
+                mount.cacheOpt.CopyFrom(m.cacheOpt)
+            if m.HasField("secretOpt"):
+                mount.secretOpt.CopyFrom(m.secretOpt)
+            if m.HasField("SSHOpt"):
+                mount.SSHOpt.CopyFrom(m.SSHOpt)
+            if m.HasField("TmpfsOpt"):
+                mount.TmpfsOpt.CopyFrom(m.TmpfsOpt)
             mounts.append(mount)
         return mounts, ex
 
@@ -183,7 +189,7 @@ class ResultContext:
         return spec
 
     async def exec(self, cfg: InvokeConfig, on_output: OutputFn, rows: int = 24,
-                   cols: int = 80) -> tuple[Container, Process]:
+                   cols: int = 80) -> tuple[Container, ContainerProcess]:
         """Start ``cfg``'s process in a new container; release the container after it exits.
 
         Raises InvokeError (nothing to enter) or ProcessError (it could not start); the
@@ -208,7 +214,7 @@ class ResultContext:
 
     async def start_in(self, mounts: list[ops_pb2.Mount], spec: ProcessSpec, on_output: OutputFn,
                        rows: int = 24, cols: int = 80,
-                       **kwargs: Any) -> tuple[Container, Process]:
+                       **kwargs: Any) -> tuple[Container, ContainerProcess]:
         """A new container with ``mounts`` running ``spec``.
 
         The container is released after the process exits (and by :meth:`done`).  Raises
@@ -232,7 +238,7 @@ class ResultContext:
             await ctr.release()
 
         task = asyncio.create_task(release_after_exit())
-        self.register_cleanup(lambda: _cancel(task))
+        self.register_cleanup(lambda: cancel_child(task, Exception))
         return ctr, proc
 
     # -- lifetime ---------------------------------------------------------------------------
@@ -287,14 +293,8 @@ class ResultContext:
                   (time.perf_counter() - t0) * 1e3)
         self._released.set()
         if self._job is not None:
-            with contextlib.suppress(BaseException):
-                await self._job
-
-
-async def _cancel(task: asyncio.Task[None]) -> None:
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError, Exception):
-        await task
+            # its error was reported already (or does not matter once released)
+            await wait_child(self._job, Exception)
 
 
 class _StatusGate:
@@ -375,9 +375,7 @@ async def new_result_context(
         if ready.done():
             await asyncio.shield(_done_after(ready.result(), job))
         else:
-            job.cancel()
-            with contextlib.suppress(BaseException):
-                await job
+            await cancel_child(job, Exception)
         raise
     if ready.done():
         ctx = ready.result()

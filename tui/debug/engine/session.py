@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from tui.buildkit.address import AddressError
+from tui.buildkit.aio import cancel_child, wait_child
 from tui.buildkit.debuglog import LOG
 from tui.buildkit.errors import BuildError, connection_lost
 from tui.buildkit.relay import DaemonUnreachable
@@ -43,8 +44,9 @@ if TYPE_CHECKING:
     from tui.buildkit.client import BuildkitClient
     from tui.buildkit.proto import control_pb2
     from tui.debug.engine.build import StatusCallback
-    from tui.debug.engine.container import OutputFn, Process
+    from tui.debug.engine.container import OutputFn
     from tui.debug.engine.explore import Explorer
+    from tui.debug.engine.handle import ProcessHandle
     from tui.debug.engine.result import ResultContext
     from tui.debug.engine.shell import Shell
     from tui.debug.model.fsmodel import DiffSource, StateFiles
@@ -152,12 +154,8 @@ class DebugSession:
         """Wait until the build has finished (or could not run); its outcome."""
         self.start()
         assert self._task is not None
-        try:
-            await asyncio.shield(self._task)
-        except asyncio.CancelledError:
-            current = asyncio.current_task()
-            if current is not None and current.cancelling():
-                raise  # ours, not the build's: let it through
+        # the build's own cancellation (done() stopped it) ends the wait; the caller's goes on
+        await wait_child(asyncio.shield(self._task))
         return self._outcome or Cancelled()
 
     @property
@@ -319,7 +317,7 @@ class DebugSession:
 
     async def start_process(self, state: StateKind, rows: int, cols: int, on_output: OutputFn,
                             step: str | None = None, *, tty: bool = True
-                            ) -> tuple[Process, bool]:
+                            ) -> tuple[ProcessHandle, bool]:
         """Start the invoke command in the failed step's ``state`` (or the result).
 
         ``step`` (a vertex digest) starts it in the state that step produced instead.  A
@@ -369,7 +367,7 @@ class DebugSession:
             proc, toolbox = await self.start_process(state, rows, cols, on_output, step)
         except NotStarted as exc:
             raise OpenError(f"the process did not start: {exc}") from None
-        proc.drain = drain
+        proc.set_drain(drain)
         if toolbox:
             target += " (toolbox on PATH)"
         shell = Shell(proc, target)
@@ -512,11 +510,8 @@ class DebugSession:
         await asyncio.shield(self._done_task)
 
     async def _release(self) -> None:
-        if self._task is not None and not self._task.done():
-            self._task.cancel()
         if self._task is not None:
-            with contextlib.suppress(BaseException):
-                await self._task
+            await cancel_child(self._task, Exception)
         LOG.debug("done: releasing %d shell(s)", len(self.shells))
         for shell in self.shells:
             await shell.stop_forwarding()

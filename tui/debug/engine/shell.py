@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from typing import TYPE_CHECKING
 
+from tui.buildkit.aio import cancel_child
 from tui.debug.engine.container import Process
+
+if TYPE_CHECKING:
+    from tui.debug.engine.handle import ProcessHandle
 
 InputItem = bytes | tuple[int, int]
 MAX_WRITE = 32 * 1024
@@ -36,7 +41,7 @@ class Shell:
     ``label`` says where it runs (e.g. ``final state of [4/5] RUN ...``).
     """
 
-    def __init__(self, proc: Process, label: str) -> None:
+    def __init__(self, proc: ProcessHandle, label: str) -> None:
         self.proc = proc
         self.label = label
         self._queue: asyncio.Queue[InputItem] = asyncio.Queue()
@@ -65,9 +70,7 @@ class Shell:
 
     async def stop_forwarding(self) -> None:
         """Stop sending input (the process is gone or being released)."""
-        self._forward.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await self._forward
+        await cancel_child(self._forward, Exception)
 
     async def kill(self) -> None:
         """End the process (SIGKILL); its container is released once it has exited."""

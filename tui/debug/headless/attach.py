@@ -12,6 +12,7 @@ import tty
 from collections.abc import Awaitable, Callable
 from typing import Any, BinaryIO
 
+from tui.buildkit.aio import cancel_child
 from tui.debug.engine.container import OutputFn, Process
 from tui.debug.engine.result import ResultContext
 from tui.debug.engine.shell import InputItem, forward_input
@@ -79,6 +80,7 @@ async def run_attached(
         if banner:  # on stderr: stdout carries only the process's output
             sys.stderr.write(banner.replace("\n", "\r\n") if is_tty else banner)
             sys.stderr.flush()
+        proc: Process
         if isinstance(ctx, ResultContext):
             _, proc = await ctx.exec(cfg, on_output, rows, cols)
         else:
@@ -117,10 +119,4 @@ async def _pump_terminal(proc: Process, in_fd: int, out: BinaryIO) -> int:
     finally:
         loop.remove_signal_handler(signal.SIGWINCH)
         loop.remove_reader(in_fd)
-        forward.cancel()
-        try:
-            await forward
-        except asyncio.CancelledError:
-            current = asyncio.current_task()
-            if current is not None and current.cancelling():
-                raise  # ours (a signal), not the forwarder's: never swallowed
+        await cancel_child(forward)  # a signal's cancel of ours goes on

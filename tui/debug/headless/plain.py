@@ -283,9 +283,7 @@ class PlainPrinter:
         if not text:
             return
         self._out.write(text)
-        flush = getattr(self._out, "flush", None)
-        if flush is not None:
-            flush()
+        self._out.flush()
 
     # ------------------------------------------------------------------ trace.update
     def _set_open(self, v: _PV) -> None:
