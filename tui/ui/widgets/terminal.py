@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import textwrap
 import time
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from textual.reactive import reactive
 from textual.strip import Strip
 from textual.widget import Widget
 
+from tui.ui.heap import settle
 from tui.ui.term import Emulator, Feeder, create_emulator
 from tui.ui.term.base import Cursor
 from tui.ui.term.keys import encode_key, encode_paste
@@ -61,7 +61,6 @@ _INTERRUPT = {b"\x03", b"\x1c", b"\x1a"}
 _PASTE_START, _PASTE_END = b"\x1b[200~", b"\x1b[201~"
 _SCROLL_KEYS = {"shift+pageup": -1, "shift+pagedown": 1}
 _REVERSE, _UNREVERSE = Style(reverse=True), Style(reverse=False)
-_gc_frozen = False
 
 
 class PtyLink(Protocol):
@@ -190,14 +189,11 @@ class TerminalPane(Widget, can_focus=True):
 
     def attach(self, link: PtyLink, title: str) -> None:
         """Show a new process (fresh emulator); its size is sent to ``link`` right away."""
-        global _gc_frozen
         self._stop_feeder()
         rows, cols = self.pty_size
         fg, bg = self.styles.color.rgb, self.styles.background.rgb
         emulator = create_emulator(cols, rows, fg=fg, bg=bg)
-        if not _gc_frozen:  # after the heavy imports: fewer long GC pauses while drawing
-            gc.freeze()
-            _gc_frozen = True
+        settle("terminal")  # after the heavy imports: fewer long GC pauses while drawing
         loop = asyncio.get_running_loop()
 
         def wake(feeder: Feeder) -> None:

@@ -11,8 +11,8 @@ optional note line, then the listing (:mod:`~tui.ui.widgets.files.listing`) and 
 columns wide; narrower, the preview replaces the listing while it is open.
 
 Once a snapshot is indexed, and once pygments has loaded its lexers, the heap is frozen
-(``gc.freeze``, as the terminal pane does): those objects stay for the session, and every full
-GC pass over them would otherwise stall a frame for 50-100 ms while scrolling.
+(:func:`tui.ui.heap.settle`, as the terminal pane does): those objects stay for the session,
+and every full GC pass over them would otherwise stall a frame for 50-100 ms while scrolling.
 
 The widget itself takes the focus; its children do not. Keys act on the listing or, once a
 file is open, on the preview (escape goes back).
@@ -21,7 +21,6 @@ file is open, on the preview (escape goes back).
 from __future__ import annotations
 
 import asyncio
-import gc
 from collections import OrderedDict
 from collections.abc import Sequence
 from typing import ClassVar
@@ -37,6 +36,7 @@ from textual.widgets import Static
 
 from tui.debug.model.fsmodel import Entry, StateFiles
 from tui.debug.model.textfmt import format_bytes
+from tui.ui.heap import settle
 from tui.ui.widgets.files.listing import NOT_SENT, FileListing
 from tui.ui.widgets.files.model import Tree, build_tree, clean_name, one_line
 from tui.ui.widgets.files.pages import PAGE
@@ -227,7 +227,7 @@ class FileBrowser(Widget, can_focus=True):
         except Exception as exc:
             self._errors[key] = one_line(exc)
         else:
-            gc.freeze()  # see the module docstring
+            settle()  # see the module docstring
             self._trees[key] = (state, tree)
             while len(self._trees) > _STATES_KEPT:
                 old, _ = self._trees.popitem(last=False)
