@@ -54,33 +54,36 @@ _CRUMB = "\u203a"  # between breadcrumbs
 _STATES_KEPT = 8
 
 
+#: Help texts shared by several key bindings (the help screen groups keys by text).
+_MOVE = "move the cursor / scroll the preview"
+_OPEN = "enter a directory, preview a file"
+_PARENT = "parent directory"
+_STATE = "previous / next state"
+
+
 class FileBrowser(Widget, can_focus=True):
     """Browse the files of build states: a listing and a preview (see the module docstring)."""
 
-    #: Keys, for the app's help screen.
-    KEYS: ClassVar[list[tuple[str, str]]] = [
-        ("↑ ↓ pgup pgdn home end", "files: move the cursor / scroll the preview"),
-        ("enter / →", "files: enter a directory, preview a file"),
-        ("← / backspace", "files: parent directory"),
-        ("escape", "files: from the preview back to the listing"),
-        ("[  ]", "files: previous / next state"),
-        ("double click", "files: open"),
-    ]
+    #: Keys that are not bindings, for the app's help screen (the bindings speak for
+    #: themselves there: their tooltips are the help text).
+    OTHER_KEYS: ClassVar[list[tuple[str, str]]] = [("double click", "open")]
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("up", "move(-1)", "Up", show=False),
-        Binding("down", "move(1)", "Down", show=False),
-        Binding("pageup", "page(-1)", "Page up", show=False),
-        Binding("pagedown", "page(1)", "Page down", show=False),
-        Binding("home", "first", "Top", show=False),
-        Binding("end", "last", "End", show=False),
-        Binding("enter", "open", "Open", show=False),
-        Binding("right", "right", "Open", show=False),
-        Binding("left", "left", "Up", show=False),
-        Binding("backspace", "back", "Back", show=False),
-        Binding("escape", "close_preview", "Back", show=False),
-        Binding("left_square_bracket", "switch(-1)", "Previous state", key_display="["),
-        Binding("right_square_bracket", "switch(1)", "Next state", key_display="]"),
+        Binding("up", "move(-1)", "Up", show=False, tooltip=_MOVE),
+        Binding("down", "move(1)", "Down", show=False, tooltip=_MOVE),
+        Binding("pageup", "page(-1)", "Page up", show=False, tooltip=_MOVE),
+        Binding("pagedown", "page(1)", "Page down", show=False, tooltip=_MOVE),
+        Binding("home", "first", "Top", show=False, tooltip=_MOVE),
+        Binding("end", "last", "End", show=False, tooltip=_MOVE),
+        Binding("enter", "open", "Open", show=False, tooltip=_OPEN),
+        Binding("right", "right", "Open", show=False, tooltip=_OPEN),
+        Binding("left", "left", "Up", show=False, tooltip=_PARENT),
+        Binding("backspace", "back", "Back", show=False, tooltip=_PARENT),
+        Binding("escape", "close_preview", "Back", show=False,
+                tooltip="from the preview back to the listing"),
+        Binding("left_square_bracket", "switch(-1)", "Previous state", key_display="[",
+                tooltip=_STATE),
+        Binding("right_square_bracket", "switch(1)", "Next state", key_display="]", tooltip=_STATE),
     ]
 
     DEFAULT_CSS = """
