@@ -604,10 +604,11 @@ class BxtuiApp(App[int], inherit_bindings=False):
             self.terminal.focus()
 
     # -- help, palette, closing --------------------------------------------------------------
-    def key_sections(self) -> list[KeySection]:
+    @classmethod
+    def key_sections(cls) -> list[KeySection]:
         """Every key the user can press, from the bindings, for the help screen."""
         return [
-            KeySection("Everywhere", key_rows(self.BINDINGS)),
+            KeySection("Everywhere", key_rows(cls.BINDINGS)),
             KeySection("Build graph", key_rows(GraphView.BINDINGS)),
             KeySection("Logs", key_rows(LogView.BINDINGS)),
             KeySection("Files (b)", key_rows(FileBrowser.BINDINGS, FileBrowser.OTHER_KEYS)),

@@ -558,6 +558,7 @@ Mode = Literal["tree", "file"]
 
 #: Help texts shared by several key bindings (the help screen groups keys by text).
 _MOVE = "move in the tree / scroll a file's diff"
+_JUMP = "a page up / down, the first / last line"
 _FOLD = "collapse (or go to the parent) / expand"
 
 
@@ -584,10 +585,10 @@ class DiffView(Widget, can_focus=True):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("up,k", "cursor_up", "Up", show=False, tooltip=_MOVE),
         Binding("down,j", "cursor_down", "Down", show=False, tooltip=_MOVE),
-        Binding("pageup", "page_prev", "Page up", show=False, tooltip=_MOVE),
-        Binding("pagedown", "page_next", "Page down", show=False, tooltip=_MOVE),
-        Binding("home,g", "first", "First", show=False, tooltip=_MOVE),
-        Binding("end,G", "last", "Last", show=False, tooltip=_MOVE),
+        Binding("pageup", "page_prev", "Page up", show=False, tooltip=_JUMP),
+        Binding("pagedown", "page_next", "Page down", show=False, tooltip=_JUMP),
+        Binding("home,g", "first", "First", show=False, tooltip=_JUMP),
+        Binding("end,G", "last", "Last", show=False, tooltip=_JUMP),
         Binding("enter", "activate", "Open", show=False,
                 tooltip="open a file's unified diff, or fold a directory"),
         Binding("space", "space", "Toggle", show=False, tooltip="fold or unfold a directory"),

@@ -45,6 +45,7 @@ _MUTED = frozenset({VertexState.QUEUED, VertexState.CANCELED})
 
 #: Help texts shared by several key bindings (the help screen groups keys by text).
 _MOVE = "move the cursor"
+_JUMP = "a page up / down, the first / last step"
 
 
 class GraphView(ScrollView, can_focus=True):
@@ -105,10 +106,10 @@ class GraphView(ScrollView, can_focus=True):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("up,k", "cursor_up", "Up", show=False, tooltip=_MOVE),
         Binding("down,j", "cursor_down", "Down", show=False, tooltip=_MOVE),
-        Binding("pageup", "page_up", "Page up", show=False, tooltip=_MOVE),
-        Binding("pagedown", "page_down", "Page down", show=False, tooltip=_MOVE),
-        Binding("home,g", "first", "First", show=False, tooltip=_MOVE),
-        Binding("end,G", "last", "Last", show=False, tooltip=_MOVE),
+        Binding("pageup", "page_up", "Page up", show=False, tooltip=_JUMP),
+        Binding("pagedown", "page_down", "Page down", show=False, tooltip=_JUMP),
+        Binding("home,g", "first", "First", show=False, tooltip=_JUMP),
+        Binding("end,G", "last", "Last", show=False, tooltip=_JUMP),
         Binding("enter", "select_cursor", "Select", show=False,
                 tooltip="show the selected step's logs"),
     ]

@@ -91,7 +91,8 @@ class _Saved:
 
 
 #: Help texts shared by several key bindings (the help screen groups keys by text).
-_SCROLL = "scroll"
+_SCROLL = "scroll a line"
+_PAGE = "scroll a page"
 _SIDEWAYS = "scroll sideways"
 _MATCH = "next / previous match"
 
@@ -102,9 +103,9 @@ class LogView(ScrollView, can_focus=True):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("up,k", "line(-1)", "Up", show=False, tooltip=_SCROLL),
         Binding("down,j", "line(1)", "Down", show=False, tooltip=_SCROLL),
-        Binding("pageup,ctrl+b", "page(-1)", "Page up", show=False, tooltip=_SCROLL),
-        Binding("pagedown,ctrl+f,space", "page(1)", "Page down", show=False, tooltip=_SCROLL),
-        Binding("home,g", "top", "Top", show=False, tooltip=_SCROLL),
+        Binding("pageup,ctrl+b", "page(-1)", "Page up", show=False, tooltip=_PAGE),
+        Binding("pagedown,ctrl+f,space", "page(1)", "Page down", show=False, tooltip=_PAGE),
+        Binding("home,g", "top", "Top", show=False, tooltip="jump to the start"),
         Binding("end,G", "bottom", "End/follow", show=False, tooltip="jump to the end and follow"),
         Binding("left,h", "column(-4)", "Left", show=False, tooltip=_SIDEWAYS),
         Binding("right,l", "column(4)", "Right", show=False, tooltip=_SIDEWAYS),
