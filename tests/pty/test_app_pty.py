@@ -187,8 +187,10 @@ def test_success_summary_and_result_shell(docker_host: str) -> None:
     try:
         run.wait_for(r"SUCCEEDED")
         run.wait_for(r"Build succeeded")
+        # i (and d) never apply to a success: not in the footer, and i does nothing
+        run.wait_for(r"f Final  s Step  b Files  z Zoom")
+        assert "i Initial" not in run.text() and "d Diff" not in run.text()
         run.send("i")
-        run.wait_for(r"only for a failed step")
         run.send("f")
         run.wait_for(r"/app # ", timeout=30)
         run.send("cat /app/status; echo $GREETING$((1+1))\r")
