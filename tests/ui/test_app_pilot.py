@@ -17,6 +17,7 @@ from tui.debug.engine.options import BuildOptions
 from tui.debug.engine.session import DebugSession, Phase
 from tui.debug.model.failure import SuccessInfo
 from tui.ui.app import BxtuiApp
+from tui.ui.heap import HEAP
 from tui.ui.run import run_app
 
 
@@ -185,7 +186,7 @@ async def test_frame_figures_per_phase_and_the_startup_heap(
     session = ReplaySession("success", split=3)
     app = BxtuiApp(session)
     async with app.run_test(size=(140, 40)) as pilot:
-        await _until(pilot, lambda: app.heap.frozen)
+        await _until(pilot, lambda: HEAP.frozen)
         assert gc.get_freeze_count() > 0  # full collections skip what the first paint holds
         assert app.frame_stats is not None and app.frame_stats.phase() == "building"
         session.resume.set()
@@ -193,7 +194,7 @@ async def test_frame_figures_per_phase_and_the_startup_heap(
         await _until(pilot, lambda: "shown" in app.frame_stats.marks)  # type: ignore[union-attr]
         assert app.frame_stats.phase() == "after"  # type: ignore[union-attr]
         await pilot.press("q")
-    assert gc.get_freeze_count() == 0 and not app.heap.frozen
+    assert gc.get_freeze_count() == 0 and not HEAP.frozen
     figures = json.loads(stats.read_text())
     marks = figures["marks_s"]
     assert marks["mounted"] <= marks["painted"] <= marks["finished"] <= marks["shown"] \

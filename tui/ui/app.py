@@ -31,7 +31,7 @@ from tui.debug.engine.session import DebugSession, OpenError, Phase
 from tui.debug.engine.shell import Shell
 from tui.ui.driver import WakeableLinuxDriver
 from tui.ui.framestats import FrameStats
-from tui.ui.heap import HEAP, Heap
+from tui.ui.heap import HEAP
 from tui.ui.screens.help import HelpScreen, KeySection, key_rows
 from tui.ui.screens.main import MainScreen, Middle, Slot
 from tui.ui.statusline import StatusLine, status_line
@@ -131,11 +131,6 @@ class BxtuiApp(App[int], inherit_bindings=False):
 
     # -- layout ------------------------------------------------------------------------------
     @property
-    def heap(self) -> Heap:
-        """The process's heap owner: frozen at the first paint, thawed when the app ends."""
-        return HEAP
-
-    @property
     def status(self) -> StatusLine:
         """The status line."""
         return self.main.status
@@ -154,16 +149,6 @@ class BxtuiApp(App[int], inherit_bindings=False):
     def failure_pane(self) -> FailurePane:
         """The failing step (or the result) pane."""
         return self.main.failure_pane
-
-    @property
-    def files(self) -> FileBrowser:
-        """The file browser (in the failing step's place while open)."""
-        return self.main.files
-
-    @property
-    def diff_view(self) -> DiffView:
-        """The diff pane (in the failing step's place while open)."""
-        return self.main.diff_view
 
     @property
     def terminal(self) -> TerminalPane:
@@ -217,23 +202,11 @@ class BxtuiApp(App[int], inherit_bindings=False):
 
     def action_focus_next(self) -> None:
         """Tab: the next pane (also the hidden ones of a small terminal)."""
-        self._cycle(1)
+        self.main.cycle(1)
 
     def action_focus_previous(self) -> None:
         """Shift+Tab: the previous pane."""
-        self._cycle(-1)
-
-    def _cycle(self, step: int) -> None:
-        slots = list(Slot)
-        current = self.main.slot_of(self.focused) or Slot.GRAPH
-        target = slots[(slots.index(current) + step) % len(slots)]
-        self.main.zoom = False
-        self.main.current = target  # show it first: a hidden widget cannot take focus
-        self.call_after_refresh(self.main.pane(target).focus)
-
-    def on_descendant_focus(self) -> None:
-        """Keep the shown pane (small terminals) and the status line in step with focus."""
-        self.main.current = self.main.slot_of(self.focused) or Slot.GRAPH
+        self.main.cycle(-1)
 
     # -- the build ---------------------------------------------------------------------------
     def _frame(self) -> None:
@@ -295,6 +268,18 @@ class BxtuiApp(App[int], inherit_bindings=False):
             return
         self.phase = phase
         self._follow_running = False
+        self._show_outcome(phase)
+        self._update_status(force=True)
+        if self.session.ctx is not None:
+            # once the outcome is painted: the warm-up thread would compete for the GIL
+            self.call_after_refresh(self._get_ready)
+        if self.frame_stats is not None:
+            stats = self.frame_stats
+            self.call_after_refresh(lambda: stats.mark("shown"))
+        self._open_asked(phase)
+
+    def _show_outcome(self, phase: Phase) -> None:
+        """The failure (its step selected, its logs shown) or the result, and what f/i do."""
         if phase is Phase.FAILED and self.session.failure is not None:
             info = self.session.failure
             self.failure_pane.show_failure(info)
@@ -318,13 +303,9 @@ class BxtuiApp(App[int], inherit_bindings=False):
                 last = self.session.graph.vertex_for_step(len(self.session.graph.steps))
                 if last is not None:
                     self.graph_view.select(last.digest)
-        self._update_status(force=True)
-        if self.session.ctx is not None:
-            # once the outcome is painted: the warm-up thread would compete for the GIL
-            self.call_after_refresh(self._get_ready)
-        if self.frame_stats is not None:
-            stats = self.frame_stats
-            self.call_after_refresh(lambda: stats.mark("shown"))
+
+    def _open_asked(self, phase: Phase) -> None:
+        """What the command line asked to open at the end: --diff, --step, --invoke."""
         if self.show_diff and phase is Phase.FAILED:
             self.action_diff()
         if self.open_step is not None:
@@ -523,11 +504,7 @@ class BxtuiApp(App[int], inherit_bindings=False):
 
     def _show_middle(self, middle: Middle) -> None:
         """Show the failing step, the file browser or the diff above the terminal."""
-        self.main.middle = middle
-        self.main.zoom = False
-        if middle is not Middle.FAILURE:
-            self.main.current = Slot.MIDDLE
-            self.call_after_refresh(self.main.pane(Slot.MIDDLE).focus)
+        self.main.show_middle(middle)
         self.refresh_bindings()  # escape closes it
 
     def action_browse(self) -> None:
@@ -541,7 +518,7 @@ class BxtuiApp(App[int], inherit_bindings=False):
         except OpenError as exc:
             self.notify(str(exc), title="Nothing to browse", severity="warning", timeout=8)
             return
-        self.files.show(states)
+        self.main.files.show(states)
         self._show_middle(Middle.FILES)
 
     def action_diff(self) -> None:
@@ -551,8 +528,8 @@ class BxtuiApp(App[int], inherit_bindings=False):
         except OpenError as exc:
             self.notify(str(exc), title="No diff", severity="warning", timeout=8)
             return
-        if self.diff_view.diffs is None or self.main.middle is not Middle.DIFF:
-            self.diff_view.show(source)
+        if self.main.diff_view.diffs is None or self.main.middle is not Middle.DIFF:
+            self.main.diff_view.show(source)
         self._show_middle(Middle.DIFF)
 
     def action_close_explore(self) -> None:
@@ -599,9 +576,7 @@ class BxtuiApp(App[int], inherit_bindings=False):
 
     def action_zoom(self) -> None:
         """Give the terminal the whole screen, or take it back."""
-        self.main.zoom = not self.main.zoom
-        if self.main.zoom:
-            self.terminal.focus()
+        self.main.toggle_zoom()
 
     # -- help, palette, closing --------------------------------------------------------------
     @classmethod

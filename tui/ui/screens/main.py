@@ -135,6 +135,34 @@ class MainScreen(Screen[None]):
         return [(_TAB_NAMES[self.middle] if slot is Slot.MIDDLE else slot.value,
                  slot is self.current) for slot in Slot]
 
+    # -- moves -------------------------------------------------------------------------------
+    def cycle(self, step: int) -> None:
+        """Tab / shift+tab: show, then focus, the next / previous pane."""
+        slots = list(Slot)
+        here = self.slot_of(self.focused) or Slot.GRAPH
+        target = slots[(slots.index(here) + step) % len(slots)]
+        self.zoom = False
+        self.current = target
+        self.call_after_refresh(self.pane(target).focus)
+
+    def on_descendant_focus(self) -> None:
+        """The focused pane is the current one (shown on a small terminal)."""
+        self.current = self.slot_of(self.focused) or Slot.GRAPH
+
+    def show_middle(self, middle: Middle) -> None:
+        """Show the failing step, the file browser or the diff; focus the last two."""
+        self.middle = middle
+        self.zoom = False
+        if middle is not Middle.FAILURE:
+            self.current = Slot.MIDDLE
+            self.call_after_refresh(self.pane(Slot.MIDDLE).focus)
+
+    def toggle_zoom(self) -> None:
+        """Give the terminal the whole screen (and the focus), or take it back."""
+        self.zoom = not self.zoom
+        if self.zoom:
+            self.terminal.focus()
+
     # -- the classes follow the state (narrow, zoom, shell_opened: toggle_class) -------------
     def watch_current(self, current: Slot) -> None:
         """Mark the slot (and its column) a small terminal shows."""
