@@ -94,8 +94,9 @@ class BxtuiApp(App[int], inherit_bindings=False):
         Binding("ctrl+p", "command_palette", "Commands", show=False, tooltip="command palette"),
     ]
 
-    #: Where the build stands, as far as the keys are concerned: the session's phase while it
-    #: runs; the final phase is set by :meth:`_after_build` only, once the outcome is shown.
+    #: Where the build stands, as far as the keys are concerned: CONNECTING until the build
+    #: has ended, then its final phase, set by :meth:`_after_build` once the outcome is shown
+    #: (one change, one refresh of the footer's keys).
     phase: reactive[Phase] = reactive(Phase.CONNECTING, bindings=True)
 
     def __init__(self, session: DebugSession, *, title: str = "",
@@ -219,8 +220,6 @@ class BxtuiApp(App[int], inherit_bindings=False):
         self.frame_stats.frame(time.perf_counter() - t0, time.thread_time() - c0)
 
     def _apply_frame(self) -> None:
-        if self.session.phase in RUNNING:
-            self.phase = self.session.phase
         if not self._lost_shown and self.session.lost:
             self._show_lost(self.session.lost)
         changes = self.session.take_changes()
