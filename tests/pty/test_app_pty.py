@@ -187,8 +187,10 @@ def test_success_summary_and_result_shell(docker_host: str) -> None:
     try:
         run.wait_for(r"SUCCEEDED")
         run.wait_for(r"Build succeeded")
+        # i (and d) never apply to a success: not in the footer, and i does nothing
+        run.wait_for(r"f Final  s Step  b Files  z Zoom")
+        assert "i Initial" not in run.text() and "d Diff" not in run.text()
         run.send("i")
-        run.wait_for(r"only for a failed step")
         run.send("f")
         run.wait_for(r"/app # ", timeout=30)
         run.send("cat /app/status; echo $GREETING$((1+1))\r")
@@ -219,5 +221,61 @@ def test_closing_while_building_cancels_the_build(docker_host: str, tmp_path) ->
         assert run.wait_exit(timeout=30) == 1
         assert "stopped before it finished" in run.tail()
         assert wait_until(lambda: not (mine & active_builds(docker_host)), 10)
+    finally:
+        run.close()
+
+
+#: The footer's keys that open a state, and a key that always works (its colour: enabled).
+OPENING_KEYS = ("f Final", "i Initial", "s Step", "b Files", "d Diff")
+
+
+def _footer_colours(run: PtyScreen) -> dict[str, str] | None:
+    """Foreground colour of each footer key (f/i/s/b/d and q), or None while one is absent."""
+    row = run.rows - 1
+    line = run.screen.display[row]
+    colours = {}
+    for label in (*OPENING_KEYS, "q Quit"):
+        col = line.find(f" {label}")
+        if col < 0:
+            return None
+        colours[label[0]] = run.screen.buffer[row][col + 1].fg
+    return colours
+
+
+def _wait_footer(run: PtyScreen, enabled: bool, timeout: float = 60) -> dict[str, str]:
+    """Wait until f/i/s/b/d are all drawn like q (enabled) or all unlike it (disabled)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        colours = _footer_colours(run)
+        if colours is not None and all((colours[k] == colours["q"]) is enabled for k in "fisbd"):
+            return colours
+        left = deadline - time.monotonic()
+        if left <= 0 or not run.pump(min(left, 0.2)):
+            raise AssertionError(f"footer keys not {'enabled' if enabled else 'disabled'}: "
+                                 f"{colours}\n{run.text()}")
+
+
+def test_footer_disables_the_opening_keys_while_building(docker_host: str,
+                                                         tmp_path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "Dockerfile").write_text(
+        "FROM busybox:local\n"
+        f"RUN echo gate-{os.getpid()}-{time.time_ns()} && sleep 4\n"
+        "RUN echo partial > /partial.txt && exit 3\n"
+    )
+    run = _spawn(docker_host, "--no-cache", str(tmp_path))
+    try:
+        run.wait_for(r"BUILDING")
+        run.wait_for(r"RUN echo gate-")
+        building = _wait_footer(run, enabled=False)
+        assert "BUILDING" in run.text()
+        run.send("f")  # a disabled key does nothing: no shell, no "still running" notice
+        run.wait_for(r"FAILED")
+        run.wait_for(r"exit code 3")
+        after = _wait_footer(run, enabled=True)
+        assert building["q"] == after["q"] and building["f"] != after["f"]
+        assert "still running" not in run.text() and "shell: " not in run.text()
+        run.send("f")  # enabled now: the failed step's final state
+        run.wait_for(r"(?m)^.*│/ # ", timeout=30)
+        _exit_shell_and_quit(run)
     finally:
         run.close()

@@ -19,6 +19,7 @@ from tui.debug.engine.session import DebugSession, Phase
 from tui.debug.model.failure import FailureInfo, SuccessInfo
 from tui.debug.model.outcome import Failed, Succeeded
 from tui.ui.app import BxtuiApp
+from tui.ui.heap import HEAP
 from tui.ui.run import run_app
 
 
@@ -65,6 +66,11 @@ class ReplaySession(DebugSession):
         await super().done()
 
 
+#: The actions behind f, i, s, b and d, with their parameters.
+OPENING_KEYS = [("shell", ("final",)), ("shell", ("initial",)), ("step_shell", ()),
+                ("browse", ()), ("diff", ())]
+
+
 async def _until(pilot: Pilot[Any], cond: Any, limit: float = 10) -> None:
     async with asyncio.timeout(limit):
         while not cond():
@@ -80,10 +86,12 @@ async def test_failure_view_comes_up_by_itself() -> None:
         assert app.failure_pane.view == "failure"
         assert app._shown == session.failure.vertex  # the failed step's logs are shown
         assert "FAILED" in str(app.status.render())
-        # f cannot open anything here: a clear notice, nothing attached
+        # nothing can be opened here: f/i/s/b/d are shown disabled, the terminal says why
+        assert all(app.check_action(*key) is None for key in OPENING_KEYS)
+        assert "no daemon" in app.terminal.hint
         await pilot.press("f")
-        await _until(pilot, lambda: any("no daemon" in str(n.message)
-                                        for n in app._notifications))
+        await pilot.pause()
+        assert app.shell is None and not app._notifications
         await pilot.press("q")
     assert app.return_value == 1
 
@@ -96,6 +104,7 @@ async def test_live_updates_before_the_end() -> None:
         assert session.phase is Phase.BUILDING
         assert "BUILDING" in str(app.status.render())
         assert app.failure_pane.view == "running"
+        assert app.building and all(app.check_action(*key) is None for key in OPENING_KEYS)
         session.resume.set()
         await _until(pilot, lambda: session.phase is Phase.FAILED)
         await _until(pilot, lambda: app.failure_pane.view == "failure")
@@ -124,6 +133,10 @@ async def test_success_summary() -> None:
     async with app.run_test(size=(140, 40)) as pilot:
         await _until(pilot, lambda: app.failure_pane.view == "success")
         assert "SUCCEEDED" in str(app.status.render())
+        # i and d never apply to a success: hidden; f/s/b: nothing behind a replay
+        assert app.check_action("shell", ("initial",)) is False
+        assert app.check_action("diff", ()) is False
+        assert app.check_action("shell", ("final",)) is None
         await pilot.press("q")
     assert app.return_value == 0
 
@@ -192,11 +205,10 @@ async def test_frame_figures_per_phase_and_the_startup_heap(
     """BXTUI_FRAME_STATS: lags split by phase; the start-up heap is frozen only while it runs."""
     stats = tmp_path / "frames.json"
     monkeypatch.setenv("BXTUI_FRAME_STATS", str(stats))
-    gc.unfreeze()  # a terminal pane of an earlier test froze its heap for good
     session = ReplaySession("success", split=3)
     app = BxtuiApp(session)
     async with app.run_test(size=(140, 40)) as pilot:
-        await _until(pilot, lambda: app.heap.frozen)
+        await _until(pilot, lambda: HEAP.frozen)
         assert gc.get_freeze_count() > 0  # full collections skip what the first paint holds
         assert app.frame_stats is not None and app.frame_stats.phase() == "building"
         session.resume.set()
@@ -204,7 +216,7 @@ async def test_frame_figures_per_phase_and_the_startup_heap(
         await _until(pilot, lambda: "shown" in app.frame_stats.marks)  # type: ignore[union-attr]
         assert app.frame_stats.phase() == "after"  # type: ignore[union-attr]
         await pilot.press("q")
-    assert gc.get_freeze_count() == 0 and not app.heap.frozen
+    assert gc.get_freeze_count() == 0 and not HEAP.frozen
     figures = json.loads(stats.read_text())
     marks = figures["marks_s"]
     assert marks["mounted"] <= marks["painted"] <= marks["finished"] <= marks["shown"] \

@@ -14,7 +14,7 @@ from textual.pilot import Pilot
 from textual.widgets import Static
 
 from tui.debug.model.failure import FailureInfo, SourceSnippet, SuccessInfo
-from tui.ui.screens.help import HelpScreen
+from tui.ui.screens.help import HelpScreen, KeySection, key_rows
 from tui.ui.widgets.failure import (
     FAILING_LINE_STYLE,
     FailurePane,
@@ -361,7 +361,8 @@ def test_recorded_error_matches_what_the_pane_needs() -> None:
 
 # -- help screen --------------------------------------------------------------------------
 
-KEYS = [("f", "shell in the final state"), ("i", "initial state"), ("ctrl+q", "quit")]
+KEYS = [KeySection("Keys", [("f", "shell in the final state"), ("i", "initial state"),
+                            ("ctrl+q", "quit")])]
 
 
 class HelpApp(App[None]):
@@ -380,7 +381,7 @@ async def test_help_lists_keys_and_closes(key: str) -> None:
     app = HelpApp()
     async with app.run_test(size=(100, 30)) as pilot:
         closed: list[None] = []
-        app.push_screen(HelpScreen(KEYS), callback=closed.append)
+        app.push_screen(HelpScreen(KEYS, chord="ctrl+]"), callback=closed.append)
         await pilot.pause()
         screen = app.screen
         assert isinstance(screen, HelpScreen)
@@ -404,3 +405,31 @@ async def test_help_ignores_other_keys() -> None:
         await pilot.pause()
         assert isinstance(app.screen, HelpScreen)
         assert "except ctrl+g" in screen_text(app.screen)
+
+
+def test_key_rows_come_from_the_bindings_once() -> None:
+    """One row per help text, every key that does it, no label written twice."""
+    from textual.binding import Binding
+
+    from tui.ui.app import BxtuiApp
+    from tui.ui.widgets.files.pane import FileBrowser
+
+    rows = dict((text, keys) for keys, text in key_rows([
+        Binding("up,k", "up", "Up", tooltip="move"), Binding("pageup", "page", "Page",
+                                                             tooltip="move"),
+        Binding("question_mark,f1", "help", "Help", key_display="?"),
+        Binding("slash", "search", "Search", key_display="/")], [("double click", "open")]))
+    assert rows == {"move": "↑ / k / pgup", "Help": "? / f1", "Search": "/",
+                    "open": "double click"}
+    files = dict((text, keys) for keys, text in key_rows(FileBrowser.BINDINGS))
+    assert files["previous / next state"] == "[ / ]"
+    app_rows = key_rows(BxtuiApp.BINDINGS)
+    assert ("q / ctrl+c / ctrl+q", "close: release containers and the build, then exit") \
+        in app_rows
+    texts = [text for _, text in app_rows]
+    assert len(texts) == len(set(texts))
+    # the section says which pane: no row repeats it ("files: files: ..." once)
+    sections = BxtuiApp.key_sections()
+    assert [s.title for s in sections][-3:] == ["Files (b)", "Diff (d)", "Terminal"]
+    assert not any(text.startswith(("files:", "diff:", "terminal:"))
+                   for section in sections[1:] for _, text in section.rows)

@@ -17,25 +17,33 @@ from typing import Any, ClassVar
 
 from rich.console import RenderableType
 from textual import events, work
-from textual.app import App, ComposeResult, SystemCommand
+from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
+from textual.reactive import reactive
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widget import Widget
-from textual.widgets import Footer, Static
 from textual.worker import Worker, WorkerFailed
 
 from tui.debug.engine.container import OutputFn
 from tui.debug.engine.facade import OpenError, SessionFacade
 from tui.debug.engine.link import ShellLink
 from tui.debug.engine.shell import Shell
-from tui.debug.model.outcome import BuilderLost, Failed, StateKind, Succeeded, Unreachable
+from tui.debug.model.outcome import (
+    BuilderLost,
+    Failed,
+    Outcome,
+    StateKind,
+    Succeeded,
+    Unreachable,
+)
+from tui.debug.model.state import Phase
 from tui.ui.driver import WakeableLinuxDriver
 from tui.ui.framestats import FrameStats
-from tui.ui.heap import StartupHeap
-from tui.ui.screens.help import HelpScreen
-from tui.ui.statusline import status_line
+from tui.ui.heap import HEAP
+from tui.ui.screens.help import HelpScreen, KeySection, key_rows
+from tui.ui.screens.main import MainScreen, Middle, Slot
+from tui.ui.statusline import StatusLine, status_line
 from tui.ui.term import warm_up
 from tui.ui.unseen import UnseenShell
 from tui.ui.widgets.diff.pane import DiffView
@@ -43,14 +51,13 @@ from tui.ui.widgets.failure import FailurePane
 from tui.ui.widgets.files.pane import FileBrowser
 from tui.ui.widgets.graph.pane import GraphView
 from tui.ui.widgets.logs.pane import LogView
-from tui.ui.widgets.terminal import TerminalPane
+from tui.ui.widgets.terminal import CHORD, TerminalPane
 
 FRAME_SECONDS = 1 / 30
-NARROW_WIDTH = 110
-NARROW_HEIGHT = 30
-CHORD = "ctrl+]"
-TAB_NAMES = {"graph": "graph", "logs": "logs", "failure": "step", "files": "files",
-             "diff": "diff", "terminal": "terminal"}
+#: Phases in which the build is still running: nothing can be opened yet.
+RUNNING = frozenset({Phase.CONNECTING, Phase.BUILDING})
+#: The actions that open something in a state (f, i, s, b, d): gated by the phase.
+OPENING = frozenset({"shell", "step_shell", "browse", "diff"})
 #: Seconds the graph's cursor rests on a step before its shell is started unseen (for ``s``).
 SPECULATE_S = 0.05
 #: Bytes of shell output waiting to be parsed above which the stream is held.
@@ -61,44 +68,45 @@ BACKLOG_LIMIT = 8 << 20
 AutoOpen = tuple[StateKind, bool]
 Drain = Callable[[], Awaitable[None]]
 
-#: Keys of the panes themselves, for the help screen (the app's own come from BINDINGS).
-PANE_KEYS: list[tuple[str, str]] = [
-    ("tab / shift+tab", "move between panes"),
-    ("↑ ↓ pgup pgdn home end", "move in the graph / scroll the logs"),
-    ("enter", "graph: show the selected step's logs"),
-    ("escape", "files / diff: close the pane (back to the failing step)"),
-    ("/  n  N", "logs: search, next and previous match"),
-    ("G / end", "logs: jump to the end and follow"),
-    (CHORD, "terminal: back to the panes (the process keeps running)"),
-    ("shift+pgup / shift+pgdn", "terminal: scroll back"),
-]
-
-
 class BxtuiApp(App[int], inherit_bindings=False):
     """The debugger's one screen; its return value is bxtui's exit status."""
 
     CSS_PATH = "bxtui.tcss"
     TITLE = "bxtui"
+    #: Every key of the app; a binding's tooltip is its line in the help screen (``?``).
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("f", "shell('final')", "Final", tooltip="Open a shell in the failed "
-                "step's final state (after it failed), or in a successful result"),
+        Binding("f", "shell('final')", "Final",
+                tooltip="shell in the failed step's final state (or the successful result)"),
         Binding("i", "shell('initial')", "Initial",
-                tooltip="Open a shell in the failed step's initial state (before it ran)"),
-        Binding("s", "step_shell", "Step", tooltip="Open a shell in the state the step "
-                "selected in the graph produced"),
-        Binding("b", "browse", "Files", tooltip="Browse the files of the selected step, the "
-                "failed step's states or the result, without a shell"),
-        Binding("d", "diff", "Diff", tooltip="What the failed step changed"),
-        Binding("escape", "close_explore", "Close", show=False),
+                tooltip="shell in the failed step's initial state (before it ran)"),
+        Binding("s", "step_shell", "Step",
+                tooltip="shell in the state the step selected in the graph produced"),
+        Binding("b", "browse", "Files", tooltip="browse files: the selected step, the failed "
+                "step's states, the result"),
+        Binding("d", "diff", "Diff", tooltip="diff: what the failed step changed "
+                "(initial vs final)"),
+        Binding("escape", "close_explore", "Close", show=False,
+                tooltip="close the files / diff pane (back to the failing step)"),
+        Binding("tab", "focus_next", "Next pane", show=False, tooltip="move between panes"),
+        Binding("shift+tab", "focus_previous", "Previous pane", show=False,
+                tooltip="move between panes"),
         # short labels and no t (tab reaches the terminal too; ? lists it): the footer keeps
         # q Quit on an 80-column terminal
-        Binding("t", "focus_terminal", "Terminal", show=False),
-        Binding("z", "zoom", "Zoom", tooltip="Give the terminal the whole screen"),
-        Binding("question_mark,f1", "help", "Help", key_display="?"),
-        Binding("q", "close_view", "Quit", tooltip="Release everything and exit"),
-        Binding("ctrl+c,ctrl+q", "close_view", "Quit", show=False),
-        Binding("ctrl+p", "command_palette", "Commands", show=False),
+        Binding("t", "focus_terminal", "Terminal", show=False,
+                tooltip="back to the live terminal"),
+        Binding("z", "zoom", "Zoom", tooltip="zoom the terminal to the whole screen, and back"),
+        Binding("question_mark,f1", "help", "Help", key_display="?", tooltip="this help"),
+        Binding("q", "close_view", "Quit",
+                tooltip="close: release containers and the build, then exit"),
+        Binding("ctrl+c,ctrl+q", "close_view", "Quit", show=False,
+                tooltip="close: release containers and the build, then exit"),
+        Binding("ctrl+p", "command_palette", "Commands", show=False, tooltip="command palette"),
     ]
+
+    #: Where the build stands, as far as the keys are concerned: CONNECTING until the build
+    #: has ended, then its final phase, set by :meth:`_after_build` once the outcome is shown
+    #: (one change, one refresh of the footer's keys).
+    phase: reactive[Phase] = reactive(Phase.CONNECTING, bindings=True)
 
     def __init__(self, session: SessionFacade, *, title: str = "",
                  auto_open: AutoOpen | None = None, open_step: str | None = None,
@@ -111,15 +119,8 @@ class BxtuiApp(App[int], inherit_bindings=False):
         #: ``--diff``: show the failed step's changes when the build has failed.
         self.show_diff = show_diff
         self.build_title = title or session.opts.context
-        self.graph_view = GraphView(session.graph, id="graph")
-        self.log_view = LogView(id="logs")
-        self.failure_pane = FailurePane(id="failure")
-        self.files = FileBrowser(id="files")
-        self.diff_view = DiffView(id="diff")
-        self.terminal = TerminalPane(id="terminal")
-        #: The explore pane shown in place of the failing step ("files", "diff" or None).
-        self.explore: str | None = None
-        self.status = Static(id="status")
+        #: The one screen: the panes, and where they are (its reactives).
+        self.main = MainScreen(session.graph)
         self.shell: Shell | None = None
         self._link: ShellLink | None = None
         #: A final-state shell started in advance, and its output held until ``f``.
@@ -129,7 +130,6 @@ class BxtuiApp(App[int], inherit_bindings=False):
         self._speculate_timer: Timer | None = None
         self._follow_running = True
         self._shown: str | None = None
-        self._last_status = ""
         self._lost_shown = False
         #: Set when an unexpected exception ended the app (printed once by the runner).
         self.crash: BaseException | None = None
@@ -138,30 +138,46 @@ class BxtuiApp(App[int], inherit_bindings=False):
         #: SIGUSR1 saves a screenshot here (``BXTUI_SCREENSHOT_DIR``, for scripts/screenshots.sh).
         self.screenshot_dir = os.environ.get("BXTUI_SCREENSHOT_DIR")
         self._shots = 0
-        #: The objects alive at the first paint, kept out of the collector's full passes.
-        self.heap = StartupHeap()
 
     # -- layout ------------------------------------------------------------------------------
-    def compose(self) -> ComposeResult:
-        """The status line, the four panes, the footer."""
-        yield self.status
-        with Horizontal(id="main"):
-            with Vertical(id="left"):
-                yield self.graph_view
-                yield self.log_view
-            with Vertical(id="right"):  # files and diff are mounted when first opened
-                yield self.failure_pane
-                yield self.terminal
-        yield Footer(show_command_palette=False)
+    @property
+    def status(self) -> StatusLine:
+        """The status line."""
+        return self.main.status
 
-    def on_mount(self) -> None:
-        """Start the build and the frame timer."""
-        self.graph_view.border_title = "Build graph"
-        self.log_view.border_title = "Logs"
-        self.failure_pane.border_title = "Failing step"
-        self.files.border_title = "Files"
-        self.diff_view.border_title = "Diff: what the failed step changed"
-        self.terminal.border_title = "Terminal"
+    @property
+    def graph_view(self) -> GraphView:
+        """The build graph pane."""
+        return self.main.graph_view
+
+    @property
+    def log_view(self) -> LogView:
+        """The logs pane."""
+        return self.main.log_view
+
+    @property
+    def failure_pane(self) -> FailurePane:
+        """The failing step (or the result) pane."""
+        return self.main.failure_pane
+
+    @property
+    def terminal(self) -> TerminalPane:
+        """The terminal pane."""
+        return self.main.terminal
+
+    @property
+    def building(self) -> bool:
+        """Whether the build is still running (nothing can be opened yet)."""
+        return self.phase in RUNNING
+
+    def get_default_screen(self) -> Screen[Any]:
+        """The one screen, with the panes."""
+        return self.main
+
+    def on_main_screen_ready(self) -> None:
+        """The panes are mounted: start the build and the frame timer."""
+        for name in ("narrow", "current", "middle"):
+            self.watch(self.main, name, lambda _: self._update_status(force=True), init=False)
         self.failure_pane.show_running("Building…")
         self.terminal.hint = "f and i open a shell here once the build has finished"
         self.session.start()
@@ -172,13 +188,11 @@ class BxtuiApp(App[int], inherit_bindings=False):
             asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, self._save_shot)
         self.set_interval(FRAME_SECONDS, self._frame)
         self._watch_build()
-        self.graph_view.focus()
-        self._relayout()
         self.call_after_refresh(self._painted)
 
     def _painted(self) -> None:
         """The first paint is done: freeze what it holds; the frame figures note when."""
-        self.heap.freeze()
+        HEAP.freeze("first paint")
         if self.frame_stats is not None:
             self.frame_stats.mark("painted")
 
@@ -188,55 +202,21 @@ class BxtuiApp(App[int], inherit_bindings=False):
             self.frame_stats.key(event.key)
         await super().on_event(event)
 
-    def on_resize(self) -> None:
-        """Switch between side-by-side panes and one pane at a time (small terminals)."""
-        self._relayout()
-
-    def _relayout(self) -> None:
-        narrow = self.size.width < NARROW_WIDTH or self.size.height < NARROW_HEIGHT
-        self.screen.set_class(narrow, "-narrow")
-        self._mark_current()
-
     def _panes(self) -> list[Widget]:
-        middle: Widget = {"files": self.files, "diff": self.diff_view}.get(
-            self.explore or "", self.failure_pane)
-        return [self.graph_view, self.log_view, middle, self.terminal]
+        """The panes in Tab order (the middle one is what the switcher shows)."""
+        return [self.main.pane(slot) for slot in Slot]
 
     def _current_pane(self) -> Widget:
-        focused = self.focused
-        for pane in self._panes():
-            if focused is not None and (focused is pane or pane in focused.ancestors):
-                return pane
-        return self.graph_view
-
-    def _mark_current(self, current: Widget | None = None) -> None:
-        """Mark the pane (and its column) a small terminal shows: the focused one by default."""
-        current = current or self._current_pane()
-        for pane in (self.graph_view, self.log_view, self.failure_pane, self.files,
-                     self.diff_view, self.terminal):  # all: a closed one must lose the class
-            pane.set_class(pane is current, "-current")
-            if pane.parent is not None:
-                pane.parent.set_class(current in pane.parent.children, "-holds-current")
-        self._update_status(force=True)
+        """The pane that has the focus (the graph when none has)."""
+        return self.main.pane(self.main.slot_of(self.focused) or Slot.GRAPH)
 
     def action_focus_next(self) -> None:
         """Tab: the next pane (also the hidden ones of a small terminal)."""
-        self._cycle(1)
+        self.main.cycle(1)
 
     def action_focus_previous(self) -> None:
         """Shift+Tab: the previous pane."""
-        self._cycle(-1)
-
-    def _cycle(self, step: int) -> None:
-        panes = self._panes()
-        target = panes[(panes.index(self._current_pane()) + step) % len(panes)]
-        self.screen.remove_class("-zoom")
-        self._mark_current(target)  # show it first: a hidden widget cannot take focus
-        self.call_after_refresh(target.focus)
-
-    def on_descendant_focus(self) -> None:
-        """Keep the shown pane (small terminals) and the status line in step with focus."""
-        self._mark_current()
+        self.main.cycle(-1)
 
     # -- the build ---------------------------------------------------------------------------
     def _frame(self) -> None:
@@ -263,6 +243,7 @@ class BxtuiApp(App[int], inherit_bindings=False):
     def _show_lost(self, why: str) -> None:
         """The builder went away: say so once; nothing can be opened any more."""
         self._lost_shown = True
+        self.refresh_bindings()  # f/i/s/b/d: nothing to open any more
         self.terminal.hint = f"Nothing to open: {why}"
         self.notify(f"{why}. q closes bxtui.", title="Builder gone", severity="error",
                     timeout=30)
@@ -278,14 +259,7 @@ class BxtuiApp(App[int], inherit_bindings=False):
         self.log_view.show_vertex(vertex)
 
     def _update_status(self, force: bool = False) -> None:
-        tabs = None
-        if self.screen.has_class("-narrow"):
-            current = self._current_pane()
-            tabs = [(TAB_NAMES[str(p.id)], p is current) for p in self._panes()]
-        text = status_line(self.session, self.build_title, tabs)
-        if force or text != self._last_status:
-            self._last_status = text
-            self.status.update(text, layout=False)  # one fixed-height line: no relayout
+        self.status.show(status_line(self.session, self.build_title, self.main.tabs()), force)
 
     @work(group="build")
     async def _watch_build(self) -> None:
@@ -293,12 +267,29 @@ class BxtuiApp(App[int], inherit_bindings=False):
         self._frame()
         if self.frame_stats is not None:
             self.frame_stats.mark("finished")
+        self._after_build(outcome)
+
+    def _after_build(self, outcome: Outcome) -> None:
+        """The build has ended: show the outcome, enable the keys, open what was asked for."""
         if isinstance(outcome, Unreachable):
             self.exit(self.session.exit_status)
             return
+        self.phase = outcome.phase
         self._follow_running = False
-        info = outcome.failure if isinstance(outcome, Failed | BuilderLost) else None
-        if info is not None:
+        self._show_outcome(outcome)
+        self._update_status(force=True)
+        if self.session.has_states:
+            # once the outcome is painted: the warm-up thread would compete for the GIL
+            self.call_after_refresh(self._get_ready)
+        if self.frame_stats is not None:
+            stats = self.frame_stats
+            self.call_after_refresh(lambda: stats.mark("shown"))
+        self._open_asked(outcome)
+
+    def _show_outcome(self, outcome: Outcome) -> None:
+        """The failure (its step selected, its logs shown) or the result, and what f/i do."""
+        if isinstance(outcome, Failed | BuilderLost):
+            info = outcome.failure
             self.failure_pane.show_failure(info)
             if info.vertex and info.vertex in self.session.graph:
                 self.graph_view.set_failed(info.vertex)
@@ -310,7 +301,7 @@ class BxtuiApp(App[int], inherit_bindings=False):
                 self.terminal.hint = "f: toolbox shell with /dest and /src · b: their files"
             else:
                 self.terminal.hint = "f: shell in the final state · i: in the initial state"
-            if self.screen.has_class("-narrow") and self.focused is self.graph_view:
+            if self.main.narrow and self.focused in (None, self.graph_view):
                 self.failure_pane.focus()  # one pane at a time: the failure first
         elif isinstance(outcome, Succeeded):
             self.failure_pane.border_title = "Result"
@@ -320,13 +311,10 @@ class BxtuiApp(App[int], inherit_bindings=False):
                 last = self.session.graph.vertex_for_step(len(self.session.graph.steps))
                 if last is not None:
                     self.graph_view.select(last.digest)
-        self._update_status(force=True)
-        if self.session.has_states:
-            # once the outcome is painted: the warm-up thread would compete for the GIL
-            self.call_after_refresh(self._get_ready)
-        if self.frame_stats is not None:
-            stats = self.frame_stats
-            self.call_after_refresh(lambda: stats.mark("shown"))
+
+    def _open_asked(self, outcome: Outcome) -> None:
+        """What the command line asked to open at the end: --diff, --step, --invoke."""
+        info = outcome.failure if isinstance(outcome, Failed | BuilderLost) else None
         if self.show_diff and info is not None:
             self.action_diff()
         if self.open_step is not None:
@@ -361,8 +349,7 @@ class BxtuiApp(App[int], inherit_bindings=False):
             self._speculate_timer.stop()
             self._speculate_timer = None
         digest = message.digest
-        if self.auto_open is not None or not self.session.finished or \
-                self._step_reserve.key == digest:
+        if self.auto_open is not None or self.building or self._step_reserve.key == digest:
             return
         self._speculate_timer = self.set_timer(SPECULATE_S, lambda: self._speculate(digest))
 
@@ -466,7 +453,7 @@ class BxtuiApp(App[int], inherit_bindings=False):
 
         shell.proc.on_fallback(toolbox_notice)  # now, if it took over before it was shown
         link.connect(shell)
-        self.screen.add_class("-shell")
+        self.main.shell_opened = True
         await shell.wait()
         message = shell.exit_message()
         self.terminal.process_exited(message)
@@ -500,8 +487,7 @@ class BxtuiApp(App[int], inherit_bindings=False):
         if step is None:
             self._shell(StateKind.FINAL)
             return
-        reason = self.session.step_unavailable(step) if self.session.finished else \
-            "the build is still running: wait for it to finish"
+        reason = self.session.step_unavailable(step)
         if reason:
             self.notify(reason, title="Nothing to open", severity="warning", timeout=6)
             return
@@ -521,25 +507,13 @@ class BxtuiApp(App[int], inherit_bindings=False):
         else:
             self.action_step_shell()
 
-    def _show_explore(self, which: str | None) -> None:
-        self.explore = which
-        self.screen.set_class(which == "files", "-files")
-        self.screen.set_class(which == "diff", "-diff")
-        target = {"files": self.files, "diff": self.diff_view}.get(which or "")
-        if target is not None and target.parent is None:
-            # mounted on first use: the first paint styles and lays out fewer widgets
-            self.query_one("#right", Vertical).mount(target, before=self.terminal)
-        self.screen.remove_class("-zoom")
-        self._mark_current(target)
-        if target is not None:
-            self.call_after_refresh(target.focus)
+    def _show_middle(self, middle: Middle) -> None:
+        """Show the failing step, the file browser or the diff above the terminal."""
+        self.main.show_middle(middle)
+        self.refresh_bindings()  # escape closes it
 
     def action_browse(self) -> None:
         """``b``: the file browser over the selected step's state and the failure's states."""
-        if not self.session.finished:
-            self.notify("the build is still running: wait for it to finish",
-                        severity="warning", timeout=5)
-            return
         self._load_browser(self._selected_step())
 
     @work(exclusive=True, group="browse")
@@ -549,33 +523,53 @@ class BxtuiApp(App[int], inherit_bindings=False):
         except OpenError as exc:
             self.notify(str(exc), title="Nothing to browse", severity="warning", timeout=8)
             return
-        self.files.show(states)
-        self._show_explore("files")
+        self.main.files.show(states)
+        self._show_middle(Middle.FILES)
 
     def action_diff(self) -> None:
         """``d``: what the failed step changed, initial vs final state."""
-        if not self.session.finished:
-            self.notify("the build is still running: wait for it to finish",
-                        severity="warning", timeout=5)
-            return
         try:
             source = self.session.diff_source()
         except OpenError as exc:
             self.notify(str(exc), title="No diff", severity="warning", timeout=8)
             return
-        if self.diff_view.diffs is None or self.explore != "diff":
-            self.diff_view.show(source)
-        self._show_explore("diff")
+        if self.main.diff_view.diffs is None or self.main.middle is not Middle.DIFF:
+            self.main.diff_view.show(source)
+        self._show_middle(Middle.DIFF)
 
     def action_close_explore(self) -> None:
         """``escape``: close the files / diff pane (the failing step shows again)."""
-        self._show_explore(None)
+        self._show_middle(Middle.FAILURE)
         self.graph_view.focus()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """``escape`` is the app's only while a files / diff pane is open."""
+        """Which keys work now: the footer shows f/i/s/b/d dimmed while they cannot.
+
+        ``escape`` is the app's only while a files / diff pane is open. The keys that open a
+        state are disabled (None) while the build runs or when there is nothing to open, and
+        hidden (False) where they never apply (``i`` and ``d`` after a success).
+        """
         if action == "close_explore":
-            return self.explore is not None
+            return self.main.middle is not Middle.FAILURE
+        if action not in OPENING:
+            return True
+        if self.building:
+            return None
+        if self.phase is Phase.SUCCEEDED and (action == "diff" or parameters == ("initial",)):
+            return False
+        return True if self._can_open(action) else None
+
+    def _can_open(self, action: str) -> bool:
+        """Whether the finished build has a state for ``action`` (the session decides)."""
+        session = self.session
+        if session.lost or not session.has_states:
+            return False
+        outcome = session.outcome
+        failure = outcome.failure if isinstance(outcome, Failed | BuilderLost) else None
+        if action == "shell" and failure is not None:
+            return failure.can_open
+        if action == "diff":
+            return failure is not None and not failure.file_op
         return True
 
     def on_terminal_pane_release_focus(self) -> None:
@@ -588,44 +582,43 @@ class BxtuiApp(App[int], inherit_bindings=False):
 
     def action_zoom(self) -> None:
         """Give the terminal the whole screen, or take it back."""
-        self.screen.toggle_class("-zoom")
-        if self.screen.has_class("-zoom"):
-            self.terminal.focus()
+        self.main.toggle_zoom()
 
     # -- help, palette, closing --------------------------------------------------------------
-    def key_list(self) -> list[tuple[str, str]]:
-        """Every key the user can press, for the help screen (the panes' own last)."""
-        keys = [
-            ("f", "shell in the failed step's final state (or the successful result)"),
-            ("i", "shell in the failed step's initial state (before it ran)"),
-            ("s", "shell in the state the step selected in the graph produced"),
-            ("b", "browse files: the selected step, the failed step's states, the result"),
-            ("d", "diff: what the failed step changed (initial vs final)"),
-            ("t", "back to the live terminal"),
-            ("z", "zoom the terminal to the whole screen, and back"),
-            ("? / f1", "this help"),
-            ("ctrl+p", "command palette"),
-            ("q / ctrl+c / ctrl+q", "close: release containers and the build, then exit"),
+    @classmethod
+    def key_sections(cls) -> list[KeySection]:
+        """Every key the user can press, from the bindings, for the help screen."""
+        return [
+            KeySection("Everywhere", key_rows(cls.BINDINGS)),
+            KeySection("Build graph", key_rows(GraphView.BINDINGS)),
+            KeySection("Logs", key_rows(LogView.BINDINGS)),
+            KeySection("Files (b)", key_rows(FileBrowser.BINDINGS, FileBrowser.OTHER_KEYS)),
+            KeySection("Diff (d)", key_rows(DiffView.BINDINGS)),
+            KeySection("Terminal", key_rows(TerminalPane.BINDINGS, TerminalPane.OTHER_KEYS)),
         ]
-        return keys + PANE_KEYS + [(k, f"files: {d}") for k, d in FileBrowser.KEYS] + \
-            [(k, f"diff: {d}") for k, d in DiffView.KEYS]
 
     def action_help(self) -> None:
         """Show the keys."""
-        self.push_screen(HelpScreen(self.key_list()))
+        self.push_screen(HelpScreen(self.key_sections(), chord=CHORD.key_display or CHORD.key))
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
-        """The palette: the debugger's actions first, then Textual's own."""
-        yield SystemCommand("Shell in the final state", "Open a shell where the failed step "
-                            "ended (or in the result)", lambda: self._shell(StateKind.FINAL))
-        yield SystemCommand("Shell in the initial state", "Open a shell where the failed step "
-                            "started", lambda: self._shell(StateKind.INITIAL))
-        yield SystemCommand("Shell in the selected step", "Open a shell in the state the "
-                            "selected step produced", self.action_step_shell)
-        yield SystemCommand("Browse files", "Files of the selected step, the failed step's "
-                            "states or the result", self.action_browse)
-        yield SystemCommand("Diff of the failed step", "What the failed step changed",
-                            self.action_diff)
+        """The palette: the debugger's actions that work now first, then Textual's own."""
+        opening = [
+            (SystemCommand("Shell in the final state", "Open a shell where the failed step "
+                           "ended (or in the result)", lambda: self.action_shell("final")),
+             "shell", ("final",)),
+            (SystemCommand("Shell in the initial state", "Open a shell where the failed step "
+                           "started", lambda: self.action_shell("initial")),
+             "shell", ("initial",)),
+            (SystemCommand("Shell in the selected step", "Open a shell in the state the "
+                           "selected step produced", self.action_step_shell), "step_shell", ()),
+            (SystemCommand("Browse files", "Files of the selected step, the failed step's "
+                           "states or the result", self.action_browse), "browse", ()),
+            (SystemCommand("Diff of the failed step", "What the failed step changed",
+                           self.action_diff), "diff", ()),
+        ]
+        yield from (command for command, action, params in opening
+                    if self.check_action(action, params))
         yield SystemCommand("Zoom the terminal", "Toggle the terminal over the whole screen",
                             self.action_zoom)
         yield SystemCommand("Keys", "Show every key", self.action_help)
@@ -633,8 +626,8 @@ class BxtuiApp(App[int], inherit_bindings=False):
         yield from super().get_system_commands(screen)
 
     def on_unmount(self) -> None:
-        """Thaw the start-up heap; write the benchmark figures, when asked for."""
-        self.heap.thaw()
+        """Thaw the heap (all that was frozen); write the benchmark figures, when asked for."""
+        HEAP.thaw()
         if self.frame_stats is not None:
             self.frame_stats.save()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.markup import escape
+from textual.widgets import Static
 
 from tui.debug.engine.facade import SessionFacade
 from tui.debug.model.graph import VertexState
@@ -41,3 +42,17 @@ def status_line(session: SessionFacade, title: str,
         names = "  ".join(f"[reverse]{escape(n)}[/]" if cur else escape(n) for n, cur in tabs)
         line = f"{line}   [dim]tab:[/dim] {names}"
     return line
+
+
+class StatusLine(Static):
+    """The status line widget: repaints only when its text changes."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._text = ""
+
+    def show(self, text: str, force: bool = False) -> None:
+        """Show ``text`` (markup) unless it is already shown; one line: no relayout."""
+        if force or text != self._text:
+            self._text = text
+            self.update(text, layout=False)

@@ -1,8 +1,15 @@
-"""The help screen: every key, and how the terminal pane's chord works."""
+"""The help screen: every key, built from the bindings, and how the terminal pane's chord works.
+
+The keys come from one place: the ``BINDINGS`` of the app and of each pane (a binding's
+``tooltip`` is its help text, else its description). :func:`key_rows` turns a list of bindings
+into rows, one per help text, with every key that does it; keys that are not bindings (a
+mouse gesture, keys a pane reads itself) are passed beside them.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import ClassVar
 
 from rich.cells import cell_len
@@ -13,12 +20,53 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-__all__ = ["DEFAULT_CHORD", "HelpScreen", "chord_text"]
+__all__ = ["HelpScreen", "KeySection", "chord_text", "key_label", "key_rows"]
 
-DEFAULT_CHORD = "ctrl+]"
+#: How Textual's key names read in the help (others are shown as they are).
+_KEY_NAMES = {
+    "up": "↑", "down": "↓", "left": "←", "right": "→", "pageup": "pgup", "pagedown": "pgdn",
+    "escape": "esc", "question_mark": "?", "slash": "/", "left_square_bracket": "[",
+    "right_square_bracket": "]", "ctrl+right_square_bracket": "ctrl+]",
+}
 
 
-def chord_text(chord: str = DEFAULT_CHORD) -> str:
+def key_label(key: str) -> str:
+    """One key as the help shows it (``pageup`` -> ``pgup``)."""
+    return _KEY_NAMES.get(key, key)
+
+
+def _as_binding(binding: BindingType) -> Binding:
+    return binding if isinstance(binding, Binding) else Binding(*binding)
+
+
+def key_rows(bindings: Iterable[BindingType],
+             other: Iterable[tuple[str, str]] = ()) -> list[tuple[str, str]]:
+    """Rows of (keys, what they do): bindings with the same help text share one row.
+
+    A binding's help text is its ``tooltip``, else its description; a single key's
+    ``key_display`` is used as is. ``other`` rows (keys that are not bindings) come last.
+    """
+    groups: dict[str, list[str]] = {}
+    for binding in map(_as_binding, bindings):
+        keys = [k.strip() for k in binding.key.split(",")]
+        labels = [binding.key_display] if binding.key_display and len(keys) == 1 \
+            else [key_label(k) for k in keys]
+        shown = groups.setdefault(binding.tooltip or binding.description, [])
+        shown.extend(label for label in labels if label not in shown)
+    rows = [(" / ".join(labels) if len(labels) <= 3 else " ".join(labels), text)
+            for text, labels in groups.items()]
+    return rows + list(other)
+
+
+@dataclass(frozen=True)
+class KeySection:
+    """A titled group of help rows (the app's keys, one pane's keys)."""
+
+    title: str
+    rows: Sequence[tuple[str, str]]
+
+
+def chord_text(chord: str) -> str:
     """What the terminal pane does with keys, and how to get out of it."""
     return (
         f"While the terminal has focus every key goes to the process running in it, "
@@ -39,29 +87,27 @@ class HelpScreen(ModalScreen[None]):
         min-width: 40;
         height: auto;
         max-height: 90%;
-        padding: 1 2;
+        padding: 0 2;
         border: round $accent;
+        border-title-style: bold;
+        border-subtitle-color: $text-muted;
         background: $surface;
-    }
-    HelpScreen .help--title {
-        text-style: bold;
-        width: auto;
-        margin-bottom: 1;
     }
     HelpScreen .help--keys {
         width: auto;
+    }
+    HelpScreen .help--section {
+        width: auto;
+        margin-top: 1;
+        &:first-child { margin-top: 0; }
+        text-style: bold;
+        color: $text-muted;
     }
     HelpScreen .help--chord {
         width: auto;
         max-width: 76;
         margin-top: 1;
         color: $text-muted;
-    }
-    HelpScreen .help--close {
-        width: auto;
-        margin-top: 1;
-        color: $text-muted;
-        text-style: italic;
     }
     """
 
@@ -71,30 +117,34 @@ class HelpScreen(ModalScreen[None]):
 
     def __init__(
         self,
-        keys: Sequence[tuple[str, str]],
+        sections: Sequence[KeySection],
         *,
+        chord: str,
         title: str = "Keys",
-        chord: str = DEFAULT_CHORD,
         name: str | None = None,
         id: str | None = None,
         classes: str | None = None,
     ) -> None:
         super().__init__(name=name, id=id, classes=classes)
-        self.keys = list(keys)
+        self.sections = list(sections)
         self.help_title = title
         self.chord = chord
 
     def compose(self) -> ComposeResult:
-        """The dialog: title, key table, the terminal chord, how to close."""
-        width = max((cell_len(k) for k, _ in self.keys), default=0) + 2
-        rows = [Content.assemble((key + " " * (width - cell_len(key)), "bold $accent"), desc)
-                for key, desc in self.keys]
-        with VerticalScroll(id="help-dialog"):
-            yield Static(self.help_title, classes="help--title", markup=False)
-            yield Static(Content("\n").join(rows), classes="help--keys")
+        """The dialog: a key table per section, the terminal chord; title and how to close."""
+        width = max((cell_len(k) for section in self.sections for k, _ in section.rows),
+                    default=0) + 2
+        dialog = VerticalScroll(id="help-dialog")
+        dialog.border_title = self.help_title
+        dialog.border_subtitle = "escape, q, ? or f1 closes this help"
+        with dialog:
+            for section in self.sections:
+                if section.title:
+                    yield Static(section.title, classes="help--section", markup=False)
+                rows = [Content.assemble((key + " " * (width - cell_len(key)), "bold $accent"),
+                                         desc) for key, desc in section.rows]
+                yield Static(Content("\n").join(rows), classes="help--keys")
             yield Static(chord_text(self.chord), classes="help--chord", markup=False)
-            yield Static("escape, q, ? or f1 closes this help", classes="help--close",
-                         markup=False)
 
     def action_close(self) -> None:
         """Close the help."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import textwrap
 import time
 from dataclasses import dataclass
@@ -20,14 +19,19 @@ from textual.reactive import reactive
 from textual.strip import Strip
 from textual.widget import Widget
 
+from tui.ui.heap import settle
 from tui.ui.term import Emulator, Feeder, create_emulator
 from tui.ui.term.base import Cursor
 from tui.ui.term.keys import encode_key, encode_paste
 
-__all__ = ["CHORD_KEY", "PaneStats", "PtyLink", "TerminalPane"]
+__all__ = ["CHORD", "CHORD_KEY", "PaneStats", "PtyLink", "TerminalPane"]
 
-CHORD_KEY = "ctrl+right_square_bracket"
-"""Textual's name for ctrl+] (byte 0x1d): the one key the pane keeps for itself."""
+CHORD = Binding("ctrl+right_square_bracket", "release_focus", "Back to panes",
+                key_display="ctrl+]", priority=True,
+                tooltip="back to the panes (the process keeps running)")
+"""ctrl+] (byte 0x1d): the one key the pane keeps for itself; its name, display and help."""
+CHORD_KEY = CHORD.key
+"""Textual's name for the chord's key."""
 DEFAULT_HINT = "Press f to open a shell in the failed step, i for its initial state"
 FRAME_INTERVAL = 1 / 60
 """Shortest time between two frames (60 Hz)."""
@@ -60,8 +64,8 @@ _INTERRUPT = {b"\x03", b"\x1c", b"\x1a"}
 """ctrl+c, ctrl+\\, ctrl+z: like the terminal's own signal keys, they drop held-back input."""
 _PASTE_START, _PASTE_END = b"\x1b[200~", b"\x1b[201~"
 _SCROLL_KEYS = {"shift+pageup": -1, "shift+pagedown": 1}
+"""Keys the pane reads itself (not bindings: every other key goes to the process)."""
 _REVERSE, _UNREVERSE = Style(reverse=True), Style(reverse=False)
-_gc_frozen = False
 
 
 class PtyLink(Protocol):
@@ -117,10 +121,10 @@ class TerminalPane(Widget, can_focus=True):
     }
     """
     COMPONENT_CLASSES: ClassVar[set[str]] = {"terminal-pane--hint"}
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding(CHORD_KEY, "release_focus", "Back to panes", key_display="ctrl+]",
-                priority=True),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = [CHORD]
+    #: Keys that are not bindings, for the app's help screen.
+    OTHER_KEYS: ClassVar[list[tuple[str, str]]] = [
+        ("shift+pgup / shift+pgdn", "scroll back")]
 
     hint: reactive[str] = reactive(DEFAULT_HINT)
     """Text shown while nothing is attached."""
@@ -190,14 +194,11 @@ class TerminalPane(Widget, can_focus=True):
 
     def attach(self, link: PtyLink, title: str) -> None:
         """Show a new process (fresh emulator); its size is sent to ``link`` right away."""
-        global _gc_frozen
         self._stop_feeder()
         rows, cols = self.pty_size
         fg, bg = self.styles.color.rgb, self.styles.background.rgb
         emulator = create_emulator(cols, rows, fg=fg, bg=bg)
-        if not _gc_frozen:  # after the heavy imports: fewer long GC pauses while drawing
-            gc.freeze()
-            _gc_frozen = True
+        settle("terminal")  # after the heavy imports: fewer long GC pauses while drawing
         loop = asyncio.get_running_loop()
 
         def wake(feeder: Feeder) -> None:
@@ -379,7 +380,7 @@ class TerminalPane(Widget, can_focus=True):
 
     def _update_border(self) -> None:
         if self._live:
-            self.border_title = f"{self._title}  ·  ctrl+] back to panes"
+            self.border_title = f"{self._title}  ·  {CHORD.key_display} back to panes"
         else:
             self.border_title = self._title or None
         notes = []

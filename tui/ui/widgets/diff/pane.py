@@ -159,6 +159,12 @@ class _FileKeys:
         self.view.scroll_to(x=self.view.scroll_x + 4, animate=False, immediate=True)
 
 
+#: Help texts shared by several key bindings (the help screen groups keys by text).
+_MOVE = "move in the tree / scroll a file's diff"
+_JUMP = "a page up / down, the first / last line"
+_FOLD = "collapse (or go to the parent) / expand"
+
+
 class DiffView(Widget, can_focus=True):
     """What the failed step changed: a summary per mount, the tree of changes, file diffs.
 
@@ -180,26 +186,19 @@ class DiffView(Widget, can_focus=True):
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("up,k", "cursor_up", "Up", show=False),
-        Binding("down,j", "cursor_down", "Down", show=False),
-        Binding("pageup", "page_prev", "Page up", show=False),
-        Binding("pagedown", "page_next", "Page down", show=False),
-        Binding("home,g", "first", "First", show=False),
-        Binding("end,G", "last", "Last", show=False),
-        Binding("enter", "activate", "Open", show=False),
-        Binding("space", "space", "Toggle", show=False),
-        Binding("left,h", "left", "Collapse", show=False),
-        Binding("right,l", "right", "Expand", show=False),
-        Binding("escape,backspace", "back", "Back", show=False),
-    ]
-
-    #: Keys for the help screen.
-    KEYS: ClassVar[list[tuple[str, str]]] = [
-        ("↑ ↓ pgup pgdn home end", "diff: move in the tree / scroll a file's diff"),
-        ("enter", "diff: open a file's unified diff, or fold a directory"),
-        ("space", "diff: fold or unfold a directory"),
-        ("← / →", "diff: collapse (or go to the parent) / expand"),
-        ("esc / backspace", "diff: back from a file to the tree"),
+        Binding("up,k", "cursor_up", "Up", show=False, tooltip=_MOVE),
+        Binding("down,j", "cursor_down", "Down", show=False, tooltip=_MOVE),
+        Binding("pageup", "page_prev", "Page up", show=False, tooltip=_JUMP),
+        Binding("pagedown", "page_next", "Page down", show=False, tooltip=_JUMP),
+        Binding("home,g", "first", "First", show=False, tooltip=_JUMP),
+        Binding("end,G", "last", "Last", show=False, tooltip=_JUMP),
+        Binding("enter", "activate", "Open", show=False,
+                tooltip="open a file's unified diff, or fold a directory"),
+        Binding("space", "space", "Toggle", show=False, tooltip="fold or unfold a directory"),
+        Binding("left,h", "left", "Collapse", show=False, tooltip=_FOLD),
+        Binding("right,l", "right", "Expand", show=False, tooltip=_FOLD),
+        Binding("escape,backspace", "back", "Back", show=False,
+                tooltip="back from a file to the tree"),
     ]
 
     def __init__(self, *, name: str | None = None, id: str | None = None,

@@ -7,7 +7,6 @@ when the row is drawn. Also the rows of a hex dump of a binary file.
 
 from __future__ import annotations
 
-import gc
 from array import array
 from bisect import bisect_right
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from rich.segment import Segment
 from rich.style import Style
 from rich.syntax import Syntax
 
+from tui.ui.heap import settle
 from tui.ui.widgets.textclean import clean_controls
 
 __all__ = [
@@ -109,15 +109,9 @@ def _style_id(token_type: Any) -> int:
     return got
 
 
-_lexers_frozen = False
-
-
 def freeze_once_after_lexers() -> None:
     """Freeze the heap once pygments has loaded its lexers (~40,000 objects for good)."""
-    global _lexers_frozen
-    if not _lexers_frozen:
-        _lexers_frozen = True
-        gc.freeze()
+    settle("lexers")
 
 
 def guess_lexer(path: str, sample: str) -> str:

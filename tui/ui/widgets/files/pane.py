@@ -11,8 +11,8 @@ optional note line, then the listing (:mod:`~tui.ui.widgets.files.listing`) and 
 columns wide; narrower, the preview replaces the listing while it is open.
 
 Once a snapshot is indexed, and once pygments has loaded its lexers, the heap is frozen
-(``gc.freeze``, as the terminal pane does): those objects stay for the session, and every full
-GC pass over them would otherwise stall a frame for 50-100 ms while scrolling.
+(:func:`tui.ui.heap.settle`, as the terminal pane does): those objects stay for the session,
+and every full GC pass over them would otherwise stall a frame for 50-100 ms while scrolling.
 
 The widget itself takes the focus; its children do not. Keys act on the listing or, once a
 file is open, on the preview (escape goes back).
@@ -21,7 +21,6 @@ file is open, on the preview (escape goes back).
 from __future__ import annotations
 
 import asyncio
-import gc
 from collections import OrderedDict
 from collections.abc import Sequence
 from enum import StrEnum
@@ -38,6 +37,7 @@ from textual.widgets import Static
 
 from tui.debug.model.fsmodel import Entry, StateFiles
 from tui.debug.model.textfmt import format_bytes
+from tui.ui.heap import settle
 from tui.ui.widgets.files.listing import NOT_SENT, FileListing
 from tui.ui.widgets.files.model import Tree, clean_name, index_snapshot
 from tui.ui.widgets.files.pages import PAGE
@@ -54,6 +54,13 @@ WIDE = 100
 
 _CRUMB = "\u203a"  # between breadcrumbs
 _STATES_KEPT = 8
+
+
+#: Help texts shared by several key bindings (the help screen groups keys by text).
+_MOVE = "move the cursor / scroll the preview"
+_OPEN = "enter a directory, preview a file"
+_PARENT = "parent directory"
+_STATE = "previous / next state"
 
 
 class FilesFocus(StrEnum):
@@ -158,30 +165,26 @@ class _PreviewKeys:
 class FileBrowser(Widget, can_focus=True):
     """Browse the files of build states: a listing and a preview (see the module docstring)."""
 
-    #: Keys, for the app's help screen.
-    KEYS: ClassVar[list[tuple[str, str]]] = [
-        ("↑ ↓ pgup pgdn home end", "files: move the cursor / scroll the preview"),
-        ("enter / →", "files: enter a directory, preview a file"),
-        ("← / backspace", "files: parent directory"),
-        ("escape", "files: from the preview back to the listing"),
-        ("[  ]", "files: previous / next state"),
-        ("double click", "files: open"),
-    ]
+    #: Keys that are not bindings, for the app's help screen (the bindings speak for
+    #: themselves there: their tooltips are the help text).
+    OTHER_KEYS: ClassVar[list[tuple[str, str]]] = [("double click", "open")]
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("up", "move(-1)", "Up", show=False),
-        Binding("down", "move(1)", "Down", show=False),
-        Binding("pageup", "page(-1)", "Page up", show=False),
-        Binding("pagedown", "page(1)", "Page down", show=False),
-        Binding("home", "first", "Top", show=False),
-        Binding("end", "last", "End", show=False),
-        Binding("enter", "open", "Open", show=False),
-        Binding("right", "right", "Open", show=False),
-        Binding("left", "left", "Up", show=False),
-        Binding("backspace", "back", "Back", show=False),
-        Binding("escape", "close_preview", "Back", show=False),
-        Binding("left_square_bracket", "switch(-1)", "Previous state", key_display="["),
-        Binding("right_square_bracket", "switch(1)", "Next state", key_display="]"),
+        Binding("up", "move(-1)", "Up", show=False, tooltip=_MOVE),
+        Binding("down", "move(1)", "Down", show=False, tooltip=_MOVE),
+        Binding("pageup", "page(-1)", "Page up", show=False, tooltip=_MOVE),
+        Binding("pagedown", "page(1)", "Page down", show=False, tooltip=_MOVE),
+        Binding("home", "first", "Top", show=False, tooltip=_MOVE),
+        Binding("end", "last", "End", show=False, tooltip=_MOVE),
+        Binding("enter", "open", "Open", show=False, tooltip=_OPEN),
+        Binding("right", "right", "Open", show=False, tooltip=_OPEN),
+        Binding("left", "left", "Up", show=False, tooltip=_PARENT),
+        Binding("backspace", "back", "Back", show=False, tooltip=_PARENT),
+        Binding("escape", "close_preview", "Back", show=False,
+                tooltip="from the preview back to the listing"),
+        Binding("left_square_bracket", "switch(-1)", "Previous state", key_display="[",
+                tooltip=_STATE),
+        Binding("right_square_bracket", "switch(1)", "Next state", key_display="]", tooltip=_STATE),
     ]
 
     DEFAULT_CSS = """
@@ -331,7 +334,7 @@ class FileBrowser(Widget, can_focus=True):
         except Exception as exc:
             self._errors[key] = one_line(exc)
         else:
-            gc.freeze()  # see the module docstring
+            settle()  # see the module docstring
             self._trees[key] = (state, tree)
             while len(self._trees) > _STATES_KEPT:
                 old, _ = self._trees.popitem(last=False)

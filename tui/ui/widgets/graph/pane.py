@@ -41,6 +41,12 @@ _MARK_WIDTH = 5  # "↑in  " / "↓out "
 _MUTED = frozenset({VertexState.QUEUED, VertexState.CANCELED})
 
 
+#: Help texts shared by several key bindings (the help screen groups keys by text).
+_MOVE = "move the cursor"
+_JUMP = "a page up / down, the first / last step"
+
+
+
 class GraphView(LineView, can_focus=True):
     """Build vertices grouped by stage; a cursor selects one.
 
@@ -102,13 +108,14 @@ class GraphView(LineView, can_focus=True):
     }
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("up,k", "cursor_up", "Up", show=False),
-        Binding("down,j", "cursor_down", "Down", show=False),
-        Binding("pageup", "page_up", "Page up", show=False),
-        Binding("pagedown", "page_down", "Page down", show=False),
-        Binding("home,g", "first", "First", show=False),
-        Binding("end,G", "last", "Last", show=False),
-        Binding("enter", "select_cursor", "Select", show=False),
+        Binding("up,k", "cursor_up", "Up", show=False, tooltip=_MOVE),
+        Binding("down,j", "cursor_down", "Down", show=False, tooltip=_MOVE),
+        Binding("pageup", "page_up", "Page up", show=False, tooltip=_JUMP),
+        Binding("pagedown", "page_down", "Page down", show=False, tooltip=_JUMP),
+        Binding("home,g", "first", "First", show=False, tooltip=_JUMP),
+        Binding("end,G", "last", "Last", show=False, tooltip=_JUMP),
+        Binding("enter", "select_cursor", "Select", show=False,
+                tooltip="show the selected step's logs"),
     ]
 
     #: Refresh rate of running rows' elapsed times.

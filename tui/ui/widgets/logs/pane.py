@@ -88,24 +88,32 @@ class _Saved:
         self.scroll_y = scroll_y
 
 
+#: Help texts shared by several key bindings (the help screen groups keys by text).
+_SCROLL = "scroll a line"
+_PAGE = "scroll a page"
+_SIDEWAYS = "scroll sideways"
+_MATCH = "next / previous match"
+
+
+
 class LogView(LineView, can_focus=True):
     """Log output of one vertex (see the module docstring)."""
 
     COMPONENT_PREFIX = "logview--"
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("up,k", "line(-1)", "Up", show=False),
-        Binding("down,j", "line(1)", "Down", show=False),
-        Binding("pageup,ctrl+b", "page(-1)", "Page up", show=False),
-        Binding("pagedown,ctrl+f,space", "page(1)", "Page down", show=False),
-        Binding("home,g", "top", "Top", show=False),
-        Binding("end,G", "bottom", "End/follow", show=False),
-        Binding("left,h", "column(-4)", "Left", show=False),
-        Binding("right,l", "column(4)", "Right", show=False),
-        Binding("slash", "search", "Search", key_display="/"),
-        Binding("n", "match(1)", "Next match", show=False),
-        Binding("N", "match(-1)", "Previous match", show=False),
-        Binding("escape", "clear_search", "Clear search", show=False),
+        Binding("up,k", "line(-1)", "Up", show=False, tooltip=_SCROLL),
+        Binding("down,j", "line(1)", "Down", show=False, tooltip=_SCROLL),
+        Binding("pageup,ctrl+b", "page(-1)", "Page up", show=False, tooltip=_PAGE),
+        Binding("pagedown,ctrl+f,space", "page(1)", "Page down", show=False, tooltip=_PAGE),
+        Binding("home,g", "top", "Top", show=False, tooltip="jump to the start"),
+        Binding("end,G", "bottom", "End/follow", show=False, tooltip="jump to the end and follow"),
+        Binding("left,h", "column(-4)", "Left", show=False, tooltip=_SIDEWAYS),
+        Binding("right,l", "column(4)", "Right", show=False, tooltip=_SIDEWAYS),
+        Binding("slash", "search", "Search", key_display="/", tooltip="search"),
+        Binding("n", "match(1)", "Next match", show=False, tooltip=_MATCH),
+        Binding("N", "match(-1)", "Previous match", show=False, tooltip=_MATCH),
+        Binding("escape", "clear_search", "Clear search", show=False, tooltip="clear the search"),
     ]
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
