@@ -21,13 +21,13 @@ from tui.debug.engine.launch import (
 )
 from tui.debug.engine.options import (
     BuildOptions,
-    OptionsError,
     dockerfile_from_stdin,
     parse_key_values,
     parse_output,
 )
 from tui.debug.headless.frontend import HeadlessRequest, run_headless
 from tui.debug.model.outcome import StateKind
+from tui.debug.model.usage import OptionsError
 
 #: The debug log (``-D``), by name: the command line does not import the wire's modules.
 LOG = logging.getLogger("bxtui")

@@ -12,8 +12,6 @@ TUI = Path(__file__).resolve().parents[2] / "tui"
 #: emulator's cffi symbols; every other dynamic lookup is a probe a type should replace.
 KEYWORD_FIELDS = {"def"}
 CFFI = {("ghostty.py", "lib")}
-#: Left to the panes' part of issue 14 (StateFiles gains ``excluded``/``note``).
-PENDING = {("pane.py", "excluded"), ("pane.py", "note")}
 
 
 def _trees() -> Iterator[tuple[Path, ast.AST]]:
@@ -29,9 +27,7 @@ def _allowed(path: Path, call: ast.Call) -> bool:
     target, name = call.args[0], call.args[1]
     if isinstance(name, ast.Constant) and name.value in KEYWORD_FIELDS:
         return True
-    if isinstance(target, ast.Name) and (path.name, target.id) in CFFI:
-        return True
-    return isinstance(name, ast.Constant) and (path.name, name.value) in PENDING
+    return isinstance(target, ast.Name) and (path.name, target.id) in CFFI
 
 
 def test_no_getattr_or_hasattr_probes() -> None:
@@ -66,3 +62,29 @@ def test_no_cancellation_suppressed() -> None:
             if {"BaseException", "CancelledError"} & set(caught):
                 found.append(f"{path.relative_to(TUI.parent)}:{node.lineno}")
     assert found == []
+
+
+#: What each folder of ``tui/debug`` may not import (at the top or inside a function).
+LAYERS = {
+    "model": ("tui.debug.engine", "tui.debug.headless", "tui.ui", "textual"),
+    "engine": ("tui.debug.headless", "tui.ui", "textual"),
+    "headless": ("tui.ui", "textual"),
+}
+
+
+def _imported(tree: ast.AST) -> Iterator[str]:
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            yield node.module
+
+
+def test_debug_layers_import_downwards_only() -> None:
+    found = []
+    for folder, forbidden in LAYERS.items():
+        for path in sorted((TUI / "debug" / folder).glob("*.py")):
+            tree = ast.parse(path.read_text(), str(path))
+            found += [f"{folder}/{path.name}: {name}" for name in _imported(tree)
+                      if name.startswith(forbidden)]
+    assert not found, found

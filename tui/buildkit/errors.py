@@ -385,3 +385,11 @@ def error_from_exit(msg: gateway_pb2.ExitMessage) -> BuildError | None:
     if msg.Code == 0:
         return None
     return BuildError(f"exit code: {msg.Code}", exit_code=msg.Code)
+
+
+def error_message(err: BuildError) -> str:
+    """The one-line error as buildx words it (a lost connection said plainly)."""
+    msg = err.message.strip()
+    if connection_lost(err):
+        return f"lost the connection to the builder (did the daemon stop or restart?): {msg}"
+    return msg if msg.startswith("failed to solve") else f"failed to solve: {msg}"

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, TextIO
 
 from tui.buildkit import debuglog
 from tui.buildkit.address import AddressError, TLSFiles, resolve_builder
-from tui.debug.engine.options import BuildOptions, OptionsError
+from tui.debug.engine.options import BuildOptions
+from tui.debug.model.usage import OptionsError
 
 if TYPE_CHECKING:
     from tui.buildkit.session.secrets import SecretSource

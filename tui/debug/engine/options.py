@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, BinaryIO
 
 from tui.buildkit.proto import control_pb2
 from tui.buildkit.session.filesync import ExportTarget
+from tui.debug.model.usage import OptionsError
 
 if TYPE_CHECKING:
     from tui.buildkit.session.secrets import SecretSource
@@ -26,10 +27,6 @@ _TAG = (
     r"(?::[\w][\w.-]{0,127})?(?:@sha256:[0-9a-f]{64})?$"
 )
 _NAME = r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$"
-
-
-class OptionsError(ValueError):
-    """A build option that cannot be used; the message is one line for the user."""
 
 
 @dataclass(frozen=True)

@@ -24,11 +24,10 @@ from typing import TYPE_CHECKING
 from tui.buildkit.address import AddressError
 from tui.buildkit.aio import cancel_child, wait_child
 from tui.buildkit.debuglog import LOG
-from tui.buildkit.errors import BuildError, connection_lost
+from tui.buildkit.errors import BuildError, connection_lost, error_message
 from tui.buildkit.relay import DaemonUnreachable
 from tui.debug.engine.facade import Drain, OpenError
 from tui.debug.engine.options import DOCKERFILE_FRONTEND, BuildOptions
-from tui.debug.headless.report import error_message
 from tui.debug.model.outcome import (
     BuilderLost,
     Cancelled,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from tui.debug.headless.report import error_message
+from tui.buildkit.errors import error_message
 from tui.debug.model.failure import FailureInfo, SourceSnippet, SuccessInfo
 from tui.debug.model.outcome import (
     BuilderLost,

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tui.buildkit.proto import ops_pb2
-from tui.debug.engine.options import OptionsError
 from tui.debug.model.state import StateKind
+from tui.debug.model.usage import OptionsError
 
 
 class InvokeError(OptionsError):
