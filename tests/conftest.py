@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 import pytest
+from leakcheck import non_daemon_threads, other_tasks, settle_tasks, settle_threads
 
 from tui.buildkit.address import parse_address
 from tui.buildkit.client import BuildkitClient
@@ -20,6 +21,21 @@ REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"
 PRIVATE_SOCKET = "unix:///run/bxtui-daemon/docker.sock"
 PEER_BUILDX = "/var/lib/bxtui-daemon/tools/docker-buildx"
+
+
+@pytest.fixture(autouse=True)
+async def no_leftovers() -> AsyncIterator[None]:
+    """Fail the test when a task or non-daemon thread it started outlives it.
+
+    All tests share one event loop (pyproject: ``asyncio_default_test_loop_scope``), so a
+    leaked task would run during later tests.  Leftovers get a bounded chance to finish,
+    then are cancelled so the next test starts clean.
+    """
+    tasks, threads = other_tasks(), non_daemon_threads()
+    yield
+    left = await settle_tasks(tasks) + settle_threads(threads)
+    if left:
+        pytest.fail("left running after the test:\n  " + "\n  ".join(left), pytrace=False)
 
 
 @pytest.fixture(scope="session")

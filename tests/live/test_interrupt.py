@@ -18,14 +18,16 @@ pytestmark = pytest.mark.daemon
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
 def test_signal_during_build(sig: int, tmp_path: Path, docker_host: str) -> None:
     token = os.urandom(4).hex()
-    (tmp_path / "Dockerfile").write_text(
+    ctx, private = tmp_path / "ctx", tmp_path / "tmp"  # TMPDIR of its own: others share /tmp
+    ctx.mkdir()
+    private.mkdir()
+    (ctx / "Dockerfile").write_text(
         f"FROM busybox:local\nRUN echo started-{token} && sleep 120\n"
     )
-    before_dirs = set(Path("/tmp").glob("bxtui-*"))
     before = active_builds(docker_host)
     proc = subprocess.Popen(
-        [bxtui_binary(), "build", "--progress=plain", str(tmp_path)],
-        env=dict(os.environ, DOCKER_HOST=docker_host),
+        [bxtui_binary(), "build", "--progress=plain", str(ctx)],
+        env=dict(os.environ, DOCKER_HOST=docker_host, TMPDIR=str(private)),
         stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
     )
     lines: queue.Queue[str] = queue.Queue()
@@ -52,4 +54,4 @@ def test_signal_during_build(sig: int, tmp_path: Path, docker_host: str) -> None
         rest.append(lines.get())
     assert "Traceback" not in "".join(seen + rest)
     assert wait_until(lambda: not (mine & active_builds(docker_host)), 10), "build left running"
-    assert set(Path("/tmp").glob("bxtui-*")) == before_dirs
+    assert not list(private.iterdir()), "private directory left behind"

@@ -428,11 +428,14 @@ async def test_upgrade_refused_and_leftover() -> None:
     tmp = tempfile.mkdtemp(prefix="h2up-", dir="/tmp")
     path = os.path.join(tmp, "d.sock")
 
+    handlers: list[asyncio.Task[object]] = []
+
     async def on_conn(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        handlers.append(asyncio.current_task())  # type: ignore[arg-type]
         requests.append(await r.readuntil(b"\r\n\r\n"))
         w.write(replies[len(requests) - 1])
         await w.drain()
-        await asyncio.sleep(0.5)
+        await r.read()  # until the client hangs up
         w.close()
 
     server = await asyncio.start_unix_server(on_conn, path)
@@ -448,6 +451,7 @@ async def test_upgrade_refused_and_leftover() -> None:
         assert requests[1].startswith(b"POST /session HTTP/1.1\r\n")
         assert b"\r\nUpgrade: h2c\r\n" in requests[1]
         assert b"\r\nX-Docker-Expose-Session-Uuid: y\r\n" in requests[1]
+        await asyncio.wait_for(asyncio.gather(*handlers), 10)
     finally:
         server.close()
         shutil.rmtree(tmp, ignore_errors=True)
