@@ -19,22 +19,17 @@ from typing import Any
 
 import grpc
 import pytest
+from h2served import Served
 
 from tui.buildkit.proto import auth_pb2, health_pb2, health_pb2_grpc, secrets_pb2
 from tui.buildkit.relay import upgrade_stream
 from tui.buildkit.session import status
-from tui.buildkit.session.h2server import GrpcConnection
 from tui.buildkit.session.methods import RpcMethod, bidi, method_table, unary
-from tui.buildkit.session.pipe import StreamPipe
 from tui.buildkit.session.rpc import abort
 from tui.buildkit.session.server import FILESEND_METHOD, SERVED_METHODS, SessionServer
 from tui.buildkit.session.status import percent_encode
 
 BIG = 4 * 1024 * 1024
-OPTIONS = [
-    ("grpc.max_receive_message_length", 16 * 1024 * 1024),
-    ("grpc.max_send_message_length", 16 * 1024 * 1024),
-]
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -113,41 +108,6 @@ class Echo:
             ("/test.Echo/Flood", bidi(self.flood, None, None)),
             ("/test.Echo/Hang", bidi(self.hang, None, None)),
         ])
-
-
-class Served:
-    """A unix socket whose connections are each served by a GrpcConnection."""
-
-    def __init__(self, methods: dict[str, RpcMethod]) -> None:
-        self.methods = methods
-        self.dir = tempfile.mkdtemp(prefix="h2srv-", dir="/tmp")
-        self.path = os.path.join(self.dir, "s.sock")
-        self.conns: list[GrpcConnection] = []
-        self.tasks: list[asyncio.Task[None]] = []
-        self.server: asyncio.Server | None = None
-
-    async def __aenter__(self) -> Served:
-        async def on_conn(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
-            conn = GrpcConnection(self.methods, StreamPipe(r, w))
-            self.conns.append(conn)
-            task = asyncio.current_task()
-            assert task is not None
-            self.tasks.append(task)
-            await conn.run()
-
-        self.server = await asyncio.start_unix_server(on_conn, self.path)
-        return self
-
-    def channel(self) -> grpc.aio.Channel:
-        return grpc.aio.insecure_channel(f"unix:{self.path}", OPTIONS)
-
-    async def __aexit__(self, *exc: object) -> None:
-        assert self.server is not None
-        self.server.close()
-        for conn in self.conns:
-            conn.close()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
-        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 @contextlib.asynccontextmanager
