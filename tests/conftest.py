@@ -11,7 +11,13 @@ from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 import pytest
-from leakcheck import non_daemon_threads, other_tasks, settle_tasks, settle_threads
+from leakcheck import (
+    non_daemon_threads,
+    other_tasks,
+    repo_files,
+    settle_tasks,
+    settle_threads,
+)
 
 from tui.buildkit.address import parse_address
 from tui.buildkit.client import BuildkitClient
@@ -21,6 +27,26 @@ REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"
 PRIVATE_SOCKET = "unix:///run/bxtui-daemon/docker.sock"
 PEER_BUILDX = "/var/lib/bxtui-daemon/tools/docker-buildx"
+
+
+_FILES_BEFORE = pytest.StashKey[set[Path]]()
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Note the checkout's files: the run must not add any (logs, outputs, sockets)."""
+    session.stash[_FILES_BEFORE] = repo_files(REPO)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run when it left new files in the checkout, and name them."""
+    before = session.stash.get(_FILES_BEFORE, None)
+    stray = sorted(repo_files(REPO) - before) if before is not None else []
+    if stray:
+        names = ", ".join(str(p.relative_to(REPO)) for p in stray[:20])
+        session.config.get_terminal_writer().line(
+            f"\nthe tests left files in the checkout: {names}", red=True)
+        if session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture(autouse=True)

@@ -1,4 +1,4 @@
-"""What a test leaves running: asyncio tasks on the shared loop and non-daemon threads.
+"""What tests leave behind: asyncio tasks on the shared loop, non-daemon threads, files.
 
 pytest-asyncio runs one event loop for the whole session, so a task a test forgot keeps
 running during the tests after it.  :func:`settle_tasks` gives the tasks a test started a
@@ -9,9 +9,11 @@ ones still pending so later tests start clean, and returns them for the failure 
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import time
 from collections.abc import Collection
+from pathlib import Path
 from typing import Any
 
 #: How long tasks and threads a test started may take to finish after it.
@@ -76,3 +78,21 @@ def describe_task(task: asyncio.Task[object]) -> str:
         where = f" waiting at {coro.cr_frame.f_code.co_filename}:{coro.cr_frame.f_lineno}"
         coro = getattr(coro, "cr_await", None)
     return f"task {task.get_name()}: {task.get_coro()!r}{where}"
+
+
+#: Folders whose contents tools own (caches, the virtualenv, builds, benchmark output) and
+#: the stored snapshots (``--snapshot-update`` adds new ones).
+NOT_STRAY = {".git", ".venv", "__pycache__", ".mypy_cache", ".ruff_cache", ".pytest_cache",
+             ".hypothesis", "build", "dist", "bench/out", "tests/ui/snapshots"}
+
+
+def repo_files(root: Path) -> set[Path]:
+    """Files under ``root`` outside :data:`NOT_STRAY`: compared before and after a run, what
+    the tests wrote into the checkout."""
+    found = set()
+    for folder, dirs, files in os.walk(root):
+        rel = Path(folder).relative_to(root)
+        dirs[:] = [d for d in dirs if d not in NOT_STRAY and not d.endswith(".egg-info")
+                   and (rel / d).as_posix() not in NOT_STRAY]
+        found.update(Path(folder, f) for f in files)
+    return found
