@@ -22,7 +22,7 @@ GRACE = 2.0
 
 def other_tasks() -> set[asyncio.Task[object]]:
     """The loop's unfinished tasks except the calling one."""
-    return asyncio.all_tasks() - {asyncio.current_task()}  # type: ignore[arg-type]
+    return asyncio.all_tasks() - {asyncio.current_task()}
 
 
 async def settle_tasks(
@@ -89,7 +89,7 @@ NOT_STRAY = {".git", ".venv", "__pycache__", ".mypy_cache", ".ruff_cache", ".pyt
 def repo_files(root: Path) -> set[Path]:
     """Files under ``root`` outside :data:`NOT_STRAY`: compared before and after a run, what
     the tests wrote into the checkout."""
-    found = set()
+    found: set[Path] = set()
     for folder, dirs, files in os.walk(root):
         rel = Path(folder).relative_to(root)
         dirs[:] = [d for d in dirs if d not in NOT_STRAY and not d.endswith(".egg-info")
