@@ -168,16 +168,20 @@ async def client(docker_host: str) -> AsyncIterator[BuildkitClient]:
         await c.close()
 
 
+@pytest.hookimpl(tryfirst=True)  # before ``-m`` selects on the marks
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """With BXTUI_DAEMON_TESTS_ONLY=1 keep only the tests that use the real daemon.
+    """Mark ``daemon`` every test that uses the real daemon (the ``docker_host`` fixture).
 
-    The CI runs the whole suite against the default engine, then only these against the
-    second engine: the pure tests would just repeat themselves.
+    With BXTUI_DAEMON_TESTS_ONLY=1 keep only those: the CI runs the whole suite against the
+    default engine, then only these against the second engine (the pure tests would just
+    repeat themselves).
     """
+    daemon = [i for i in items if "docker_host" in getattr(i, "fixturenames", ())]
+    for item in daemon:
+        item.add_marker(pytest.mark.daemon)
     if os.environ.get("BXTUI_DAEMON_TESTS_ONLY") != "1":
         return
-    keep = [i for i in items if "docker_host" in getattr(i, "fixturenames", ())]
-    dropped = [i for i in items if i not in keep]
+    dropped = [i for i in items if i not in daemon]
     if dropped:
         config.hook.pytest_deselected(items=dropped)
-    items[:] = keep
+    items[:] = daemon
