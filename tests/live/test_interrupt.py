@@ -33,7 +33,8 @@ def test_signal_during_build(sig: int, tmp_path: Path, docker_host: str) -> None
     lines: queue.Queue[str] = queue.Queue()
     assert proc.stderr is not None
     stream = proc.stderr
-    threading.Thread(target=lambda: [lines.put(x) for x in stream], daemon=True).start()
+    reader = threading.Thread(target=lambda: [lines.put(x) for x in stream], daemon=True)
+    reader.start()
     seen = []
     try:
         while True:
@@ -48,6 +49,8 @@ def test_signal_during_build(sig: int, tmp_path: Path, docker_host: str) -> None
     finally:
         if proc.poll() is None:
             proc.kill()
+        reader.join(10)  # everything it printed is in ``lines``
+        stream.close()
     assert rc == 128 + sig
     rest = []
     while not lines.empty():
