@@ -70,4 +70,4 @@ def test_a_key_that_changes_nothing_fails_in_bounded_time(listing: PtyScreen) ->
     listing.select_row(r"│ item 19")
     # the text is there but can never be the cursor's: the next key changes nothing
     with pytest.raises(AssertionError, match=r"no change on screen"):
-        listing.select_row(r"╰─", timeout=1)
+        listing.select_row(r"╰─", timeout=0.5)
