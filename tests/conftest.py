@@ -11,6 +11,13 @@ from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 import pytest
+from leakcheck import (
+    non_daemon_threads,
+    other_tasks,
+    repo_files,
+    settle_tasks,
+    settle_threads,
+)
 
 from tui.buildkit.address import parse_address
 from tui.buildkit.client import BuildkitClient
@@ -20,6 +27,41 @@ REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"
 PRIVATE_SOCKET = "unix:///run/bxtui-daemon/docker.sock"
 PEER_BUILDX = "/var/lib/bxtui-daemon/tools/docker-buildx"
+
+
+_FILES_BEFORE = pytest.StashKey[set[Path]]()
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Note the checkout's files: the run must not add any (logs, outputs, sockets)."""
+    session.stash[_FILES_BEFORE] = repo_files(REPO)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run when it left new files in the checkout, and name them."""
+    before = session.stash.get(_FILES_BEFORE, None)
+    stray = sorted(repo_files(REPO) - before) if before is not None else []
+    if stray:
+        names = ", ".join(str(p.relative_to(REPO)) for p in stray[:20])
+        session.config.get_terminal_writer().line(
+            f"\nthe tests left files in the checkout: {names}", red=True)
+        if session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.fixture(autouse=True)
+async def no_leftovers() -> AsyncIterator[None]:
+    """Fail the test when a task or non-daemon thread it started outlives it.
+
+    All tests share one event loop (pyproject: ``asyncio_default_test_loop_scope``), so a
+    leaked task would run during later tests.  Leftovers get a bounded chance to finish,
+    then are cancelled so the next test starts clean.
+    """
+    tasks, threads = other_tasks(), non_daemon_threads()
+    yield
+    left = await settle_tasks(tasks) + settle_threads(threads)
+    if left:
+        pytest.fail("left running after the test:\n  " + "\n  ".join(left), pytrace=False)
 
 
 @pytest.fixture(scope="session")
@@ -126,16 +168,20 @@ async def client(docker_host: str) -> AsyncIterator[BuildkitClient]:
         await c.close()
 
 
+@pytest.hookimpl(tryfirst=True)  # before ``-m`` selects on the marks
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """With BXTUI_DAEMON_TESTS_ONLY=1 keep only the tests that use the real daemon.
+    """Mark ``daemon`` every test that uses the real daemon (the ``docker_host`` fixture).
 
-    The CI runs the whole suite against the default engine, then only these against the
-    second engine: the pure tests would just repeat themselves.
+    With BXTUI_DAEMON_TESTS_ONLY=1 keep only those: the CI runs the whole suite against the
+    default engine, then only these against the second engine (the pure tests would just
+    repeat themselves).
     """
+    daemon = [i for i in items if "docker_host" in getattr(i, "fixturenames", ())]
+    for item in daemon:
+        item.add_marker(pytest.mark.daemon)
     if os.environ.get("BXTUI_DAEMON_TESTS_ONLY") != "1":
         return
-    keep = [i for i in items if "docker_host" in getattr(i, "fixturenames", ())]
-    dropped = [i for i in items if i not in keep]
+    dropped = [i for i in items if i not in daemon]
     if dropped:
         config.hook.pytest_deselected(items=dropped)
-    items[:] = keep
+    items[:] = daemon

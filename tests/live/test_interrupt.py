@@ -18,20 +18,23 @@ pytestmark = pytest.mark.daemon
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
 def test_signal_during_build(sig: int, tmp_path: Path, docker_host: str) -> None:
     token = os.urandom(4).hex()
-    (tmp_path / "Dockerfile").write_text(
+    ctx, private = tmp_path / "ctx", tmp_path / "tmp"  # TMPDIR of its own: others share /tmp
+    ctx.mkdir()
+    private.mkdir()
+    (ctx / "Dockerfile").write_text(
         f"FROM busybox:local\nRUN echo started-{token} && sleep 120\n"
     )
-    before_dirs = set(Path("/tmp").glob("bxtui-*"))
     before = active_builds(docker_host)
     proc = subprocess.Popen(
-        [bxtui_binary(), "build", "--progress=plain", str(tmp_path)],
-        env=dict(os.environ, DOCKER_HOST=docker_host),
+        [bxtui_binary(), "build", "--progress=plain", str(ctx)],
+        env=dict(os.environ, DOCKER_HOST=docker_host, TMPDIR=str(private)),
         stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
     )
     lines: queue.Queue[str] = queue.Queue()
     assert proc.stderr is not None
     stream = proc.stderr
-    threading.Thread(target=lambda: [lines.put(x) for x in stream], daemon=True).start()
+    reader = threading.Thread(target=lambda: [lines.put(x) for x in stream], daemon=True)
+    reader.start()
     seen = []
     try:
         while True:
@@ -46,10 +49,12 @@ def test_signal_during_build(sig: int, tmp_path: Path, docker_host: str) -> None
     finally:
         if proc.poll() is None:
             proc.kill()
+        reader.join(10)  # everything it printed is in ``lines``
+        stream.close()
     assert rc == 128 + sig
     rest = []
     while not lines.empty():
         rest.append(lines.get())
     assert "Traceback" not in "".join(seen + rest)
     assert wait_until(lambda: not (mine & active_builds(docker_host)), 10), "build left running"
-    assert set(Path("/tmp").glob("bxtui-*")) == before_dirs
+    assert not list(private.iterdir()), "private directory left behind"

@@ -20,25 +20,22 @@ def docker_ep(docker_host: str):  # type: ignore[no-untyped-def]
     return parse_address(docker_host, "docker", "test")
 
 
-def _private_dirs() -> set[str]:
-    return {p.name for p in Path("/tmp").glob("bxtui-*")}
-
-
 def test_buildkitd_over_unix(tmp_path: Path, docker_ep, run_bxtui) -> None:  # type: ignore[no-untyped-def]
     sock = str(tmp_path / "buildkitd.sock")
     relay = unix_relay(docker_ep, sock)
     try:
-        before = _private_dirs()
+        private = tmp_path / "tmp"  # a TMPDIR of its own: others share /tmp
+        private.mkdir()
         res = run_bxtui(
             "build", "--progress=plain", "--addr", f"unix://{sock}", "-o",
             f"type=local,dest={tmp_path / 'out'}", str(EXAMPLES / "success"),
-            env={"DOCKER_HOST": "unix:///nonexistent.sock"},
+            env={"DOCKER_HOST": "unix:///nonexistent.sock", "TMPDIR": str(private)},
         )
         assert res.returncode == 0, res.stderr
         assert "buildkitd at unix://" in res.stderr
         # the session ran over Control.Session: the context arrived and the export came back
         assert (tmp_path / "out" / "app" / "status").read_text() == "built ok\n"
-        assert _private_dirs() == before
+        assert not list(private.iterdir()), "private directory left behind"
     finally:
         relay.close()
 

@@ -14,7 +14,6 @@ from ptyscreen import PtyScreen
 pytestmark = pytest.mark.daemon
 
 CHORD = b"\x1d"  # ctrl+]
-DOWN = b"\x1b[B"
 
 
 def _spawn(docker_host: str, *args: str) -> PtyScreen:
@@ -42,9 +41,7 @@ def test_step_shell_sees_only_that_step(docker_host: str) -> None:
         # s on another step of the graph: [5/6], with its WORKDIR and ENV
         run.send(CHORD)
         run.wait_for(r"s Step")
-        run.send("\x1b[A")  # the graph's cursor is on [2/6]; [5/6] is three rows down
-        run.send(DOWN * 4)
-        run.wait_for(r"↑in .*5/6 RUN|▌.*5/6 RUN")
+        run.select_row(r"\b5/6 RUN")
         run.send("s")
         run.wait_for(r"shell: the state after \[5/6\]")
         run.wait_for(r"/work # ", timeout=30)
@@ -67,8 +64,7 @@ def test_diff_pane_of_the_failed_run(docker_host: str) -> None:
         run.wait_for(r"4 added, 3 removed, 3 changed")
         run.wait_for(r"run\.sh +mode -rw-r--r-- -> -rwxr-xr-x")
         run.wait_for(r"link -> edit\.txt +link keep\.txt -> edit\.txt")
-        # down to edit.txt (rows: /, data/, made/, deep/, d.txt, sub/, s.txt, added, edit)
-        run.send(DOWN * 8)
+        run.select_row(r" edit\.txt +content")
         run.send("\r")
         run.wait_for(r"\+\+\+ b/data/edit\.txt")
         run.wait_for(r"\+new", timeout=10)

@@ -107,7 +107,8 @@ class _TLSServer:
         self._ready = threading.Event()
         self._server: asyncio.AbstractServer | None = None
         self.port = 0
-        threading.Thread(target=self._run, daemon=True).start()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
         if not self._ready.wait(10):
             raise RuntimeError("TLS server did not start")
 
@@ -119,8 +120,11 @@ class _TLSServer:
             self.port = self._server.sockets[0].getsockname()[1]
             self._ready.set()
 
-        self._loop.run_until_complete(start())
-        self._loop.run_forever()
+        try:
+            self._loop.run_until_complete(start())
+            self._loop.run_forever()
+        finally:
+            self._loop.close()
 
     async def _upstream(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         return await asyncio.open_unix_connection(self.docker.location)
@@ -135,12 +139,19 @@ class _TLSServer:
         await asyncio.gather(pipe_streams(reader, uw), pipe_streams(ur, writer))
 
     def close(self) -> None:
+        """Stop listening, end every connection's piping, stop the loop and its thread."""
         async def stop() -> None:
             if self._server is not None:
                 self._server.close()
+            serving = asyncio.all_tasks() - {asyncio.current_task()}
+            for task in serving:
+                task.cancel()
+            if serving:
+                await asyncio.wait(serving, timeout=5)
 
         asyncio.run_coroutine_threadsafe(stop(), self._loop).result(10)
         self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
 
 
 class TLSRelay(_TLSServer):

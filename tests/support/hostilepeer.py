@@ -12,20 +12,17 @@ import asyncio
 import contextlib
 import ctypes
 import os
-import shutil
 import struct
-import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import grpc
+from h2served import Served
 
 from tui.buildkit.fsync.diffcopy import DATA, ERR, FIN, REQ, STAT
 from tui.buildkit.fsync.entry import MODE_TYPE
 from tui.buildkit.proto import fsutil_types_pb2
-from tui.buildkit.session.h2server import GrpcConnection
-from tui.buildkit.session.pipe import StreamPipe
 from tui.buildkit.session.server import SessionServer
 
 Packet = fsutil_types_pb2.Packet
@@ -119,35 +116,18 @@ class FileSyncPeer:
 
     def __init__(self, server: SessionServer) -> None:
         self.server = server
-        self._dir = tempfile.mkdtemp(prefix="bxtui-peer-")
-        self._path = os.path.join(self._dir, "s.sock")
-        self._listener: asyncio.Server | None = None
-        self._conns: list[GrpcConnection] = []
-        self._tasks: list[asyncio.Task[None]] = []
+        self._served = Served(server.rpc_methods)
         self.channel: grpc.aio.Channel | None = None
 
     async def __aenter__(self) -> FileSyncPeer:
-        async def on_conn(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
-            conn = GrpcConnection(self.server.rpc_methods, StreamPipe(r, w))
-            self._conns.append(conn)
-            task = asyncio.current_task()
-            assert task is not None
-            self._tasks.append(task)
-            await conn.run()
-
-        self._listener = await asyncio.start_unix_server(on_conn, self._path)
-        self.channel = grpc.aio.insecure_channel(f"unix:{self._path}")
+        await self._served.__aenter__()
+        self.channel = grpc.aio.insecure_channel(f"unix:{self._served.path}")
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         if self.channel is not None:
             await self.channel.close()
-        if self._listener is not None:
-            self._listener.close()
-        for conn in self._conns:
-            conn.close()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        shutil.rmtree(self._dir, ignore_errors=True)
+        await self._served.__aexit__(*exc)
 
     async def diffcopy(
         self,

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_app_pilot import ReplaySession
+from replay import ReplaySession
 from textual.pilot import Pilot
 
 from tui.debug.engine.session import Phase

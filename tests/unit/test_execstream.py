@@ -12,7 +12,7 @@ from typing import Any
 
 import grpc
 import pytest
-from test_h2server import Served
+from h2served import Served
 
 from tui.buildkit.errors import BuildError
 from tui.buildkit.execstream import EXEC_PATH, WINDOW, ExecStream

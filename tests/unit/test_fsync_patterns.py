@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 import pytest
+from patterncheck import assert_single
 
 from tui.buildkit.fsync.patterns import (
     PatternError,
@@ -78,19 +79,6 @@ SINGLE = [
     ("*x", "xxx", True),
     ("/abs", "abs", False),  # Clean keeps the leading slash; paths never have one
 ]
-
-
-def assert_single(pattern: str, path: str, expected: bool) -> None:
-    """One pattern on one path, asked as a lone query and as the walk asks it."""
-    pm = PatternMatcher([pattern])
-    assert pm.matches(path) is expected
-    # the walker's incremental form agrees when fed every parent first
-    info = None
-    parts = path.split("/")
-    for i in range(1, len(parts)):
-        _, info = pm.matches_with_parent("/".join(parts[:i]), info)
-    assert pm.matches_with_parent(path, info)[0] is expected
-    assert pm.matches_with_parent(path, None)[0] is expected
 
 
 @pytest.mark.parametrize(("pattern", "path", "expected"), SINGLE)

@@ -19,22 +19,17 @@ from typing import Any
 
 import grpc
 import pytest
+from h2served import Served
 
 from tui.buildkit.proto import auth_pb2, health_pb2, health_pb2_grpc, secrets_pb2
 from tui.buildkit.relay import upgrade_stream
 from tui.buildkit.session import status
-from tui.buildkit.session.h2server import GrpcConnection
 from tui.buildkit.session.methods import RpcMethod, bidi, method_table, unary
-from tui.buildkit.session.pipe import StreamPipe
 from tui.buildkit.session.rpc import abort
 from tui.buildkit.session.server import FILESEND_METHOD, SERVED_METHODS, SessionServer
 from tui.buildkit.session.status import percent_encode
 
 BIG = 4 * 1024 * 1024
-OPTIONS = [
-    ("grpc.max_receive_message_length", 16 * 1024 * 1024),
-    ("grpc.max_send_message_length", 16 * 1024 * 1024),
-]
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -113,41 +108,6 @@ class Echo:
             ("/test.Echo/Flood", bidi(self.flood, None, None)),
             ("/test.Echo/Hang", bidi(self.hang, None, None)),
         ])
-
-
-class Served:
-    """A unix socket whose connections are each served by a GrpcConnection."""
-
-    def __init__(self, methods: dict[str, RpcMethod]) -> None:
-        self.methods = methods
-        self.dir = tempfile.mkdtemp(prefix="h2srv-", dir="/tmp")
-        self.path = os.path.join(self.dir, "s.sock")
-        self.conns: list[GrpcConnection] = []
-        self.tasks: list[asyncio.Task[None]] = []
-        self.server: asyncio.Server | None = None
-
-    async def __aenter__(self) -> Served:
-        async def on_conn(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
-            conn = GrpcConnection(self.methods, StreamPipe(r, w))
-            self.conns.append(conn)
-            task = asyncio.current_task()
-            assert task is not None
-            self.tasks.append(task)
-            await conn.run()
-
-        self.server = await asyncio.start_unix_server(on_conn, self.path)
-        return self
-
-    def channel(self) -> grpc.aio.Channel:
-        return grpc.aio.insecure_channel(f"unix:{self.path}", OPTIONS)
-
-    async def __aexit__(self, *exc: object) -> None:
-        assert self.server is not None
-        self.server.close()
-        for conn in self.conns:
-            conn.close()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
-        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 @contextlib.asynccontextmanager
@@ -428,11 +388,14 @@ async def test_upgrade_refused_and_leftover() -> None:
     tmp = tempfile.mkdtemp(prefix="h2up-", dir="/tmp")
     path = os.path.join(tmp, "d.sock")
 
+    handlers: list[asyncio.Task[object]] = []
+
     async def on_conn(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        handlers.append(asyncio.current_task())  # type: ignore[arg-type]
         requests.append(await r.readuntil(b"\r\n\r\n"))
         w.write(replies[len(requests) - 1])
         await w.drain()
-        await asyncio.sleep(0.5)
+        await r.read()  # until the client hangs up
         w.close()
 
     server = await asyncio.start_unix_server(on_conn, path)
@@ -448,6 +411,7 @@ async def test_upgrade_refused_and_leftover() -> None:
         assert requests[1].startswith(b"POST /session HTTP/1.1\r\n")
         assert b"\r\nUpgrade: h2c\r\n" in requests[1]
         assert b"\r\nX-Docker-Expose-Session-Uuid: y\r\n" in requests[1]
+        await asyncio.wait_for(asyncio.gather(*handlers), 10)
     finally:
         server.close()
         shutil.rmtree(tmp, ignore_errors=True)

@@ -19,7 +19,7 @@ from functools import cache
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from test_fsync_patterns import assert_single
+from patterncheck import assert_single
 
 from tui.buildkit.fsync.patterns import PatternMatcher, go_clean, go_glob_match
 

@@ -111,6 +111,8 @@ async def gateway_build(
     link = None
     status_task: asyncio.Task[None] | None = None
     solve_task: asyncio.Task[control_pb2.SolveResponse] | None = None
+    func_task: asyncio.Task[None] | None = None
+    link_task: asyncio.Task[None] | None = None
     t0 = time.perf_counter()
     LOG.debug("build %s: session %s, dirs %s, secrets %s, frontend attrs %s, exporters %s",
               setup.ref, session.id, sorted(setup.dirs), sorted(setup.secrets),
@@ -152,6 +154,9 @@ async def gateway_build(
             await asyncio.wait_for(asyncio.shield(status_task), 5)
         return resp
     finally:
+        for child in (func_task, link_task):  # still running when the caller is cancelled
+            if child is not None and not child.done():
+                await cancel_child(child, BuildError, grpc.RpcError)
         if solve_task is not None and not solve_task.done():
             await cancel_child(solve_task, grpc.RpcError)
         elif solve_task is not None and not solve_task.cancelled():
