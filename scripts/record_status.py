@@ -46,7 +46,7 @@ from tui.buildkit.proto import control_pb2  # noqa: E402
 from tui.debug.engine.options import BuildOptions  # noqa: E402
 from tui.debug.engine.result import describe_op, new_result_context  # noqa: E402
 
-DATA = REPO / "tests" / "data"
+DATA = REPO / "tests" / "support" / "data"
 EXAMPLES = REPO / "examples"
 MAGIC = b"BXSTAT01"
 RECORD = struct.Struct(">II")

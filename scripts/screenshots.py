@@ -27,7 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(REPO / "tests" / "support"))
 from ptyscreen import PtyScreen  # noqa: E402
 
 OUT = REPO / "screenshots"
