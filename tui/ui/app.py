@@ -631,6 +631,9 @@ class BxtuiApp(App[int], inherit_bindings=False):
         from tui.debug.model.retry import TryHistory
         from tui.ui.widgets.retry import RetryLine
 
+        if self._retry is not None and self._retry.is_mounted:  # e pressed twice meanwhile
+            self._retry.focus_input()
+            return
         history = self._retry.history if self._retry is not None else TryHistory(retrier.command)
         last = history.tries[-1].command if history.tries else retrier.command
         self._retry = RetryLine(history, last, retrier.notes())
