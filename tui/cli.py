@@ -124,6 +124,12 @@ def _build_parser() -> argparse.ArgumentParser:
                         "[N/M], STAGE:N, #N (plain output's number) or a digest prefix")
     b.add_argument("--diff", action="store_true",
                    help="after a failed RUN, print what it changed (initial vs final state)")
+    b.add_argument("--retry", metavar="CMD",
+                   help="after a failed RUN, run CMD in its initial state (a fresh container "
+                        "with its mounts); bxtui exits with CMD's status")
+    b.add_argument("--write-back", action="store_true",
+                   help="with --retry: when CMD succeeds, write it into the Dockerfile in "
+                        "place of the failed command (the diff is printed first)")
     b.add_argument("--toolbox", metavar="IMAGE",
                    help="static toolbox image put on PATH in shells "
                         "(default: busybox:local, used when a state has no shell)")
@@ -173,10 +179,23 @@ def _address(args: argparse.Namespace) -> BuilderAddress:
                           tlsservername=args.tlsservername)
 
 
+def _check_retry(args: argparse.Namespace) -> None:
+    """``--retry``/``--write-back`` combinations that cannot work (a usage error)."""
+    if args.write_back and args.retry is None:
+        raise UsageError("--write-back needs --retry CMD")
+    if args.retry is not None and not args.retry.strip():
+        raise UsageError("--retry needs a command")
+    if args.write_back and args.dockerfile == "-":
+        raise UsageError("--write-back cannot patch a Dockerfile read from stdin")
+    if args.retry is not None and (args.invoke is not None or args.step is not None):
+        raise UsageError("--retry cannot be combined with --invoke or --step")
+
+
 def _headless_request(args: argparse.Namespace) -> HeadlessRequest:
     return HeadlessRequest(quiet=args.progress == "quiet", invoke=args.invoke,
                            on_always=args.on == "always", state=_state(args), step=args.step,
-                           diff=args.diff, toolbox=args.toolbox)
+                           diff=args.diff, toolbox=args.toolbox, retry=args.retry,
+                           write_back=args.write_back)
 
 
 def _state(args: argparse.Namespace) -> StateKind:
@@ -252,6 +271,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command != "build":
             parser.print_help(sys.stderr)
             return 2
+        _check_retry(args)
         with ExitStack() as stack:
             if args.dockerfile == "-":
                 args.dockerfile = stack.enter_context(dockerfile_from_stdin(sys.stdin.buffer))
@@ -297,7 +317,7 @@ def _run(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
         from tui.debug.model.invoke import parse_invoke
 
         parse_invoke(args.invoke)  # a bad value is a one-line error before anything runs
-    app = _use_app(args)
+    app = _use_app(args) and args.retry is None  # --retry is headless
     log_path = _enable_debug(args, app, argv)
     if app:
         # signals before the view is up (and after it closed) stop it like headless ones

@@ -430,6 +430,7 @@ def test_key_rows_come_from_the_bindings_once() -> None:
     assert len(texts) == len(set(texts))
     # the section says which pane: no row repeats it ("files: files: ..." once)
     sections = BxtuiApp.key_sections()
-    assert [s.title for s in sections][-3:] == ["Files (b)", "Diff (d)", "Terminal"]
+    assert [s.title for s in sections][-4:] == ["Files (b)", "Diff (d)", "Terminal",
+                                                "Retry line (e)"]
     assert not any(text.startswith(("files:", "diff:", "terminal:"))
                    for section in sections[1:] for _, text in section.rows)

@@ -13,7 +13,7 @@ import os
 import signal
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.console import RenderableType
 from textual import events, work
@@ -52,6 +52,17 @@ from tui.ui.widgets.files.pane import FileBrowser
 from tui.ui.widgets.graph.pane import GraphView
 from tui.ui.widgets.logs.pane import LogView
 from tui.ui.widgets.terminal import CHORD, TerminalPane
+
+if TYPE_CHECKING:
+    from tui.ui.widgets.retry import RetryLine
+
+
+def _retry_keys() -> list[BindingType]:
+    """The retry line's keys (its module is loaded when the help needs them)."""
+    from tui.ui.widgets.retry import RetryLine
+
+    return [Binding("enter", "try", "Try", tooltip="run the command in a fresh container of "
+                    "the failed step's initial state"), *RetryLine.BINDINGS]
 
 FRAME_SECONDS = 1 / 30
 #: Phases in which the build is still running: nothing can be opened yet.
@@ -101,6 +112,10 @@ class BxtuiApp(App[int], inherit_bindings=False):
         Binding("ctrl+c,ctrl+q", "close_view", "Quit", show=False,
                 tooltip="close: release containers and the build, then exit"),
         Binding("ctrl+p", "command_palette", "Commands", show=False, tooltip="command palette"),
+        Binding("e", "retry", "Retry", show=False,
+                tooltip="retry the failed RUN with an edited command (fresh initial state)"),
+        Binding("w", "write_back", "Write back", show=False,
+                tooltip="write the last passing retry into the Dockerfile (diff, then y/n)"),
     ]
 
     #: Where the build stands, as far as the keys are concerned: CONNECTING until the build
@@ -138,6 +153,8 @@ class BxtuiApp(App[int], inherit_bindings=False):
         #: SIGUSR1 saves a screenshot here (``BXTUI_SCREENSHOT_DIR``, for scripts/screenshots.sh).
         self.screenshot_dir = os.environ.get("BXTUI_SCREENSHOT_DIR")
         self._shots = 0
+        #: The retry line (``e``) once opened; it keeps the tries.
+        self._retry: RetryLine | None = None
 
     # -- layout ------------------------------------------------------------------------------
     @property
@@ -300,7 +317,8 @@ class BxtuiApp(App[int], inherit_bindings=False):
             elif info.file_op:
                 self.terminal.hint = "f: toolbox shell with /dest and /src · b: their files"
             else:
-                self.terminal.hint = "f: shell in the final state · i: in the initial state"
+                self.terminal.hint = "f: shell in the final state · i: in the initial " \
+                    "state · e: retry the command"
             if self.main.narrow and self.focused in (None, self.graph_view):
                 self.failure_pane.focus()  # one pane at a time: the failure first
         elif isinstance(outcome, Succeeded):
@@ -390,12 +408,11 @@ class BxtuiApp(App[int], inherit_bindings=False):
             self.notify("Ended the previous shell", timeout=3)
             self.run_worker(old.kill(), group="kill")
 
-    def _pane_for(self, state: StateKind, step: str | None = None
+    def _pane_for(self, state: StateKind, step: str | None = None, title: str = ""
                   ) -> tuple[ShellLink, str, OutputFn, Drain]:
         """Attach the terminal pane to a new link; the output and flow-control hooks for it."""
         link = self._link = ShellLink()
-        target = self.session.describe_target(state, step)
-        title = f"shell: {target}"
+        title = title or f"shell: {self.session.describe_target(state, step)}"
         self.terminal.attach(link, title)
         self.terminal.focus()  # what is typed while it starts is kept for it (type-ahead)
 
@@ -551,6 +568,8 @@ class BxtuiApp(App[int], inherit_bindings=False):
         """
         if action == "close_explore":
             return self.main.middle is not Middle.FAILURE
+        if action in ("retry", "write_back"):
+            return self._retry_action_ok(action)
         if action not in OPENING:
             return True
         if self.building:
@@ -584,6 +603,116 @@ class BxtuiApp(App[int], inherit_bindings=False):
         """Give the terminal the whole screen, or take it back."""
         self.main.toggle_zoom()
 
+    # -- retry and write back -----------------------------------------------------------------
+    def _retry_action_ok(self, action: str) -> bool | None:
+        """``e`` once a RUN failed (dimmed while building); ``w`` once a try passed."""
+        if action == "write_back":
+            return self._retry is not None and self._retry.history.last_passed is not None
+        if self.building:
+            return None
+        failure = self.session.outcome.failure if isinstance(self.session.outcome,
+                                                             Failed | BuilderLost) else None
+        return failure is not None and self._can_open("shell") and not failure.file_op
+
+    def action_retry(self) -> None:
+        """``e``: the retry line, pre-filled with the failing command (or the last try)."""
+        if self._retry is not None and self._retry.is_mounted:
+            self._retry.focus_input()
+            return
+        self._open_retry()
+
+    @work(exclusive=True, group="retry-open")
+    async def _open_retry(self) -> None:
+        try:
+            retrier = await self.session.retrier()
+        except OpenError as exc:
+            self.notify(str(exc), title="Cannot retry", severity="warning", timeout=8)
+            return
+        from tui.debug.model.retry import TryHistory
+        from tui.ui.widgets.retry import RetryLine
+
+        if self._retry is not None and self._retry.is_mounted:  # e pressed twice meanwhile
+            self._retry.focus_input()
+            return
+        history = self._retry.history if self._retry is not None else TryHistory(retrier.command)
+        last = history.tries[-1].command if history.tries else retrier.command
+        self._retry = RetryLine(history, last, retrier.notes())
+        await self.main.mount(self._retry)
+        self._retry.focus_input()
+
+    def on_retry_line_closed(self) -> None:
+        """Escape in the retry line: remove it (its tries are kept for ``e`` and ``w``)."""
+        if self._retry is not None:
+            self._retry.remove()
+        self.graph_view.focus()
+        self.refresh_bindings()
+
+    def on_retry_line_try(self, message: RetryLine.Try) -> None:
+        """Enter in the retry line: run the command in a fresh initial-state container."""
+        self._end_shown_shell()
+        self._run_try(message.command)
+
+    @work(exclusive=True, group="shell")
+    async def _run_try(self, cmd: str) -> None:
+        line = self._retry
+        assert line is not None
+        line.history.add(cmd)
+        n = len(line.history.tries)
+        link, title, on_output, drain = self._pane_for(StateKind.INITIAL,
+                                                       title=f"retry #{n}: {cmd}")
+        line.focus_input()  # the pane shows the output; the line keeps the keys
+        line.show_state(f"try #{n} running…")
+        rows, cols = self.terminal.pty_size
+        try:
+            proc = await self.session.retry(cmd, on_output, rows, cols, tty=True)
+        except OpenError as exc:
+            line.history.finish(255)
+            self.terminal.process_exited(f"not started: {exc}")
+            line.show_state(f"try #{n} did not start: {exc}")
+            return
+        proc.set_drain(drain)
+        shell = self.shell = Shell(proc, title)
+        link.connect(shell)
+        self.main.shell_opened = True
+        code = await shell.wait()
+        message = shell.exit_message()
+        self.terminal.process_exited(message)
+        done = line.history.finish(code)
+        hint = " · esc, then w writes it back" if done.passed else " · edit and Enter again"
+        line.show_state(f"try #{n} {message}{hint}")
+        self.refresh_bindings()
+
+    def action_write_back(self) -> None:
+        """``w``: the diff of writing the last passing try back, then y/n."""
+        self._write_back()
+
+    @work(exclusive=True, group="write-back")
+    async def _write_back(self) -> None:
+        from tui.debug.model.writeback import WriteBackError
+        from tui.ui.widgets.retry import WriteBackScreen
+
+        passed = self._retry.history.last_passed if self._retry is not None else None
+        if passed is None:
+            return
+        try:
+            retrier = await self.session.retrier()
+            plan = await retrier.plan(passed.command)
+        except (OpenError, WriteBackError) as exc:
+            self.notify(str(exc), title="Not written back", severity="warning", timeout=10)
+            return
+        if not plan.patch.changed:
+            self.notify("The Dockerfile has this command already", timeout=6)
+            return
+        if not await self.push_screen_wait(WriteBackScreen(str(plan.path), plan.patch.diff)):
+            self.notify("Nothing written", timeout=4)
+            return
+        try:
+            await retrier.write(plan)
+        except (WriteBackError, OSError) as exc:
+            self.notify(str(exc), title="Not written back", severity="error", timeout=10)
+            return
+        self.notify(f"Wrote the command back to {plan.path}", title="Written", timeout=8)
+
     # -- help, palette, closing --------------------------------------------------------------
     @classmethod
     def key_sections(cls) -> list[KeySection]:
@@ -595,6 +724,7 @@ class BxtuiApp(App[int], inherit_bindings=False):
             KeySection("Files (b)", key_rows(FileBrowser.BINDINGS, FileBrowser.OTHER_KEYS)),
             KeySection("Diff (d)", key_rows(DiffView.BINDINGS)),
             KeySection("Terminal", key_rows(TerminalPane.BINDINGS, TerminalPane.OTHER_KEYS)),
+            KeySection("Retry line (e)", key_rows(_retry_keys())),
         ]
 
     def action_help(self) -> None:

@@ -99,7 +99,7 @@ class ContainerProcess:
         """Send Init and wait for Started (raises ProcessError when it cannot start)."""
         init = gateway_pb2.InitMessage(
             ContainerID=self.container_id, Meta=self.spec.meta(), Fds=[0, 1, 2],
-            Tty=self.spec.tty,
+            Tty=self.spec.tty, secretenv=list(self.spec.secretenv),
         )
         try:
             self._call = await self._gateway.exec_process()

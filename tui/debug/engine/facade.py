@@ -7,7 +7,9 @@ from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from tui.debug.engine.container import OutputFn
+    from tui.debug.engine.handle import ProcessHandle
     from tui.debug.engine.options import BuildOptions
+    from tui.debug.engine.retry import Retrier
     from tui.debug.engine.shell import Shell
     from tui.debug.model.fsmodel import DiffSource, StateFiles
     from tui.debug.model.graph import BuildGraph, Changes
@@ -121,6 +123,15 @@ class SessionFacade(Protocol):
 
     def diff_source(self) -> DiffSource:
         """The failed RUN's differences (OpenError when there are none)."""
+        ...
+
+    async def retrier(self) -> Retrier:
+        """The failed RUN, to retry edited commands in (OpenError says why not)."""
+        ...
+
+    async def retry(self, cmd: str, on_output: OutputFn, rows: int = 24, cols: int = 80, *,
+                    tty: bool = False) -> ProcessHandle:
+        """Run ``cmd`` in a fresh container of the failed RUN's initial state."""
         ...
 
     def summary(self) -> str:

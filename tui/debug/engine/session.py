@@ -47,7 +47,9 @@ if TYPE_CHECKING:
     from tui.debug.engine.explore import Explorer
     from tui.debug.engine.handle import ProcessHandle
     from tui.debug.engine.result import ResultContext
+    from tui.debug.engine.retry import Retrier
     from tui.debug.engine.shell import Shell
+    from tui.debug.model.failure import SourceSnippet
     from tui.debug.model.fsmodel import DiffSource, StateFiles
     from tui.debug.model.graph import BuildGraph, Changes
     from tui.debug.model.invoke import InvokeConfig
@@ -120,6 +122,7 @@ class DebugSession:
         self._connected = False
         self._t_build: float | None = None
         self._t_end: float | None = None
+        self._retrier: Retrier | None = None
 
     @functools.cached_property
     def graph(self) -> BuildGraph:
@@ -482,6 +485,60 @@ class DebugSession:
                 raise OpenError("the failed step is a file operation: it changed nothing "
                                 "(b browses its inputs)")
         raise OpenError("only a failed RUN step has a diff")
+
+    # -- retry and write back ------------------------------------------------------------------
+    async def retrier(self) -> Retrier:
+        """The failed RUN, to retry edited commands in (raises OpenError saying why not)."""
+        if self._retrier is not None:
+            return self._retrier
+        explorer = self._explorer()
+        if self.lost:
+            raise OpenError(self.lost)
+        from tui.debug.engine.retry import Retrier
+        from tui.debug.model.invoke import InvokeError
+
+        match self._outcome:
+            case Failed(failure) | BuilderLost(failure):
+                pass
+            case _:
+                raise OpenError("nothing to retry: the build did not fail")
+        path = self.opts.dockerfile_dir / self.opts.dockerfile_name
+        sources: tuple[SourceSnippet, ...] = ()
+        solve = explorer.ctx.solve_failure
+        if not failure.sources and solve is not None:
+            # the error does not always carry its source (nor the vertex): the definition does
+            from tui.debug.engine.explore import ExploreError
+
+            with contextlib.suppress(ExploreError, BuildError):
+                definition = await explorer.definition()
+                vertex = failure.vertex or ""
+                digests = [vertex] if vertex in definition else definition.find_exec(solve.op.exec)
+                sources = tuple(s for d in digests if d
+                                for s in definition.source_snippets(d))
+                LOG.debug("retry: step %s, located by the definition at %s: %d source(s)",
+                          failure.vertex, digests, len(sources))
+        try:
+            self._retrier = Retrier(explorer.ctx, failure, path, sources)
+        except InvokeError as exc:
+            raise OpenError(str(exc)) from None
+        return self._retrier
+
+    async def retry(self, cmd: str, on_output: OutputFn, rows: int = 24, cols: int = 80, *,
+                    tty: bool = False) -> ProcessHandle:
+        """Run ``cmd`` in a fresh container of the failed RUN's initial state.
+
+        Raises OpenError (nothing to retry, NotStarted: the daemon's reason).
+        """
+        retrier = await self.retrier()
+        from tui.debug.engine.container import ProcessError
+        from tui.debug.model.invoke import InvokeError
+
+        try:
+            return await retrier.run(cmd, on_output, rows, cols, tty=tty)
+        except InvokeError as exc:
+            raise OpenError(str(exc)) from None
+        except (ProcessError, BuildError) as exc:
+            raise NotStarted(str(exc)) from None
 
     # -- the end -----------------------------------------------------------------------------
     @property

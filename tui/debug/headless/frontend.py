@@ -53,11 +53,15 @@ class HeadlessRequest:
     step: str | None = None
     diff: bool = False
     toolbox: str | None = None
+    #: ``--retry CMD``: run CMD in the failed step's initial state (``--write-back``: patch).
+    retry: str | None = None
+    write_back: bool = False
 
     @property
     def debugging(self) -> bool:
         """Whether the build is kept open after it finished (something is opened in it)."""
-        return self.invoke is not None or self.step is not None or self.diff
+        return self.invoke is not None or self.step is not None or self.diff \
+            or self.retry is not None
 
 
 async def release(cleanup: Awaitable[None]) -> None:
@@ -151,6 +155,13 @@ async def _debug(session: DebugSession, req: HeadlessRequest, failed: bool, stat
         return status
     if req.diff and failed:
         await _print_diff(session, out)
+    if req.retry is not None:
+        if not failed:
+            out.write("bxtui: nothing to retry: the build succeeded\n")
+            return status
+        from tui.debug.headless.retry import run_retry
+
+        return await run_retry(session, req.retry, req.write_back, out)
     step = None
     if req.step is not None:
         try:

@@ -89,6 +89,8 @@ class ProcessSpec:
     user: str
     cwd: str
     tty: bool
+    #: Secrets given as environment variables (``RUN --mount=type=secret,env=...``).
+    secretenv: tuple[ops_pb2.SecretEnv, ...] = ()
 
     def meta(self) -> ops_pb2.Meta:
         """The pb.Meta of the ExecProcess Init message."""

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from tui.buildkit.proto import gateway_pb2, ops_pb2
+from tui.debug.model.failure import SourceSnippet
 from tui.debug.model.graph import OpInfo, SourceRange, VertexSource
 
 DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -122,6 +123,28 @@ class LLBDefinition:
                 return op.exec.meta
             d = op.inputs[0].digest if op.inputs else None
         return None
+
+    def find_exec(self, ex: ops_pb2.ExecOp) -> list[str]:
+        """Digests of the exec ops running ``ex``.
+
+        For an error's op: its inputs' digests are the daemon's, which may differ from the
+        definition's.
+        """
+        return [d for d, op in self.ops.items() if op.HasField("exec") and op.exec == ex]
+
+    def source_snippets(self, digest: str) -> tuple[SourceSnippet, ...]:
+        """Every source location of ``digest``, with the file's bytes (the error's fallback)."""
+        source = self.definition.Source if self.definition.HasField("Source") else None
+        if source is None or digest not in source.locations:
+            return ()
+        out: list[SourceSnippet] = []
+        for loc in source.locations[digest].locations:
+            if 0 <= loc.sourceIndex < len(source.infos):
+                info = source.infos[loc.sourceIndex]
+                ranges = tuple((r.start.line, r.end.line or r.start.line) for r in loc.ranges)
+                out.append(SourceSnippet(info.filename, info.data, ranges,
+                                         info.language or "Dockerfile"))
+        return tuple(out)
 
     def platform(self, digest: str) -> ops_pb2.Platform | None:
         """The op's platform, if set."""
