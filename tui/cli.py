@@ -26,6 +26,7 @@ from tui.debug.engine.options import (
     parse_output,
 )
 from tui.debug.headless.frontend import HeadlessRequest, run_headless
+from tui.debug.model.copyspec import CopyRequest, parse_copy_out
 from tui.debug.model.outcome import StateKind
 from tui.debug.model.usage import OptionsError
 
@@ -124,6 +125,12 @@ def _build_parser() -> argparse.ArgumentParser:
                         "[N/M], STAGE:N, #N (plain output's number) or a digest prefix")
     b.add_argument("--diff", action="store_true",
                    help="after a failed RUN, print what it changed (initial vs final state)")
+    b.add_argument("--copy-out", action="append", default=[], metavar="STATE:PATH=DEST",
+                   help="after the build, copy PATH (file or directory, modes and links kept) "
+                        "of a state to the host path DEST; STATE: final, initial (the failed "
+                        "step's) or a --step selector; repeatable; implies plain progress")
+    b.add_argument("--overwrite", action="store_true",
+                   help="with --copy-out: replace an existing DEST")
     b.add_argument("--toolbox", metavar="IMAGE",
                    help="static toolbox image put on PATH in shells "
                         "(default: busybox:local, used when a state has no shell)")
@@ -176,7 +183,17 @@ def _address(args: argparse.Namespace) -> BuilderAddress:
 def _headless_request(args: argparse.Namespace) -> HeadlessRequest:
     return HeadlessRequest(quiet=args.progress == "quiet", invoke=args.invoke,
                            on_always=args.on == "always", state=_state(args), step=args.step,
-                           diff=args.diff, toolbox=args.toolbox)
+                           diff=args.diff, toolbox=args.toolbox,
+                           copy_out=_copy_requests(args), overwrite=args.overwrite)
+
+
+def _copy_requests(args: argparse.Namespace) -> tuple[CopyRequest, ...]:
+    """``--copy-out`` values, checked before the build (an existing DEST is refused now)."""
+    reqs = tuple(parse_copy_out(v) for v in args.copy_out)
+    for req in reqs:
+        if not args.overwrite and os.path.lexists(req.dest):
+            raise OptionsError(f"--copy-out: {req.dest} already exists (--overwrite replaces it)")
+    return reqs
 
 
 def _state(args: argparse.Namespace) -> StateKind:
@@ -218,6 +235,8 @@ def _use_app(args: argparse.Namespace) -> bool:
     """The app for --progress=tui/tty, and for auto when both stdin and stdout are terminals."""
     if args.progress in ("tui", "tty"):
         return True
+    if args.copy_out:
+        return False
     return args.progress == "auto" and sys.stdin.isatty() and sys.stdout.isatty()
 
 
