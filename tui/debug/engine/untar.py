@@ -212,8 +212,9 @@ def _write_member(tar: tarfile.TarFile, m: tarfile.TarInfo, target: str, report:
             src = tar.extractfile(m)
             if src is not None:
                 shutil.copyfileobj(src, out, _BUF)
+            out.flush()
             os.fchmod(out.fileno(), mode)
-        os.utime(target, (m.mtime, m.mtime), follow_symlinks=False)
+            os.utime(out.fileno(), (m.mtime, m.mtime))
         files[posixpath.normpath(m.name)] = target
         report.files += 1
         report.bytes += m.size
