@@ -12,7 +12,14 @@ from pathlib import Path
 import pytest
 
 from tui.debug.engine.untar import ChunkPipe, UntarError, write_tree
-from tui.debug.model.copyspec import CopyRequest, Kind, PathError, parse_copy_out, resolve_steps
+from tui.debug.model.copyspec import (
+    CopyRequest,
+    Kind,
+    PathError,
+    default_dest,
+    parse_copy_out,
+    resolve_steps,
+)
 from tui.debug.model.usage import OptionsError
 
 
@@ -151,3 +158,14 @@ def test_abandoned_copy_leaves_nothing(tmp_path: Path) -> None:
     with pytest.raises(UntarError, match="abandoned"):
         write_tree(pipe, "f", str(tmp_path / "out"), overwrite=False, commit=lambda: False)
     assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize(("label", "path", "want"), [
+    ("final state of [4/4] RUN echo x", "/data/edit.txt", "./bxtui-out/final-4/data/edit.txt"),
+    ("initial state of [build 2/3] RUN make", "/", "./bxtui-out/initial-build-2/root"),
+    ("output of [stage-1 3/5] COPY a b", "/a", "./bxtui-out/output-stage-1-3/a"),
+    ("build result", "/etc/x", "./bxtui-out/build/etc/x"),
+    ("src: the context as the daemon received it", "/a b", "./bxtui-out/src/a b"),
+])
+def test_default_dest(label: str, path: str, want: str) -> None:
+    assert default_dest(label, path) == want

@@ -36,7 +36,7 @@ from tui.debug.model.ignored import excluded_paths
 from tui.debug.model.llbdef import LLBDefinition, merged_definition
 
 if TYPE_CHECKING:
-    from tui.debug.engine.untar import CopyReport
+    from tui.debug.model.copyspec import CopyReport
 
 __all__ = ["ExploreError", "Explorer", "HelperState", "StateSpec"]
 

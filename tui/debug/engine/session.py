@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     from tui.debug.engine.handle import ProcessHandle
     from tui.debug.engine.result import ResultContext
     from tui.debug.engine.shell import Shell
-    from tui.debug.engine.untar import CopyReport
+    from tui.debug.model.copyspec import CopyReport
     from tui.debug.model.fsmodel import DiffSource, StateFiles
     from tui.debug.model.graph import BuildGraph, Changes
     from tui.debug.model.invoke import InvokeConfig

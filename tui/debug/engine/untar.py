@@ -21,9 +21,9 @@ import shutil
 import tarfile
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from tui.buildkit.fsync.receiver import make_private_dirs
+from tui.debug.model.copyspec import CopyReport
 
 __all__ = ["ChunkPipe", "CopyReport", "UntarError", "write_tree"]
 
@@ -33,27 +33,6 @@ _BUF = 1 << 20
 
 class UntarError(RuntimeError):
     """The stream cannot be written where asked (one line)."""
-
-
-@dataclass
-class CopyReport:
-    """What a copy-out wrote."""
-
-    dest: str
-    files: int = 0
-    dirs: int = 0
-    links: int = 0
-    bytes: int = 0
-    skipped: list[str] = field(default_factory=list)
-
-    def summary(self) -> str:
-        """One line: counts and size."""
-        parts = [f"{self.files} file(s)", f"{self.dirs} dir(s)", f"{self.links} link(s)",
-                 f"{self.bytes} bytes"]
-        text = ", ".join(parts)
-        if self.skipped:
-            text += f"; {len(self.skipped)} special file(s) skipped ({self.skipped[0]}...)"
-        return text
 
 
 class ChunkPipe(io.RawIOBase):

@@ -7,14 +7,15 @@ climb above the root is refused rather than clamped: nothing outside the state i
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 
 from tui.debug.model.usage import OptionsError
 
-__all__ = ["MAX_LINKS", "CopyRequest", "Kind", "PathError", "ResolveSteps", "parse_copy_out",
-           "resolve_steps"]
+__all__ = ["MAX_LINKS", "CopyReport", "CopyRequest", "Kind", "PathError", "ResolveSteps",
+           "default_dest", "parse_copy_out", "resolve_steps"]
 
 #: Links followed at most while resolving one path (Linux's limit).
 MAX_LINKS = 40
@@ -45,6 +46,45 @@ class CopyRequest:
     def selector(self) -> str | None:
         """The --step selector, or None for the failed step's final/initial state."""
         return None if self.state in ("final", "initial") else self.state
+
+
+@dataclass
+class CopyReport:
+    """What a copy-out wrote."""
+
+    dest: str
+    files: int = 0
+    dirs: int = 0
+    links: int = 0
+    bytes: int = 0
+    skipped: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        """One line: counts and size."""
+        parts = [f"{self.files} file(s)", f"{self.dirs} dir(s)", f"{self.links} link(s)",
+                 f"{self.bytes} bytes"]
+        text = ", ".join(parts)
+        if self.skipped:
+            text += f"; {len(self.skipped)} special file(s) skipped ({self.skipped[0]}...)"
+        return text
+
+
+_STEP = re.compile(r"\[(?:(\S+) )?(\d+)/\d+\]")
+
+
+def default_dest(state_label: str, path: str, base: str = "bxtui-out") -> str:
+    """Where the app proposes to copy ``path`` of a state: ``./bxtui-out/<step>/<path>``.
+
+    ``<step>`` names the state briefly: its kind (final, initial, output, ...) and the
+    step's ``[N/M]`` number with its stage, e.g. ``final-3`` or ``output-build-2``.
+    """
+    words = state_label.split()
+    kind = words[0].rstrip(":") if words else "state"
+    m = _STEP.search(state_label)
+    step = kind if m is None else "-".join(p for p in (kind, m[1], m[2]) if p)
+    step = re.sub(r"[^A-Za-z0-9._-]+", "-", step).strip("-.") or "state"
+    rel = path.strip("/") or "root"
+    return f"./{base}/{step}/{rel}"
 
 
 def parse_copy_out(value: str) -> CopyRequest:
