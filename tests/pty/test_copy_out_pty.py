@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import EXAMPLES, active_builds, bxtui_binary, wait_until
+from conftest import EXAMPLES, bxtui_binary, wait_until
 from ptyscreen import PtyScreen
 
 pytestmark = pytest.mark.daemon
@@ -60,7 +60,6 @@ def _select(run: PtyScreen, pattern: str, timeout: float = 30) -> None:
 def test_o_copies_a_file_and_a_link_out_of_the_final_state(docker_host: str,
                                                            tmp_path: Path) -> None:
     env = dict(os.environ, DOCKER_HOST=docker_host, TERM="xterm-256color", COLORTERM="truecolor")
-    before = active_builds(docker_host)
     run = PtyScreen([bxtui_binary(), "build", str(EXAMPLES / "fail-changes")], env, rows=40,
                     cols=140, cwd=str(tmp_path))
     out = tmp_path / "bxtui-out" / "final-4" / "data"
@@ -107,6 +106,35 @@ def test_o_copies_a_file_and_a_link_out_of_the_final_state(docker_host: str,
         run.send("q")
         assert run.wait_exit(timeout=30) == 1
         assert "Traceback" not in run.tail()
-        assert wait_until(lambda: not (active_builds(docker_host) - before), 10)
+    finally:
+        run.close()
+
+
+def test_o_in_the_diff_copies_a_changed_and_a_removed_file(docker_host: str,
+                                                           tmp_path: Path) -> None:
+    env = dict(os.environ, DOCKER_HOST=docker_host, TERM="xterm-256color", COLORTERM="truecolor")
+    run = PtyScreen([bxtui_binary(), "build", str(EXAMPLES / "fail-changes")], env, rows=40,
+                    cols=140, cwd=str(tmp_path))
+    try:
+        run.wait_for(r"exit code 7")
+        run.send("d")
+        run.wait_for(r"4 added, 3 removed, 3 changed")
+        run.select_row(r" edit\.txt +content")
+        run.send("o")
+        run.wait_for(r"\./bxtui-out/final-4/data/edit\.txt")
+        run.send("\r")
+        run.wait_for(r"Copied")
+        changed = tmp_path / "bxtui-out" / "final-4" / "data" / "edit.txt"
+        assert changed.read_text() == "old\nnew\n"
+        run.select_row(r"D +gone\.txt {2}")
+        run.send("o")  # removed by the step: from the initial state
+        run.wait_for(r"\./bxtui-out/initial-4/data/gone\.txt")
+        run.send("\r")
+        gone = tmp_path / "bxtui-out" / "initial-4" / "data" / "gone.txt"
+        assert wait_until(gone.exists, 30)
+        assert gone.read_text() == "bye\n"
+        run.send("q")
+        assert run.wait_exit(timeout=30) == 1
+        assert "Traceback" not in run.tail()
     finally:
         run.close()

@@ -665,6 +665,15 @@ class BxtuiApp(App[int], inherit_bindings=False):
         """``o`` in the file browser: ask where, then copy (asking before overwriting)."""
         self._copy_out(message.state, message.path)
 
+    def on_diff_view_copy_requested(self, message: DiffView.CopyRequested) -> None:
+        """``o`` in the diff: the same, from the failed step's final (or initial) state."""
+        try:
+            state = self.session.diff_state(message.mount, message.state)
+        except OpenError as exc:
+            self.notify(str(exc), title="Nothing to copy", severity="warning", timeout=8)
+            return
+        self._copy_out(state, message.path)
+
     @work(group="copy-out")
     async def _copy_out(self, state: StateFiles, path: str) -> None:
         from tui.debug.model.copyspec import default_dest

@@ -572,3 +572,21 @@ class DebugSession:
             return result
         except ExploreError as exc:
             raise OpenError(str(exc)) from None
+
+    def diff_state(self, mount: str, state: StateKind) -> HelperState:
+        """The failed RUN's ``state`` of its writable mount ``mount`` (for ``o`` in the diff)."""
+        from tui.debug.engine.explore import HelperState, StateSpec
+
+        explorer = self._explorer()
+        name = "the failed step"
+        match self._outcome:
+            case Failed(failure) | BuilderLost(failure):
+                name = failure.step_name or name
+        for label, initial, final in explorer.writable_mounts():
+            if label == mount:
+                rid = final if state is StateKind.FINAL else initial
+                where = "" if mount == "/" else f" (mount {mount})"
+                if not rid:
+                    raise OpenError(f"the {state} state of {name}{where} is not available")
+                return HelperState(explorer, StateSpec(f"{state} state of {name}{where}", rid))
+        raise OpenError(f"no writable mount {mount} in the failed step")

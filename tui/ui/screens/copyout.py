@@ -28,6 +28,13 @@ _CSS = """
 """
 
 
+def _box(title: str, subtitle: str) -> Vertical:
+    box = Vertical()
+    box.border_title = title
+    box.border_subtitle = subtitle
+    return box
+
+
 class CopyPrompt(ModalScreen[str | None]):
     """Ask for the host path to copy ``what`` to; enter copies, escape cancels (None)."""
 
@@ -41,9 +48,7 @@ class CopyPrompt(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         """A line saying what is copied, and the path field."""
-        with Vertical() as box:
-            box.border_title = "Copy to the host"
-            box.border_subtitle = "enter copies · escape cancels"
+        with _box("Copy to the host", "enter copies · escape cancels"):
             yield Static(f"Copy {self.what} to:", markup=False)
             yield Input(self.default, id="copy-dest")
 
@@ -71,9 +76,7 @@ class ConfirmOverwrite(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         """The question."""
-        with Vertical() as box:
-            box.border_title = "Already exists"
-            box.border_subtitle = "y overwrites · n keeps it"
+        with _box("Already exists", "y overwrites · n keeps it"):
             yield Static(f"{self.path} already exists. Overwrite it? (y/n)", markup=False)
 
     def action_answer(self, yes: bool) -> None:
