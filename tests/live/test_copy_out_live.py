@@ -10,6 +10,7 @@ import stat
 from pathlib import Path
 
 import pytest
+from conftest import EXAMPLES
 
 DOCKERFILE = """\
 FROM busybox:local
@@ -83,3 +84,17 @@ def test_bad_requests_get_one_line_and_leave_nothing(run_bxtui, context: Path,
                     "--copy-out", f"final:/app/a.txt={taken}", str(context))
     assert "bxtui: copied final:/app/a.txt" in res.stderr, res.stderr[-1500:]
     assert taken.read_text() != "mine" and stat.S_IMODE(taken.stat().st_mode) == 0o640
+
+
+def test_after_a_success_final_is_the_result(run_bxtui, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    res = run_bxtui("build", "--progress=plain", "--copy-out", f"final:/app={tmp_path}/app",
+                    str(EXAMPLES / "success"))
+    assert res.returncode == 0, res.stderr[-1500:]
+    assert (tmp_path / "app" / "status").read_text() == "built ok\n"
+    assert (tmp_path / "app" / "hello.txt").is_file()
+    res = run_bxtui("build", "--progress=plain", "--copy-out", f"initial:/app={tmp_path}/i",
+                    str(EXAMPLES / "success"))
+    assert res.returncode == 1
+    assert _errors(res.stderr) == [f"ERROR: --copy-out initial:/app={tmp_path}/i: the build "
+                                   "succeeded: only a failed step has an initial state"]
+    assert not (tmp_path / "i").exists()

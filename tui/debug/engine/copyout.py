@@ -118,7 +118,8 @@ async def _stream(helper: HelperContainer, key: str, rel: str, dest: str,
         try:
             await asyncio.wait({waiter, writer}, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            if not waiter.done():
+            stopped = not waiter.done()  # the writer gave up first: its error is the cause
+            if stopped:
                 await proc.abort()
             waiter.cancel()
         code = proc.exit_code
@@ -129,7 +130,7 @@ async def _stream(helper: HelperContainer, key: str, rel: str, dest: str,
         try:
             report = await writer
         except UntarError as exc:
-            if code not in (0, None):
+            if code not in (0, None) and not stopped:
                 raise CopyError(_tar_error(err, proc.error)) from None
             raise CopyError(str(exc)) from None
         if not ok:
