@@ -317,6 +317,9 @@ def _run(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
 
         parse_invoke(args.invoke)  # a bad value is a one-line error before anything runs
     app = _use_app(args)
+    if app and args.copy_out:
+        raise OptionsError("--copy-out is for --progress=plain or quiet (in the app, o in the "
+                           "file browser copies)")
     log_path = _enable_debug(args, app, argv)
     if app:
         # signals before the view is up (and after it closed) stop it like headless ones

@@ -6,10 +6,12 @@ from __future__ import annotations
 import io
 import os
 import stat
+import subprocess
 import tarfile
 from pathlib import Path
 
 import pytest
+from conftest import bxtui_binary
 
 from tui.debug.engine.untar import ChunkPipe, UntarError, write_tree
 from tui.debug.model.copyspec import (
@@ -169,3 +171,18 @@ def test_abandoned_copy_leaves_nothing(tmp_path: Path) -> None:
 ])
 def test_default_dest(label: str, path: str, want: str) -> None:
     assert default_dest(label, path) == want
+
+
+@pytest.mark.parametrize(("args", "line"), [
+    (["--progress=plain", "--copy-out", "final:x=/tmp/y"],
+     "ERROR: --copy-out 'final:x=/tmp/y': expected STATE:/PATH=DEST (STATE: final, initial or "
+     "a --step selector; PATH absolute)"),
+    (["--progress=tui", "--copy-out", "final:/x=/nonexistent-bxtui-dest"],
+     "ERROR: --copy-out is for --progress=plain or quiet (in the app, o in the file browser "
+     "copies)"),
+])
+def test_bad_flags_one_line_before_building(args: list[str], line: str, tmp_path: Path) -> None:
+    res = subprocess.run([bxtui_binary(), "build", *args, str(tmp_path)], capture_output=True,
+                         text=True, timeout=60, env=dict(os.environ, DOCKER_HOST="unix:///nonexistent"))
+    assert res.returncode == 1
+    assert res.stderr.strip() == line
