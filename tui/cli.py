@@ -26,6 +26,7 @@ from tui.debug.engine.options import (
     parse_output,
 )
 from tui.debug.headless.frontend import HeadlessRequest, run_headless
+from tui.debug.model.copyspec import CopyRequest, parse_copy_out
 from tui.debug.model.outcome import StateKind
 from tui.debug.model.usage import OptionsError
 
@@ -130,6 +131,12 @@ def _build_parser() -> argparse.ArgumentParser:
     b.add_argument("--write-back", action="store_true",
                    help="with --retry: when CMD succeeds, write it into the Dockerfile in "
                         "place of the failed command (the diff is printed first)")
+    b.add_argument("--copy-out", action="append", default=[], metavar="STATE:PATH=DEST",
+                   help="after the build, copy PATH (file or directory, modes and links kept) "
+                        "of a state to the host path DEST; STATE: final, initial (the failed "
+                        "step's) or a --step selector; repeatable; implies plain progress")
+    b.add_argument("--overwrite", action="store_true",
+                   help="with --copy-out: replace an existing DEST")
     b.add_argument("--toolbox", metavar="IMAGE",
                    help="static toolbox image put on PATH in shells "
                         "(default: busybox:local, used when a state has no shell)")
@@ -195,7 +202,17 @@ def _headless_request(args: argparse.Namespace) -> HeadlessRequest:
     return HeadlessRequest(quiet=args.progress == "quiet", invoke=args.invoke,
                            on_always=args.on == "always", state=_state(args), step=args.step,
                            diff=args.diff, toolbox=args.toolbox, retry=args.retry,
-                           write_back=args.write_back)
+                           write_back=args.write_back,
+                           copy_out=_copy_requests(args), overwrite=args.overwrite)
+
+
+def _copy_requests(args: argparse.Namespace) -> tuple[CopyRequest, ...]:
+    """``--copy-out`` values, checked before the build (an existing DEST is refused now)."""
+    reqs = tuple(parse_copy_out(v) for v in args.copy_out)
+    for req in reqs:
+        if not args.overwrite and os.path.lexists(req.dest):
+            raise OptionsError(f"--copy-out: {req.dest} already exists (--overwrite replaces it)")
+    return reqs
 
 
 def _state(args: argparse.Namespace) -> StateKind:
@@ -237,6 +254,8 @@ def _use_app(args: argparse.Namespace) -> bool:
     """The app for --progress=tui/tty, and for auto when both stdin and stdout are terminals."""
     if args.progress in ("tui", "tty"):
         return True
+    if args.copy_out:
+        return False
     return args.progress == "auto" and sys.stdin.isatty() and sys.stdout.isatty()
 
 
@@ -318,6 +337,9 @@ def _run(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
 
         parse_invoke(args.invoke)  # a bad value is a one-line error before anything runs
     app = _use_app(args) and args.retry is None  # --retry is headless
+    if app and args.copy_out:
+        raise OptionsError("--copy-out is for --progress=plain or quiet (in the app, o in the "
+                           "file browser copies)")
     log_path = _enable_debug(args, app, argv)
     if app:
         # signals before the view is up (and after it closed) stop it like headless ones

@@ -12,6 +12,7 @@ from textual.app import App, ComposeResult
 from textual.pilot import Pilot
 from textual.widgets import Static
 
+from tui.debug.model.copyspec import CopyReport
 from tui.debug.model.fsmodel import Entry, Snapshot
 from tui.debug.model.textfmt import format_bytes
 from tui.ui.widgets.files import preview as files_preview
@@ -56,6 +57,9 @@ class FakeState:
     async def read(self, path: str, offset: int = 0, length: int = 65536) -> bytes:
         self.reads.append((path, offset, length))
         return self.data[path][offset : offset + length]
+
+    async def copy_out(self, path: str, dest: str, overwrite: bool = False) -> CopyReport:
+        raise NotImplementedError  # the real copy is tested on the daemon
 
 
 def d(path: str, mode: int = 0o755, uid: int = 0, gid: int = 0) -> Entry:

@@ -29,6 +29,7 @@ from tui.debug.engine.container import OutputFn
 from tui.debug.engine.facade import OpenError, SessionFacade
 from tui.debug.engine.link import ShellLink
 from tui.debug.engine.shell import Shell
+from tui.debug.model.fsmodel import StateFiles
 from tui.debug.model.outcome import (
     BuilderLost,
     Failed,
@@ -788,3 +789,39 @@ class BxtuiApp(App[int], inherit_bindings=False):
             return
         self._close_messages_no_wait()
 
+
+    # -- files out ---------------------------------------------------------------------------
+    def on_file_browser_copy_requested(self, message: FileBrowser.CopyRequested) -> None:
+        """``o`` in the file browser: ask where, then copy (asking before overwriting)."""
+        self._copy_out(message.state, message.path)
+
+    def on_diff_view_copy_requested(self, message: DiffView.CopyRequested) -> None:
+        """``o`` in the diff: the same, from the failed step's final (or initial) state."""
+        try:
+            state = self.session.diff_state(message.mount, message.state)
+        except OpenError as exc:
+            self.notify(str(exc), title="Nothing to copy", severity="warning", timeout=8)
+            return
+        self._copy_out(state, message.path)
+
+    @work(group="copy-out")
+    async def _copy_out(self, state: StateFiles, path: str) -> None:
+        from tui.debug.model.copyspec import default_dest
+        from tui.ui.screens.copyout import ConfirmOverwrite, CopyPrompt
+        from tui.ui.widgets.textclean import one_line
+
+        prompt = CopyPrompt(f"{path} of the {state.label}", default_dest(state.label, path))
+        dest = await self.push_screen_wait(prompt)
+        if dest is None:
+            return
+        overwrite = await asyncio.to_thread(os.path.lexists, dest)
+        if overwrite and not await self.push_screen_wait(ConfirmOverwrite(dest)):
+            self.notify(f"{dest} kept: nothing copied", timeout=4)
+            return
+        try:
+            report = await state.copy_out(path, dest, overwrite)
+        except Exception as exc:
+            self.notify(one_line(exc), title="Not copied", severity="error", timeout=10)
+            return
+        self.notify(f"{path} \u2192 {report.dest}: {report.summary()}", title="Copied",
+                    timeout=8)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from tui.buildkit.errors import BuildError
 from tui.buildkit.proto import ops_pb2
@@ -34,6 +34,9 @@ from tui.debug.model.fsmodel import (
 )
 from tui.debug.model.ignored import excluded_paths
 from tui.debug.model.llbdef import LLBDefinition, merged_definition
+
+if TYPE_CHECKING:
+    from tui.debug.model.copyspec import CopyReport
 
 __all__ = ["ExploreError", "Explorer", "HelperState", "StateSpec"]
 
@@ -72,6 +75,17 @@ class HelperState:
         """Bytes of one file of the state."""
         helper, key = await self.explorer.helper_for(self.spec)
         return await _tool(helper.read(key, path, offset, length))
+
+    async def copy_out(self, path: str, dest: str, overwrite: bool = False) -> CopyReport:
+        """Copy ``path`` (a file, link or directory) of the state to the host path ``dest``.
+
+        Raises CopyError (one line): a missing path, an existing ``dest``, a path leading
+        out of the state.
+        """
+        from tui.debug.engine.copyout import copy_state_path
+
+        helper, key = await self.explorer.helper_for(self.spec)
+        return await copy_state_path(helper, key, path, dest, overwrite)
 
 
 async def _tool(aw: Awaitable[T]) -> T:

@@ -140,3 +140,7 @@ class SessionFacade(Protocol):
 
     async def done(self) -> None:
         """Release everything (idempotent)."""
+
+    def diff_state(self, mount: str, state: StateKind) -> StateFiles:
+        """The failed RUN's ``state`` of its writable mount ``mount`` (OpenError if none)."""
+        ...

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from tui.buildkit.gateway import Gateway
 from tui.buildkit.proto import ops_pb2
-from tui.debug.engine.container import Container, ContainerProcess
+from tui.debug.engine.container import Container, ContainerProcess, Drain, OutputFn
 from tui.debug.model.fsmodel import LISTER_FORMAT, Snapshot
 from tui.debug.model.invoke import ProcessSpec
 from tui.debug.model.llbdef import op_digest
@@ -126,14 +126,21 @@ class HelperContainer:
         def sink(fd: int, data: bytes) -> None:
             (out if fd == 1 else err).extend(data)
 
+        proc = await self.spawn(args, sink, cwd=cwd)
+        code = await proc.wait()
+        return Captured(code, bytes(out), bytes(err), proc.error)
+
+    async def spawn(self, args: list[str], sink: OutputFn, drain: Drain | None = None,
+                    cwd: str = "/") -> ContainerProcess:
+        """Start one non-tty process (stdin closed) whose output goes to ``sink``."""
         spec = ProcessSpec(args=args, env=[TOOL_PATH], user="0:0", cwd=cwd, tty=False)
         try:
             proc = await self.container.start(spec, sink)
         except Exception as exc:
             raise ToolError(f"the toolbox could not run {args[0]}: {exc}") from None
+        proc.set_drain(drain)
         await proc.close_stdin()
-        code = await proc.wait()
-        return Captured(code, bytes(out), bytes(err), proc.error)
+        return proc
 
     async def walk(self, key: str) -> Snapshot:
         """Every path of the state ``key`` (one ``find | stat`` pass, gzipped on the way)."""

@@ -30,6 +30,7 @@ from tui.debug.model.outcome import (
 if TYPE_CHECKING:
     from tui.debug.engine.container import OutputFn, Process
     from tui.debug.engine.session import DebugSession
+    from tui.debug.model.copyspec import CopyRequest
     from tui.debug.model.failure import FailureInfo
     from tui.debug.model.invoke import InvokeConfig
 
@@ -44,7 +45,10 @@ HEADLESS_LOG_CAP = 1 << 16
 
 @dataclass(frozen=True)
 class HeadlessRequest:
-    """What to do besides printing the progress: ``--invoke``, ``--on``, ``--step``, ``--diff``."""
+    """What to do besides printing the progress: ``--invoke``, ``--on``, ``--step``, ``--diff``...
+
+    ``copy_out``: ``--copy-out`` requests, done after ``--diff`` and before the process.
+    """
 
     quiet: bool = False
     invoke: str | None = None
@@ -56,12 +60,14 @@ class HeadlessRequest:
     #: ``--retry CMD``: run CMD in the failed step's initial state (``--write-back``: patch).
     retry: str | None = None
     write_back: bool = False
+    copy_out: tuple[CopyRequest, ...] = ()
+    overwrite: bool = False
 
     @property
     def debugging(self) -> bool:
         """Whether the build is kept open after it finished (something is opened in it)."""
         return self.invoke is not None or self.step is not None or self.diff \
-            or self.retry is not None
+            or self.retry is not None or bool(self.copy_out)
 
 
 async def release(cleanup: Awaitable[None]) -> None:
@@ -155,6 +161,11 @@ async def _debug(session: DebugSession, req: HeadlessRequest, failed: bool, stat
         return status
     if req.diff and failed:
         await _print_diff(session, out)
+    if req.copy_out:
+        from tui.debug.headless.copyout import copy_out
+
+        if not await copy_out(session, req.copy_out, req.overwrite, out):
+            return 1
     if req.retry is not None:
         if not failed:
             out.write("bxtui: nothing to retry: the build succeeded\n")

@@ -11,7 +11,10 @@ import stat as st
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from tui.debug.model.copyspec import CopyReport
 
 #: ``stat -c`` format of the lister: raw mode (hex), uid, gid, size, mtime (ns text),
 #: path, and the quoted name with its link target (``'a' -> 'b'``), tab-separated.
@@ -360,6 +363,10 @@ class StateFiles(Protocol):
 
     async def read(self, path: str, offset: int = 0, length: int = 65536) -> bytes:
         """Up to ``length`` bytes of the file at ``path`` from ``offset``."""
+        ...
+
+    async def copy_out(self, path: str, dest: str, overwrite: bool = False) -> CopyReport:
+        """Copy ``path`` (absolute in the state) to the host path ``dest``; one-line errors."""
         ...
 
 

@@ -19,11 +19,13 @@ from typing import ClassVar, Protocol
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
+from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.widget import Widget
 from textual.widgets import Static
 
 from tui.debug.model.fsmodel import Change, DiffSource, FsDiff
+from tui.debug.model.state import StateKind
 from tui.ui.widgets.diff.model import (
     MARKS,
     LineKind,
@@ -197,9 +199,20 @@ class DiffView(Widget, can_focus=True):
         Binding("space", "space", "Toggle", show=False, tooltip="fold or unfold a directory"),
         Binding("left,h", "left", "Collapse", show=False, tooltip=_FOLD),
         Binding("right,l", "right", "Expand", show=False, tooltip=_FOLD),
+        Binding("o", "copy_out", "Copy out", show=False,
+                tooltip="copy the selected path to the host (final state; initial if removed)"),
         Binding("escape,backspace", "back", "Back", show=False,
                 tooltip="back from a file to the tree"),
     ]
+
+    class CopyRequested(Message):
+        """``o``: copy ``path`` (absolute in the mount) of the mount ``mount``'s ``state``."""
+
+        def __init__(self, mount: str, path: str, state: StateKind) -> None:
+            super().__init__()
+            self.mount = mount
+            self.path = path
+            self.state = state
 
     def __init__(self, *, name: str | None = None, id: str | None = None,
                  classes: str | None = None) -> None:
@@ -304,6 +317,15 @@ class DiffView(Widget, can_focus=True):
     def action_right(self) -> None:
         """Expand the cursor's directory, or step into it (file: scroll right)."""
         self._active.right()
+
+    def action_copy_out(self) -> None:
+        """Ask the app to copy the path under the cursor (a removed one from the initial state)."""
+        node = self.tree_view.cursor_node
+        if node is None:
+            return
+        removed = node.change is not None and node.change.after is None
+        state = StateKind.INITIAL if removed else StateKind.FINAL
+        self.post_message(self.CopyRequested(node.label, "/" + node.path, state))
 
     def action_back(self) -> None:
         """Close the file's diff: back to the tree, the cursor where it was."""

@@ -185,6 +185,8 @@ class FileBrowser(Widget, can_focus=True):
         Binding("left_square_bracket", "switch(-1)", "Previous state", key_display="[",
                 tooltip=_STATE),
         Binding("right_square_bracket", "switch(1)", "Next state", key_display="]", tooltip=_STATE),
+        Binding("o", "copy_out", "Copy out",
+                tooltip="copy the selected file or directory to the host (asks where)"),
     ]
 
     DEFAULT_CSS = """
@@ -217,6 +219,14 @@ class FileBrowser(Widget, can_focus=True):
         def __init__(self, state_label: str, path: str) -> None:
             super().__init__()
             self.state_label = state_label
+            self.path = path
+
+    class CopyRequested(Message):
+        """``o``: copy ``path`` (absolute in the state) of ``state`` to the host."""
+
+        def __init__(self, state: StateFiles, path: str) -> None:
+            super().__init__()
+            self.state = state
             self.path = path
 
     def __init__(
@@ -541,3 +551,14 @@ class FileBrowser(Widget, can_focus=True):
         self._remember()
         self._index = (self._index + step) % len(self._states)
         self._display_state()
+
+    def action_copy_out(self) -> None:
+        """Ask the app to copy the previewed file, the selected entry, or this directory."""
+        state = self.state
+        if state is None or self._tree() is None:
+            return
+        path = self.preview_path if self._focus is FilesFocus.PREVIEW else None
+        if path is None:
+            entry = self.selected
+            path = entry.path if entry is not None else self._cwd
+        self.post_message(self.CopyRequested(state, "/" + path))
