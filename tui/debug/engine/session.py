@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     from tui.debug.model.graph import BuildGraph, Changes
     from tui.debug.model.invoke import InvokeConfig
     from tui.debug.model.llbdef import LLBDefinition
+    from tui.debug.model.reload import DockerfileChanges, PreviousBuild, StepChange
     from tui.debug.model.stepsel import StepRef
 
 __all__ = ["APP_LOG_CAP", "LATER_MODULES", "DebugSession", "NotStarted", "OpenError", "Phase"]
@@ -120,6 +121,10 @@ class DebugSession:
         self._connected = False
         self._t_build: float | None = None
         self._t_end: float | None = None
+        #: The Dockerfile's text when this build started (read only when kept open).
+        self.dockerfile_text: str | None = None
+        #: The build this one reloaded (None for the first build).
+        self.previous: PreviousBuild | None = None
 
     @functools.cached_property
     def graph(self) -> BuildGraph:
@@ -208,6 +213,10 @@ class DebugSession:
         return changes
 
     async def _run(self) -> None:
+        if self.keep:
+            from tui.debug.engine.reload import read_dockerfile
+
+            self.dockerfile_text = read_dockerfile(self.opts)
         try:
             self._client = await self._connect()
         except (AddressError, DaemonUnreachable) as exc:
@@ -519,3 +528,51 @@ class DebugSession:
             await self._kept.ctx.done()
         if self._client is not None:
             await self._client.close()
+
+    # -- reload ------------------------------------------------------------------------------
+    async def reload(self) -> None:
+        """Release this build (its shells end) and start it again with the same options.
+
+        The Dockerfile and context are read from disk again through a fresh session; the
+        graph is a new one.  :meth:`step_change` and :meth:`dockerfile_changes` compare the
+        new build with this one.
+        """
+        from tui.debug.engine.reload import snapshot
+
+        previous = snapshot(self.graph, self.dockerfile_text)
+        await self.done()
+        for name in ("graph", "_pending"):
+            self.__dict__.pop(name, None)  # the cached properties: made anew when asked for
+        self.shells = []
+        self._outcome = None
+        self._kept = None
+        self._client = None
+        self._task = None
+        self._done_task = None
+        self._connected = False
+        self._t_build = self._t_end = None
+        self.started_at = time.monotonic()
+        self.previous = previous
+        self.start()
+
+    def step_change(self, digest: str) -> StepChange | None:
+        """Whether a step of a reloaded build came from cache, ran again or is new.
+
+        None for the first build, and for a step that did not complete or fail.
+        """
+        from tui.debug.model.graph import VertexState
+        from tui.debug.model.reload import classify
+
+        v = self.graph.get(digest)
+        if self.previous is None or v is None or not v.declared or \
+                v.state in (VertexState.QUEUED, VertexState.RUNNING, VertexState.CANCELED):
+            return None
+        return classify(self.previous, digest, v.name, v.state is VertexState.CACHED)
+
+    def dockerfile_changes(self) -> DockerfileChanges | None:
+        """The Dockerfile's lines changed since the previous build (None: not reloaded)."""
+        from tui.debug.model.reload import dockerfile_changes
+
+        if self.previous is None:
+            return None
+        return dockerfile_changes(self.previous.dockerfile, self.dockerfile_text)
