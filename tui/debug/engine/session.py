@@ -553,24 +553,29 @@ class DebugSession:
         self._t_build = self._t_end = None
         self.started_at = time.monotonic()
         self.previous = previous
+        self.dockerfile_text = None  # read again as the new build starts
         self.start()
 
     def step_change(self, digest: str) -> StepChange | None:
         """Whether a step of a reloaded build came from cache, ran again or is new.
 
-        None for the first build, and for a step that did not complete or fail.
+        None for the first build, for a vertex that is no Dockerfile step (no source
+        location) and for a step that did not complete or fail.
         """
         from tui.debug.model.graph import VertexState
         from tui.debug.model.reload import classify
 
         v = self.graph.get(digest)
-        if self.previous is None or v is None or not v.declared or \
+        if self.previous is None or v is None or v.source is None or \
                 v.state in (VertexState.QUEUED, VertexState.RUNNING, VertexState.CANCELED):
             return None
         return classify(self.previous, digest, v.name, v.state is VertexState.CACHED)
 
     def dockerfile_changes(self) -> DockerfileChanges | None:
-        """The Dockerfile's lines changed since the previous build (None: not reloaded)."""
+        """The Dockerfile's lines changed since the previous build (None: not reloaded).
+
+        Known once the new build has started (its Dockerfile is read then).
+        """
         from tui.debug.model.reload import dockerfile_changes
 
         if self.previous is None:
