@@ -117,6 +117,8 @@ class BxtuiApp(App[int], inherit_bindings=False):
                 tooltip="retry the failed RUN with an edited command (fresh initial state)"),
         Binding("w", "write_back", "Write back", show=False,
                 tooltip="write the last passing retry into the Dockerfile (diff, then y/n)"),
+        Binding("r", "reload", "Reload", show=False, tooltip="reload: build again with the "
+                "current Dockerfile and context (the shells end)"),
     ]
 
     #: Where the build stands, as far as the keys are concerned: CONNECTING until the build
@@ -294,6 +296,7 @@ class BxtuiApp(App[int], inherit_bindings=False):
             return
         self.phase = outcome.phase
         self._follow_running = False
+        self.failure_pane.changes = self.session.dockerfile_changes()
         self._show_outcome(outcome)
         self._update_status(force=True)
         if self.session.has_states:
@@ -571,6 +574,8 @@ class BxtuiApp(App[int], inherit_bindings=False):
             return self.main.middle is not Middle.FAILURE
         if action in ("retry", "write_back"):
             return self._retry_action_ok(action)
+        if action == "reload":
+            return None if self.building or self.phase is Phase.UNREACHABLE else True
         if action not in OPENING:
             return True
         if self.building:
@@ -825,3 +830,29 @@ class BxtuiApp(App[int], inherit_bindings=False):
             return
         self.notify(f"{path} \u2192 {report.dest}: {report.summary()}", title="Copied",
                     timeout=8)
+    # -- reload ------------------------------------------------------------------------------
+    def action_reload(self) -> None:
+        """``r``: release this build (its shells end) and build again in the same window."""
+        if not self.building:
+            self._reload()
+
+    @work(exclusive=True, group="reload")
+    async def _reload(self) -> None:
+        shell_open = self.shell is not None and not self.shell.finished
+        self._reserve.drop()
+        self._step_reserve.drop()
+        self.phase = Phase.CONNECTING
+        self._follow_running = True
+        self._shown = None
+        self._lost_shown = False
+        self._show_middle(Middle.FAILURE)
+        self.failure_pane.show_running("Reloading…")
+        self.terminal.hint = "f and i open a shell here once the build has finished"
+        if shell_open:
+            self.notify("The previous build's shells ended", title="Reload", timeout=5)
+        await self.session.reload()
+        self.graph_view.replace_graph(self.session.graph)
+        self.graph_view.change_of = self.session.step_change
+        self.log_view.show_vertex(None)
+        self.graph_view.focus()
+        self._watch_build()

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from tui.debug.model.fsmodel import DiffSource, StateFiles
     from tui.debug.model.graph import BuildGraph, Changes
     from tui.debug.model.outcome import Outcome, Phase, StateKind
+    from tui.debug.model.reload import DockerfileChanges, StepChange
 
 __all__ = ["Drain", "OpenError", "SessionFacade"]
 
@@ -143,4 +144,13 @@ class SessionFacade(Protocol):
 
     def diff_state(self, mount: str, state: StateKind) -> StateFiles:
         """The failed RUN's ``state`` of its writable mount ``mount`` (OpenError if none)."""
+    async def reload(self) -> None:
+        """Release this build and start it again with the current Dockerfile and context."""
+
+    def step_change(self, digest: str) -> StepChange | None:
+        """After a reload: whether ``digest`` came from cache, ran again or is new."""
+        ...
+
+    def dockerfile_changes(self) -> DockerfileChanges | None:
+        """After a reload: the Dockerfile's lines changed since the previous build."""
         ...

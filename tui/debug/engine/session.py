@@ -55,6 +55,7 @@ if TYPE_CHECKING:
     from tui.debug.model.graph import BuildGraph, Changes
     from tui.debug.model.invoke import InvokeConfig
     from tui.debug.model.llbdef import LLBDefinition
+    from tui.debug.model.reload import DockerfileChanges, PreviousBuild, StepChange
     from tui.debug.model.stepsel import StepRef
 
 __all__ = ["APP_LOG_CAP", "LATER_MODULES", "DebugSession", "NotStarted", "OpenError", "Phase"]
@@ -110,20 +111,12 @@ class DebugSession:
         #: The toolbox image (None: the default); given explicitly, every shell gets it.
         self.toolbox = toolbox
         self.keep = keep
-        self.shells: list[Shell] = []
-        self.started_at = time.monotonic()
         self._connect = connect
         self._listener = on_status
         self._on_connected = on_connected
-        self._outcome: Outcome | None = None
-        self._kept: _Kept | None = None
-        self._client: BuildkitClient | None = None
-        self._task: asyncio.Task[None] | None = None
-        self._done_task: asyncio.Task[None] | None = None
-        self._connected = False
-        self._t_build: float | None = None
-        self._t_end: float | None = None
-        self._retrier: Retrier | None = None
+        self._new_build()
+        #: The build this one reloaded (None for the first build).
+        self.previous: PreviousBuild | None = None
 
     @functools.cached_property
     def graph(self) -> BuildGraph:
@@ -148,6 +141,24 @@ class DebugSession:
         return self._invoke
 
     # -- the build ---------------------------------------------------------------------------
+    def _new_build(self) -> None:
+        """What one build holds (set again by :meth:`reload`)."""
+        for name in ("graph", "_pending"):
+            self.__dict__.pop(name, None)  # the cached properties: made anew when asked for
+        self.shells: list[Shell] = []
+        self.started_at = time.monotonic()
+        self._outcome: Outcome | None = None
+        self._kept: _Kept | None = None
+        self._client: BuildkitClient | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._done_task: asyncio.Task[None] | None = None
+        self._connected = False
+        self._t_build: float | None = None
+        self._t_end: float | None = None
+        self._retrier: Retrier | None = None
+        #: The Dockerfile's text when this build started (read only when kept open).
+        self.dockerfile_text: str | None = None
+
     def start(self) -> None:
         """Start the build in a task of the running loop."""
         if self._task is None:
@@ -212,6 +223,10 @@ class DebugSession:
         return changes
 
     async def _run(self) -> None:
+        if self.keep:
+            from tui.debug.engine.reload import read_dockerfile
+
+            self.dockerfile_text = read_dockerfile(self.opts)
         try:
             self._client = await self._connect()
         except (AddressError, DaemonUnreachable) as exc:
@@ -647,3 +662,44 @@ class DebugSession:
                     raise OpenError(f"the {state} state of {name}{where} is not available")
                 return HelperState(explorer, StateSpec(f"{state} state of {name}{where}", rid))
         raise OpenError(f"no writable mount {mount} in the failed step")
+    # -- reload ------------------------------------------------------------------------------
+    async def reload(self) -> None:
+        """Release this build (its shells end) and start it again with the same options.
+
+        The Dockerfile and context are read from disk again through a fresh session; the
+        graph is a new one.  :meth:`step_change` and :meth:`dockerfile_changes` compare the
+        new build with this one.
+        """
+        from tui.debug.engine.reload import snapshot
+
+        previous = snapshot(self.graph, self.dockerfile_text)
+        await self.done()
+        self._new_build()
+        self.previous = previous
+        self.start()
+
+    def step_change(self, digest: str) -> StepChange | None:
+        """Whether a step of a reloaded build came from cache, ran again or is new.
+
+        None for the first build, for a vertex that is no Dockerfile step (no source
+        location) and for a step that did not complete or fail.
+        """
+        from tui.debug.model.graph import VertexState
+        from tui.debug.model.reload import classify
+
+        v = self.graph.get(digest)
+        if self.previous is None or v is None or v.source is None or \
+                v.state in (VertexState.QUEUED, VertexState.RUNNING, VertexState.CANCELED):
+            return None
+        return classify(self.previous, digest, v.name, v.state is VertexState.CACHED)
+
+    def dockerfile_changes(self) -> DockerfileChanges | None:
+        """The Dockerfile's lines changed since the previous build (None: not reloaded).
+
+        Known once the new build has started (its Dockerfile is read then).
+        """
+        from tui.debug.model.reload import dockerfile_changes
+
+        if self.previous is None:
+            return None
+        return dockerfile_changes(self.previous.dockerfile, self.dockerfile_text)

@@ -21,6 +21,7 @@ from textual.events import Resize
 from textual.widgets import Static
 
 from tui.debug.model.failure import FailureInfo, SourceSnippet, SuccessInfo
+from tui.debug.model.reload import DockerfileChanges
 
 __all__ = [
     "FailurePane",
@@ -36,6 +37,8 @@ __all__ = [
 SYNTAX_THEME = "monokai"
 #: Background of the failing lines inside the snippet (rich Syntax needs a concrete colour).
 FAILING_LINE_STYLE = Style(bgcolor="#4a1f24", bold=True)
+#: Dockerfile lines edited since the previous build (after a reload).
+CHANGED_LINE_STYLE = Style(underline=True, italic=True)
 MIN_CONTEXT = 3
 MAX_CONTEXT = 12
 #: Rows the failure view uses besides the snippets (header, message, details, hint).
@@ -110,8 +113,12 @@ def _location(snippet: SourceSnippet) -> str:
     return f"{snippet.filename}:{where}"
 
 
-def render_snippet(snippet: SourceSnippet, context: int) -> RenderableType:
-    """The snippet's marked lines and ``context`` lines each side, highlighted."""
+def render_snippet(snippet: SourceSnippet, context: int,
+                   changed: frozenset[int] = frozenset()) -> RenderableType:
+    """The snippet's marked lines and ``context`` lines each side, highlighted.
+
+    ``changed``: lines edited since the previous build (after a reload), underlined.
+    """
     code = snippet.text.rstrip("\n")
     total = code.count("\n") + 1
     ranges = [(s, e if e >= s else s) for s, e in snippet.ranges if 1 <= s <= total]
@@ -132,6 +139,9 @@ def render_snippet(snippet: SourceSnippet, context: int) -> RenderableType:
     lines = code.split("\n")
     for line in marked:
         syntax.stylize_range(FAILING_LINE_STYLE, (line, 0), (line, len(lines[line - 1])))
+    for line in sorted(changed):
+        if 1 <= line <= total:
+            syntax.stylize_range(CHANGED_LINE_STYLE, (line, 0), (line, len(lines[line - 1])))
     return Group(Text(_location(snippet), style="bold"), syntax)
 
 
@@ -179,6 +189,9 @@ class FailurePane(VerticalScroll):
         text-style: bold;
         color: $error;
     }
+    FailurePane > .fp--changes {
+        color: $text-accent;
+    }
     FailurePane.-success > .fp--status {
         color: $success;
     }
@@ -212,6 +225,9 @@ class FailurePane(VerticalScroll):
         super().__init__(name=name, id=id, classes=classes)
         self.title_line = Static(classes="fp--title", markup=False)
         self.status_line = Static(classes="fp--status", markup=False)
+        #: After a reload: what changed in the Dockerfile since the previous build.
+        self.changes_line = Static(classes="fp--changes", markup=False)
+        self.changes: DockerfileChanges | None = None
         self.message_text = Static(classes="fp--message", markup=False)
         self.source_view = Static(classes="fp--source")
         self.details_view = Static(classes="fp--details")
@@ -256,6 +272,7 @@ class FailurePane(VerticalScroll):
         self._show(self.title_line, info.step_name or "Build failed")
         code = f"exit code {info.exit_code}" if info.exit_code is not None else "failed"
         self._show(self.status_line, f"✗ {code}")
+        self._show_changes()
         self._show(self.message_text, info.message)
         self._context_rows = context_lines(self.size.height, len(info.sources))
         self._render_sources(info)
@@ -271,6 +288,7 @@ class FailurePane(VerticalScroll):
         self._set_view("success")
         self._show(self.title_line, "Build succeeded")
         self._show(self.status_line, f"✓ {short_image_id(info.image_id) or 'no image id'}")
+        self._show_changes()
         self._show(self.details_view, _success_details(info))
         self._show(self.hint_line, _hint(HINT_SUCCESS))
 
@@ -288,9 +306,13 @@ class FailurePane(VerticalScroll):
         if self.is_mounted:
             self.scroll_home(animate=False)
 
+    def _show_changes(self) -> None:
+        if self.changes is not None:
+            self._show(self.changes_line, "↻ " + self.changes.describe())
+
     def _children_views(self) -> tuple[Static, ...]:
-        return (self.title_line, self.status_line, self.message_text, self.source_view,
-                self.details_view, self.hint_line)
+        return (self.title_line, self.status_line, self.changes_line, self.message_text,
+                self.source_view, self.details_view, self.hint_line)
 
     @staticmethod
     def _show(widget: Static, content: str | Content | RenderableType) -> None:
@@ -302,7 +324,8 @@ class FailurePane(VerticalScroll):
             self.source_view.update("")
             self.source_view.display = False
             return
-        parts = [render_snippet(s, self._context_rows) for s in info.sources]
+        changed = frozenset(self.changes.changed) if self.changes is not None else frozenset()
+        parts = [render_snippet(s, self._context_rows, changed) for s in info.sources]
         self._show(self.source_view, Group(*parts))
 
     def on_resize(self, event: Resize) -> None:

@@ -23,6 +23,7 @@ from textual.strip import Strip
 from textual.timer import Timer
 
 from tui.debug.model.graph import BuildGraph, Changes, VertexState
+from tui.debug.model.reload import StepChange
 from tui.ui.widgets.graph.rows import GraphRows, Row, StageRow, VertexRow, format_duration
 from tui.ui.widgets.lineview import LineView
 
@@ -38,6 +39,9 @@ _GLYPHS = {
 }
 _STEP_WIDTH = 5  # "#123 "
 _MARK_WIDTH = 5  # "↑in  " / "↓out "
+#: After a reload: the mark of a step that ran again or is new (cached ones say CACHED).
+_CHANGE_STYLE = {StepChange.CACHED: "cached", StepChange.RERAN: "position",
+                 StepChange.NEW: "input"}
 _MUTED = frozenset({VertexState.QUEUED, VertexState.CANCELED})
 
 
@@ -157,6 +161,8 @@ class GraphView(LineView, can_focus=True):
         self._ticker: Timer | None = None
         self._ticking = False
         self._pending_select: str | None = None
+        #: After a reload: what a step did compared with the previous build (set by the app).
+        self.change_of: Callable[[str], StepChange | None] | None = None
         self.virtual_size = Size(0, len(self.rows))
         self._ensure_cursor()
 
@@ -200,6 +206,18 @@ class GraphView(LineView, can_focus=True):
         self._sync_ticker()
         if self._pending_select is not None and self.rows.key_of(self._pending_select):
             self.select(self._pending_select)
+
+    def replace_graph(self, graph: BuildGraph) -> None:
+        """Show another build's graph (after a reload): rows and cursor start afresh."""
+        self.graph = graph
+        self.rows = GraphRows(graph)
+        self._pending_select = None
+        self.cursor_key = None
+        self._sync_size()
+        self._ensure_cursor()
+        self._sync_ticker()
+        self.scroll_home(animate=False)
+        self.invalidate()
 
     def select(self, digest: str) -> None:
         """Move the cursor to ``digest``'s row, scroll it into view and post ``Selected``.
@@ -375,6 +393,9 @@ class GraphView(LineView, can_focus=True):
             parts.append((f"⚠{warnings} ", "warning"))
         if state is VertexState.QUEUED:
             return parts
+        change = self.change_of(row.digest) if self.change_of is not None else None
+        if change is not None and change is not StepChange.CACHED:
+            parts.append((f"{change.value.upper()} ", _CHANGE_STYLE[change]))
         if state is VertexState.CACHED:
             parts.append(("CACHED", "cached"))
             return parts
