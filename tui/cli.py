@@ -122,6 +122,9 @@ def _build_parser() -> argparse.ArgumentParser:
     b.add_argument("--step", metavar="N",
                    help="open the shell (or --invoke CMD) in the state step N produced: N as in "
                         "[N/M], STAGE:N, #N (plain output's number) or a digest prefix")
+    b.add_argument("--break", dest="breaks", action="append", default=[], metavar="STEP",
+                   help="pause before STEP (as --step; repeatable) and run --invoke CMD "
+                        "(default /bin/sh) in its initial state, then continue the build")
     b.add_argument("--diff", action="store_true",
                    help="after a failed RUN, print what it changed (initial vs final state)")
     b.add_argument("--toolbox", metavar="IMAGE",
@@ -176,7 +179,7 @@ def _address(args: argparse.Namespace) -> BuilderAddress:
 def _headless_request(args: argparse.Namespace) -> HeadlessRequest:
     return HeadlessRequest(quiet=args.progress == "quiet", invoke=args.invoke,
                            on_always=args.on == "always", state=_state(args), step=args.step,
-                           diff=args.diff, toolbox=args.toolbox)
+                           diff=args.diff, toolbox=args.toolbox, breaks=tuple(args.breaks))
 
 
 def _state(args: argparse.Namespace) -> StateKind:

@@ -18,7 +18,7 @@ import contextlib
 import dataclasses
 import functools
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING
 
 from tui.buildkit.address import AddressError
@@ -48,10 +48,12 @@ if TYPE_CHECKING:
     from tui.debug.engine.handle import ProcessHandle
     from tui.debug.engine.result import ResultContext
     from tui.debug.engine.shell import Shell
+    from tui.debug.engine.stepping import Stepper
     from tui.debug.model.fsmodel import DiffSource, StateFiles
     from tui.debug.model.graph import BuildGraph, Changes
     from tui.debug.model.invoke import InvokeConfig
     from tui.debug.model.llbdef import LLBDefinition
+    from tui.debug.model.pause import PausedStep, Resume
     from tui.debug.model.stepsel import StepRef
 
 __all__ = ["APP_LOG_CAP", "LATER_MODULES", "DebugSession", "NotStarted", "OpenError", "Phase"]
@@ -120,6 +122,7 @@ class DebugSession:
         self._connected = False
         self._t_build: float | None = None
         self._t_end: float | None = None
+        self._stepper: Stepper | None = None
 
     @functools.cached_property
     def graph(self) -> BuildGraph:
@@ -240,8 +243,10 @@ class DebugSession:
     async def _debug_build(self, client: BuildkitClient) -> Outcome:
         from tui.debug.engine.result import new_result_context
 
-        ctx, resp, err = await new_result_context(client, self.opts, self._on_status,
-                                                  self._on_definition)
+        stepper = self._stepper
+        ctx, resp, err = await new_result_context(
+            client, self.opts, self._on_status, self._on_definition,
+            stepper.run if stepper is not None else None)
         self._t_end = time.monotonic()
         if ctx is not None:
             from tui.debug.engine.explore import Explorer
@@ -519,3 +524,55 @@ class DebugSession:
             await self._kept.ctx.done()
         if self._client is not None:
             await self._client.close()
+
+    # -- breakpoints -------------------------------------------------------------------------
+    def set_breakpoints(self, selectors: Sequence[str]) -> None:
+        """Pause before each step ``selectors`` name (``--step``'s forms); call before start."""
+        from tui.debug.engine.stepping import Stepper
+
+        self._stepper = Stepper(selectors) if selectors else None
+
+    @property
+    def paused(self) -> PausedStep | None:
+        """The step the build is paused at (None while it runs or has finished)."""
+        return self._stepper.paused if self._stepper is not None else None
+
+    async def wait_paused(self) -> PausedStep | None:
+        """Wait until the build pauses at a step (that pause) or has finished (None)."""
+        self.start()
+        assert self._task is not None
+        stepper = self._stepper
+        while stepper is not None and not self._task.done():
+            if stepper.paused is not None:
+                return stepper.paused
+            stepper.changed.clear()
+            waiter = asyncio.ensure_future(stepper.changed.wait())
+            try:
+                await asyncio.wait({waiter, self._task}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                await cancel_child(waiter)
+        return None
+
+    def resume(self, how: Resume) -> None:
+        """Go on from the pause: ``continue`` or ``next``."""
+        if self._stepper is not None:
+            self._stepper.resume(how)
+
+    async def start_paused_process(self, rows: int, cols: int, on_output: OutputFn, *,
+                                   tty: bool = True) -> ProcessHandle:
+        """The invoke command in the paused step's state (before it ran: its initial state).
+
+        Raises OpenError with one clear sentence when nothing can start.
+        """
+        from tui.debug.engine.container import ProcessError
+        from tui.debug.model.invoke import InvokeError
+
+        if self._stepper is None:
+            raise OpenError("the build is not paused")
+        cfg = dataclasses.replace(self.invoke, tty=tty)
+        try:
+            return await self._stepper.start_process(cfg, on_output, rows, cols)
+        except InvokeError as exc:
+            raise OpenError(str(exc)) from None
+        except (ProcessError, BuildError) as exc:
+            raise NotStarted(str(exc)) from None

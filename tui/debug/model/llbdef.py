@@ -195,3 +195,35 @@ def merged_definition(refs: Iterable[gateway_pb2.Ref]) -> LLBDefinition | None:
         else:
             merged.merge(one)
     return merged
+
+
+def step_order(definition: LLBDefinition) -> list[str]:
+    """The build's steps (ops with a Dockerfile location), each after every op it needs.
+
+    A depth-first walk from the result, inputs in order: a Dockerfile's steps come out in
+    the order a reader expects, each stage before the steps that use it.
+    """
+    source = definition.definition.Source if definition.definition.HasField("Source") else None
+    located = set(source.locations) if source is not None else set()
+    heads = [i.digest for op in definition.ops.values() if op.WhichOneof("op") is None
+             for i in op.inputs]
+    seen: set[str] = set()
+    order: list[str] = []
+
+    def visit(start: str) -> None:
+        stack: list[tuple[str, bool]] = [(start, False)]
+        while stack:
+            d, expanded = stack.pop()
+            if expanded:
+                if d in located:
+                    order.append(d)
+                continue
+            if d in seen or d not in definition.ops:
+                continue
+            seen.add(d)
+            stack.append((d, True))
+            stack.extend((i.digest, False) for i in reversed(definition.ops[d].inputs))
+
+    for head in heads:
+        visit(head)
+    return order
