@@ -21,7 +21,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_invoke import BUILDX, DOCKER_HOST, DOCKERFILE, REPO, one_run  # noqa: E402
+from bench_invoke import BUILDX, DOCKER_HOST, DOCKERFILE, REPO, one_run
 
 
 def commands(ctx: str) -> dict[str, list[str]]:

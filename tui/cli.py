@@ -231,6 +231,7 @@ async def _app(args: argparse.Namespace, opts: BuildOptions) -> int:
 
     cfg = parse_invoke(args.invoke) if args.invoke is not None else None
     session = _address(args).session(opts, cfg, toolbox=args.toolbox)
+    session.set_breakpoints(args.breaks, toggles=True)
     auto_open = (_state(args), args.on == "always") if args.invoke is not None else None
     # The build starts at once; Textual (~0.3 s of imports) loads in a thread meanwhile, so
     # the daemon works while Python imports.

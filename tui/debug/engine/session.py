@@ -526,11 +526,43 @@ class DebugSession:
             await self._client.close()
 
     # -- breakpoints -------------------------------------------------------------------------
-    def set_breakpoints(self, selectors: Sequence[str]) -> None:
-        """Pause before each step ``selectors`` name (``--step``'s forms); call before start."""
+    def set_breakpoints(self, selectors: Sequence[str], *, toggles: bool = False) -> None:
+        """Pause before each step ``selectors`` name (``--step``'s forms); call before start.
+
+        ``toggles``: breakpoints may be set later too (:meth:`toggle_breakpoint`, the app).
+        """
         from tui.debug.engine.stepping import Stepper
 
-        self._stepper = Stepper(selectors) if selectors else None
+        self._stepper = Stepper(selectors) if selectors or toggles else None
+        if self._stepper is not None and self.keep:
+            self._stepper.on_first_pause = self._declare_pending
+
+    def _declare_pending(self, definition: LLBDefinition, steps: list[str]) -> None:
+        """The steps not reported yet join the graph as queued (a paused build shows them)."""
+        from tui.buildkit.proto import control_pb2
+
+        infos = definition.op_infos()
+        resp = control_pb2.StatusResponse()
+        for d in steps:
+            if d not in self.graph and d in infos:
+                resp.vertexes.add(digest=d, name=infos[d].name, inputs=list(infos[d].inputs))
+        if resp.vertexes:
+            self._pending.merge(self.graph.apply(resp))
+
+    def toggle_breakpoint(self, digest: str) -> bool:
+        """Set or clear a breakpoint on ``digest``; whether it is set now.
+
+        It applies from the next turn of the walk (a pause, or before the first step runs).
+        OpenError when breakpoints are not enabled.
+        """
+        if self._stepper is None:
+            raise OpenError("breakpoints are not enabled for this build")
+        return self._stepper.toggle(digest)
+
+    @property
+    def breakpoints(self) -> frozenset[str]:
+        """The digests with a breakpoint (resolved selectors included, once known)."""
+        return frozenset(self._stepper.digests) if self._stepper is not None else frozenset()
 
     @property
     def paused(self) -> PausedStep | None:
@@ -576,3 +608,23 @@ class DebugSession:
             raise OpenError(str(exc)) from None
         except (ProcessError, BuildError) as exc:
             raise NotStarted(str(exc)) from None
+
+    async def open_paused_shell(self, rows: int, cols: int, on_output: OutputFn,
+                                drain: Drain | None = None) -> Shell:
+        """A shell in the paused step's state for the app's terminal pane.
+
+        It ends when the build goes on (the pause's containers are released).
+        """
+        from tui.debug.engine.shell import Shell
+
+        pause = self.paused
+        if pause is None:
+            raise OpenError("the build is not paused")
+        try:
+            proc = await self.start_paused_process(rows, cols, on_output)
+        except NotStarted as exc:
+            raise OpenError(f"the process did not start: {exc}") from None
+        proc.set_drain(drain)
+        shell = Shell(proc, pause.state_words())
+        self.shells.append(shell)
+        return shell

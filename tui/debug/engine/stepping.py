@@ -10,7 +10,7 @@ as usual.  Everything solved before is a cache hit: nothing runs twice.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from tui.buildkit.debuglog import LOG
@@ -54,6 +54,19 @@ class Stepper:
         self._resume: asyncio.Future[Resume] | None = None
         self.changed = asyncio.Event()
         self._refs: dict[tuple[str, int], str] = {}
+        #: Breakpoints by digest: toggled while the build runs or is paused (applied at the
+        #: next turn; the selectors join them once the definition is known).
+        self.digests: set[str] = set()
+        #: Called with the steps not run yet at the first pause (the graph shows them pending).
+        self.on_first_pause: Callable[[LLBDefinition, list[str]], None] | None = None
+
+    def toggle(self, digest: str) -> bool:
+        """Set or clear the breakpoint on ``digest``; whether it is set now."""
+        if digest in self.digests:
+            self.digests.discard(digest)
+            return False
+        self.digests.add(digest)
+        return True
 
     @property
     def paused(self) -> PausedStep | None:
@@ -75,22 +88,26 @@ class Stepper:
         order = step_order(definition)
         infos = definition.op_infos()
         candidates = [StepRef(d, infos[d].name, None) for d in order if d in infos]
-        points: set[int] = set()
         for sel in self.selectors:
             try:
-                digest = resolve_step(sel, candidates).digest
+                self.digests.add(resolve_step(sel, candidates).digest)
             except StepError as exc:
                 raise BuildError(f"--break {sel}: {exc}") from None
-            points.add(order.index(digest))
+        index = {d: i for i, d in enumerate(order)}
+        first = True
         walk: Walk | None = Walk()
         how = Resume.CONTINUE
         while walk is not None:
-            walk = walk.go(how, len(order), sorted(points))
+            points = sorted(index[d] for d in self.digests if d in index)
+            walk = walk.go(how, len(order), points)
             if walk is None:
                 break
             digest = order[walk.index]
+            if first and self.on_first_pause is not None:
+                self.on_first_pause(definition, order[walk.index:])
+            first = False
             stop = await self._prepare(gw, definition, digest, walk.where,
-                                       walk.where is Where.BEFORE and walk.index in points)
+                                       walk.where is Where.BEFORE and digest in self.digests)
             how = await self._pause(gw, stop)
 
     async def _solve(self, gw: Gateway, definition: LLBDefinition, digest: str,

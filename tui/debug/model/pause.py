@@ -48,6 +48,19 @@ class PausedStep:
         where = f" ({self.source.describe()})" if self.source is not None else ""
         return f"paused {self.where} {self.name or self.digest[:19]}{where}"
 
+    def details(self) -> str:
+        """The step as it will run (or ran): lines, command, user, workdir, env, mounts."""
+        lines = []
+        if self.source is not None:
+            lines.append(f"lines:   {self.source.describe()}")
+        if self.args:
+            lines.append(f"command: {' '.join(self.args)}")
+        lines.append(f"user:    {self.user or '(default)'}")
+        lines.append(f"workdir: {self.cwd or '/'}")
+        lines.extend(f"env:     {e}" for e in self.env)
+        lines.extend(f"mount:   {m}" for m in self.mounts)
+        return "\n".join(lines)
+
     def state_words(self) -> str:
         """The state a shell at this pause opens in."""
         if self.where is Where.BEFORE:
