@@ -77,6 +77,7 @@ class Stepper:
 
     def resume(self, how: Resume) -> None:
         """Go on from the pause (ignored when not paused)."""
+        LOG.debug("stepping: %s", how)
         if self._resume is not None and not self._resume.done():
             self._resume.set_result(how)
 
