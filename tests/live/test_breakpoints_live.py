@@ -122,3 +122,16 @@ async def test_session_next_and_continue(docker_host: str, tmp_path: Path,
     finally:
         await session.done()
     assert not isinstance(session.outcome, Failed)
+
+
+async def test_break_with_no_cache_runs_each_step_once(docker_host: str,
+                                                       tmp_path: Path) -> None:
+    token = secrets.token_hex(6)
+    context = _context(tmp_path, "RUN echo last > /last", token)
+    code, out = await _headless(docker_host, context, "--no-cache", "--break", "4",
+                                "--invoke", PROBE)
+    assert code == 0, out[-3000:]
+    assert "HAS-FILE" in out.splitlines()  # step 3 ran in the walk, before the pause
+    # --no-cache holds (step 3 ran, not cached), and the final evaluation did not run it again
+    ran = re.compile(rf"^#\d+ \d+\.\d+ {token}$", re.MULTILINE)
+    assert len(ran.findall(out)) == 1, out[-3000:]

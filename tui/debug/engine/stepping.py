@@ -116,7 +116,10 @@ class Stepper:
         """A result id of output ``output`` of ``digest`` (solved once; then a cache hit)."""
         key = (digest, output)
         if key not in self._refs:
-            res = await gw.solve(definition=definition.subgraph(digest, output), evaluate=True)
+            # --no-cache marks kept: the same vertices as the final evaluation's, which the
+            # daemon then finds solved in this job (a step never runs twice)
+            sub = definition.subgraph(digest, output, definition.ops)
+            res = await gw.solve(definition=sub, evaluate=True)
             ids = [r.id for r in result_refs(res).values()]
             self._refs[key] = ids[0] if ids else ""
         return self._refs[key]

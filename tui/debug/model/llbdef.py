@@ -89,8 +89,13 @@ class LLBDefinition:
             stack.extend(i.digest for i in self.ops[d].inputs)
         return order
 
-    def subgraph(self, digest: str, output: int = 0) -> ops_pb2.Definition:
-        """A definition whose result is output ``output`` of ``digest`` (cache marks dropped)."""
+    def subgraph(self, digest: str, output: int = 0,
+                 uncached: Iterable[str] | None = None) -> ops_pb2.Definition:
+        """A definition whose result is output ``output`` of ``digest``.
+
+        Cache marks (``--no-cache``) are dropped, or with ``uncached`` kept for those ops only.
+        """
+        keep = set(uncached) if uncached is not None else set()
         if digest not in self.ops:
             raise KeyError(digest)
         out = ops_pb2.Definition()
@@ -100,7 +105,7 @@ class LLBDefinition:
             if d in self.definition.metadata:
                 meta = out.metadata[d]
                 meta.CopyFrom(self.definition.metadata[d])
-                meta.ignore_cache = False
+                meta.ignore_cache = meta.ignore_cache and d in keep
         terminal = ops_pb2.Op(inputs=[ops_pb2.Input(digest=digest, index=output)])
         body.append(terminal.SerializeToString())
         if self.definition.HasField("Source"):
