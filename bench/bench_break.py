@@ -6,7 +6,8 @@ initial state) and gives a shell; ``exit`` continues the build, which then fails
 For reference on the same Dockerfile: ``bxtui --invoke /bin/sh`` (shell in the failed step)
 and the peer ``buildx debug --on=error --invoke /bin/sh build`` (which has no breakpoints).
 Per run: spawn → prompt, ``exit`` → process end (for --break: the rest of the build too),
-peak RSS.  Uses bench_invoke's PTY runner.
+peak RSS.  Uses bench_invoke's PTY runner.  Then, in-process through the session: ``n`` on
+a cached step (paused before step 3 → paused after it).
 
     .venv/bin/python bench/bench_break.py [--reps 8]
 """
@@ -14,13 +15,16 @@ peak RSS.  Uses bench_invoke's PTY runner.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import statistics
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench_invoke import BUILDX, DOCKER_HOST, DOCKERFILE, REPO, one_run
 
 
@@ -33,6 +37,31 @@ def commands(ctx: str) -> dict[str, list[str]]:
         "buildx-failure": [BUILDX, "debug", "--on=error", "--invoke", "/bin/sh", "build",
                            "--progress=plain", ctx],
     }
+
+
+async def next_times(ctx: str, reps: int) -> list[float]:
+    """Seconds from ``n`` (paused before the cached step 3) to the pause after it."""
+    from tui.debug.engine.launch import BuilderAddress
+    from tui.debug.engine.options import BuildOptions
+    from tui.debug.model.pause import Resume
+
+    out = []
+    for _ in range(reps):
+        session = BuilderAddress().session(BuildOptions(context=ctx))
+        session.set_breakpoints(["3"])
+        try:
+            first = await session.wait_paused()
+            assert first is not None
+            t0 = time.perf_counter()
+            session.resume(Resume.NEXT)
+            after = await session.wait_paused()
+            out.append(time.perf_counter() - t0)
+            assert after is not None and after.where.value == "after"
+            session.resume(Resume.CONTINUE)
+            await session.wait_finished()
+        finally:
+            await session.done()
+    return out
 
 
 def main() -> int:
@@ -60,6 +89,10 @@ def main() -> int:
         print(f"{name:15s} {statistics.median(p):13.3f}s {min(p):6.3f}s "
               f"{statistics.median(r['teardown_s'] for r in runs):11.3f}s "
               f"{statistics.median(r['rss_mib'] for r in runs):5.0f}MiB")
+    os.environ["DOCKER_HOST"] = DOCKER_HOST
+    nexts = asyncio.run(next_times(ctx, args.reps))
+    print(f"\n`n` on a cached step (in-process session), median {statistics.median(nexts):.3f}s "
+          f"min {min(nexts):.3f}s max {max(nexts):.3f}s")
     return 0
 
 
