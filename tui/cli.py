@@ -123,6 +123,9 @@ def _build_parser() -> argparse.ArgumentParser:
     b.add_argument("--step", metavar="N",
                    help="open the shell (or --invoke CMD) in the state step N produced: N as in "
                         "[N/M], STAGE:N, #N (plain output's number) or a digest prefix")
+    b.add_argument("--break", dest="breaks", action="append", default=[], metavar="STEP",
+                   help="pause before STEP (as --step; repeatable) and run --invoke CMD "
+                        "(default /bin/sh) in its initial state, then continue the build")
     b.add_argument("--diff", action="store_true",
                    help="after a failed RUN, print what it changed (initial vs final state)")
     b.add_argument("--retry", metavar="CMD",
@@ -203,7 +206,8 @@ def _headless_request(args: argparse.Namespace) -> HeadlessRequest:
                            on_always=args.on == "always", state=_state(args), step=args.step,
                            diff=args.diff, toolbox=args.toolbox, retry=args.retry,
                            write_back=args.write_back,
-                           copy_out=_copy_requests(args), overwrite=args.overwrite)
+                           copy_out=_copy_requests(args), overwrite=args.overwrite,
+                           breaks=tuple(args.breaks))
 
 
 def _copy_requests(args: argparse.Namespace) -> tuple[CopyRequest, ...]:
@@ -266,6 +270,7 @@ async def _app(args: argparse.Namespace, opts: BuildOptions) -> int:
 
     cfg = parse_invoke(args.invoke) if args.invoke is not None else None
     session = _address(args).session(opts, cfg, toolbox=args.toolbox)
+    session.set_breakpoints(args.breaks, toggles=True)
     auto_open = (_state(args), args.on == "always") if args.invoke is not None else None
     # The build starts at once; Textual (~0.3 s of imports) loads in a thread meanwhile, so
     # the daemon works while Python imports.

@@ -119,6 +119,13 @@ class BxtuiApp(App[int], inherit_bindings=False):
                 tooltip="write the last passing retry into the Dockerfile (diff, then y/n)"),
         Binding("r", "reload", "Reload", show=False, tooltip="reload: build again with the "
                 "current Dockerfile and context (the shells end)"),
+        Binding("space", "toggle_breakpoint", "Break", show=False,
+                tooltip="set or clear a breakpoint on the graph's selected step (the build "
+                        "pauses before it; set while building or paused)"),
+        Binding("n", "step_next", "Next",
+                tooltip="paused: run just this step (or the next) and pause after it"),
+        Binding("c", "step_continue", "Continue",
+                tooltip="paused: continue to the next breakpoint, a failure or the end"),
     ]
 
     #: Where the build stands, as far as the keys are concerned: CONNECTING until the build
@@ -158,6 +165,8 @@ class BxtuiApp(App[int], inherit_bindings=False):
         self._shots = 0
         #: The retry line (``e``) once opened; it keeps the tries.
         self._retry: RetryLine | None = None
+        #: Set when n/c let a paused build go on.
+        self._resumed = asyncio.Event()
 
     # -- layout ------------------------------------------------------------------------------
     @property
@@ -208,6 +217,7 @@ class BxtuiApp(App[int], inherit_bindings=False):
             asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, self._save_shot)
         self.set_interval(FRAME_SECONDS, self._frame)
         self._watch_build()
+        self._watch_pauses()
         self.call_after_refresh(self._painted)
 
     def _painted(self) -> None:
@@ -399,6 +409,10 @@ class BxtuiApp(App[int], inherit_bindings=False):
         A shell still open is ended first: the terminal pane shows one process at a time.
         ``f`` shows the shell started in advance when there is one (its prompt is ready).
         """
+        if self.session.paused is not None:
+            self._end_shown_shell()
+            self._open_paused_shell()
+            return
         self._shell(StateKind(which))
 
     def _shell(self, state: StateKind) -> None:
@@ -446,11 +460,15 @@ class BxtuiApp(App[int], inherit_bindings=False):
                 shell = await self.session.open_shell(state, rows, cols, on_output, drain,
                                                       step=step)
             except OpenError as exc:
-                self.terminal.process_exited(f"not opened: {exc}")
-                self.notify(str(exc), title="Nothing to open", severity="warning", timeout=8)
-                self.graph_view.focus()
+                self._not_opened(exc)
                 return
         await self._follow_shell(shell, link, title)
+
+    def _not_opened(self, exc: OpenError) -> None:
+        """Say in the pane and a notice why the shell did not open; back to the graph."""
+        self.terminal.process_exited(f"not opened: {exc}")
+        self.notify(str(exc), title="Nothing to open", severity="warning", timeout=8)
+        self.graph_view.focus()
 
     async def _take_unseen(self, unseen: UnseenShell, key: str, on_output: OutputFn,
                            drain: Drain) -> Shell | None:
@@ -576,6 +594,10 @@ class BxtuiApp(App[int], inherit_bindings=False):
             return self._retry_action_ok(action)
         if action == "reload":
             return None if self.building or self.phase is Phase.UNREACHABLE else True
+        if action in ("step_next", "step_continue"):
+            return self.session.paused is not None  # shown only while paused
+        if action == "shell" and self.session.paused is not None:
+            return True
         if action not in OPENING:
             return True
         if self.building:
@@ -856,3 +878,79 @@ class BxtuiApp(App[int], inherit_bindings=False):
         self.log_view.show_vertex(None)
         self.graph_view.focus()
         self._watch_build()
+    # -- breakpoints -------------------------------------------------------------------------
+    def action_toggle_breakpoint(self) -> None:
+        """``space``: set or clear a breakpoint on the graph's selected step."""
+        digest = self.graph_view.selected_digest
+        if digest is None:
+            self.notify("select a step in the graph first", timeout=4)
+            return
+        try:
+            on = self.session.toggle_breakpoint(digest)
+        except OpenError as exc:
+            self.notify(str(exc), title="Breakpoint", severity="warning", timeout=6)
+            return
+        self._show_marks()
+        vertex = self.session.graph.get(digest)
+        name = vertex.name if vertex is not None and vertex.name else digest[:19]
+        self.notify(f"{'set on' if on else 'cleared from'} {name}", title="Breakpoint",
+                    timeout=3)
+
+    def _show_marks(self) -> None:
+        pause = self.session.paused
+        self.graph_view.set_marks(self.session.breakpoints, pause.digest if pause else None)
+
+    @work(group="pauses", exit_on_error=False)
+    async def _watch_pauses(self) -> None:
+        """Show each pause (the step, its state's keys) until the build has finished."""
+        while (pause := await self.session.wait_paused()) is not None:
+            self._resumed.clear()
+            self._frame()
+            self._follow_running = False
+            self._show_marks()
+            self.graph_view.select(pause.digest)
+            self.failure_pane.border_title = "Paused step"
+            self.failure_pane.show_message(pause.headline(), pause.details())
+            key = "i: shell in its initial state" if pause.where.value == "before" \
+                else "f: shell in its result"
+            self.terminal.hint = f"{key} · n: next step · c: continue"
+            self.refresh_bindings()
+            await self._resumed.wait()
+        self._show_marks()
+
+    def action_step_next(self) -> None:
+        """``n`` while paused: run just this step (or the next) and pause after it."""
+        self._resume_build("next")
+
+    def action_step_continue(self) -> None:
+        """``c`` while paused: on to the next breakpoint, a failure or the end."""
+        self._resume_build("continue")
+
+    def _resume_build(self, how: str) -> None:
+        from tui.debug.model.pause import Resume
+
+        if self.session.paused is None:
+            return
+        self._end_shown_shell()  # its container is released when the build goes on
+        self.session.resume(Resume(how))
+        self.failure_pane.border_title = "Failing step"
+        self.failure_pane.show_running("Building…")
+        self.terminal.hint = "f and i open a shell here once the build has finished"
+        self._resumed.set()
+        self._show_marks()
+        self.refresh_bindings()
+
+    @work(exclusive=True, group="shell")
+    async def _open_paused_shell(self) -> None:
+        pause = self.session.paused
+        if pause is None:
+            return
+        rows, cols = self.terminal.pty_size
+        link, title, on_output, drain = self._pane_for(StateKind.INITIAL,
+                                                       title=f"shell: {pause.state_words()}")
+        try:
+            shell = await self.session.open_paused_shell(rows, cols, on_output, drain)
+        except OpenError as exc:
+            self._not_opened(exc)
+            return
+        await self._follow_shell(shell, link, title)

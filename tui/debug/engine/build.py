@@ -272,13 +272,18 @@ class OwnNames:
             self.target(resp)
 
 
+#: Runs inside the job once the definition is known, before the result is evaluated.
+BeforeEvaluate = Callable[[Gateway, "LLBDefinition"], Awaitable[None]]
+
+
 def dockerfile_build_func(
     opts: BuildOptions, names: OwnNames, on_definition: DefinitionCallback | None = None,
+    before_evaluate: BeforeEvaluate | None = None,
 ) -> Callable[[Gateway], Awaitable[gateway_pb2.Result]]:
     """A build function calling the ``dockerfile.v0`` frontend, then evaluating its refs.
 
     ``names`` and ``on_definition`` get the frontend's definition before anything is
-    evaluated.
+    evaluated; ``before_evaluate`` (breakpoints) runs then, in the same job.
     """
     frontend_opt = opts.frontend_opts()
 
@@ -289,12 +294,14 @@ def dockerfile_build_func(
         res = await gw.solve(frontend=DOCKERFILE_FRONTEND, frontend_opt=frontend_opt,
                              evaluate=False)
         names.adopt(res)
-        if on_definition is not None:
+        if on_definition is not None or before_evaluate is not None:
             from tui.debug.model.llbdef import merged_definition
 
             definition = merged_definition(result_refs(res).values())
-            if definition is not None:
+            if definition is not None and on_definition is not None:
                 on_definition(definition)
+            if definition is not None and before_evaluate is not None:
+                await before_evaluate(gw, definition)
         return await evaluate_result(gw, res)
 
     return build

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from tui.debug.model.fsmodel import DiffSource, StateFiles
     from tui.debug.model.graph import BuildGraph, Changes
     from tui.debug.model.outcome import Outcome, Phase, StateKind
+    from tui.debug.model.pause import PausedStep, Resume
     from tui.debug.model.reload import DockerfileChanges, StepChange
 
 __all__ = ["Drain", "OpenError", "SessionFacade"]
@@ -153,4 +154,29 @@ class SessionFacade(Protocol):
 
     def dockerfile_changes(self) -> DockerfileChanges | None:
         """After a reload: the Dockerfile's lines changed since the previous build."""
+    # -- breakpoints
+    @property
+    def paused(self) -> PausedStep | None:
+        """The step the build is paused at (None while it runs)."""
+        ...
+
+    @property
+    def breakpoints(self) -> frozenset[str]:
+        """The digests with a breakpoint."""
+        ...
+
+    def toggle_breakpoint(self, digest: str) -> bool:
+        """Set or clear a breakpoint; whether it is set now (OpenError when not possible)."""
+        ...
+
+    async def wait_paused(self) -> PausedStep | None:
+        """Wait for the next pause (None: the build has finished)."""
+        ...
+
+    def resume(self, how: Resume) -> None:
+        """Go on from the pause."""
+
+    async def open_paused_shell(self, rows: int, cols: int, on_output: OutputFn,
+                                drain: Drain | None = None) -> Shell:
+        """A shell in the paused step's state."""
         ...

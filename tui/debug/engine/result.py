@@ -22,6 +22,7 @@ from tui.buildkit.errors import BuildError, SolveFailure
 from tui.buildkit.gateway import Gateway
 from tui.buildkit.proto import control_pb2, gateway_pb2, ops_pb2
 from tui.debug.engine.build import (
+    BeforeEvaluate,
     DefinitionCallback,
     OwnNames,
     SolveSetup,
@@ -69,6 +70,30 @@ def describe_op(failure: SolveFailure) -> str:
     if kind == "source":
         return f"a source ({failure.op.source.identifier})"
     return f"a {kind or 'non-exec'} operation"
+
+
+def exec_mounts(ex: ops_pb2.ExecOp, ids: list[str]) -> list[ops_pb2.Mount]:
+    """Container mounts for ``ex``'s mounts, the i-th given result id ``ids[i]``.
+
+    Cache, secret, SSH and tmpfs options are kept as the step has them.
+    """
+    mounts = []
+    for i, m in enumerate(ex.mounts):
+        rid = ids[i] if i < len(ids) else ""
+        mount = ops_pb2.Mount(
+            dest=m.dest, selector=m.selector, readonly=m.readonly, mountType=m.mountType,
+            resultID=rid, input=-1, output=-1,
+        )
+        if m.HasField("cacheOpt"):
+            mount.cacheOpt.CopyFrom(m.cacheOpt)
+        if m.HasField("secretOpt"):
+            mount.secretOpt.CopyFrom(m.secretOpt)
+        if m.HasField("SSHOpt"):
+            mount.SSHOpt.CopyFrom(m.SSHOpt)
+        if m.HasField("TmpfsOpt"):
+            mount.TmpfsOpt.CopyFrom(m.TmpfsOpt)
+        mounts.append(mount)
+    return mounts
 
 
 class ResultContext:
@@ -156,23 +181,7 @@ class ResultContext:
                 "own to enter"
             )
         ids = failure.input_ids if cfg.state is StateKind.INITIAL else failure.mount_ids
-        mounts = []
-        for i, m in enumerate(ex.mounts):
-            rid = ids[i] if i < len(ids) else ""
-            mount = ops_pb2.Mount(
-                dest=m.dest, selector=m.selector, readonly=m.readonly, mountType=m.mountType,
-                resultID=rid, input=-1, output=-1,
-            )
-            if m.HasField("cacheOpt"):
-                mount.cacheOpt.CopyFrom(m.cacheOpt)
-            if m.HasField("secretOpt"):
-                mount.secretOpt.CopyFrom(m.secretOpt)
-            if m.HasField("SSHOpt"):
-                mount.SSHOpt.CopyFrom(m.SSHOpt)
-            if m.HasField("TmpfsOpt"):
-                mount.TmpfsOpt.CopyFrom(m.TmpfsOpt)
-            mounts.append(mount)
-        return mounts, ex
+        return exec_mounts(ex, list(ids)), ex
 
     def process_spec(self, cfg: InvokeConfig) -> ProcessSpec:
         """The process to run, resolved from the failed step or the image config."""
@@ -328,6 +337,7 @@ class _StatusGate:
 async def new_result_context(
     client: BuildkitClient, opts: BuildOptions, on_status: StatusCallback | None = None,
     on_definition: DefinitionCallback | None = None,
+    before_evaluate: BeforeEvaluate | None = None,
 ) -> tuple[ResultContext | None, control_pb2.SolveResponse | None, BuildError | None]:
     """Build, and keep the gateway open for debugging (buildx's NewResultContext).
 
@@ -336,7 +346,8 @@ async def new_result_context(
     holding the result; any other failure gives ``(None, None, error)`` with nothing left
     open.  Cancelling the caller before a context exists aborts the build; once it exists
     only :meth:`ResultContext.done` ends it.  ``on_definition`` gets the build's definition
-    as soon as the frontend has returned it.
+    as soon as the frontend has returned it; ``before_evaluate`` (breakpoints) runs in the
+    job before the result is evaluated.
     """
     loop = asyncio.get_running_loop()
     ready: asyncio.Future[ResultContext] = loop.create_future()
@@ -350,7 +361,7 @@ async def new_result_context(
         if on_definition is not None:
             on_definition(definition)
 
-    build = dockerfile_build_func(opts, names, keep_definition)
+    build = dockerfile_build_func(opts, names, keep_definition, before_evaluate)
 
     async def main_func(gw: Gateway) -> gateway_pb2.Result:
         try:

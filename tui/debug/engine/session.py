@@ -18,7 +18,7 @@ import contextlib
 import dataclasses
 import functools
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING
 
 from tui.buildkit.address import AddressError
@@ -49,12 +49,14 @@ if TYPE_CHECKING:
     from tui.debug.engine.result import ResultContext
     from tui.debug.engine.retry import Retrier
     from tui.debug.engine.shell import Shell
+    from tui.debug.engine.stepping import Stepper
     from tui.debug.model.copyspec import CopyReport
     from tui.debug.model.failure import SourceSnippet
     from tui.debug.model.fsmodel import DiffSource, StateFiles
     from tui.debug.model.graph import BuildGraph, Changes
     from tui.debug.model.invoke import InvokeConfig
     from tui.debug.model.llbdef import LLBDefinition
+    from tui.debug.model.pause import PausedStep, Resume
     from tui.debug.model.reload import DockerfileChanges, PreviousBuild, StepChange
     from tui.debug.model.stepsel import StepRef
 
@@ -117,6 +119,7 @@ class DebugSession:
         self._new_build()
         #: The build this one reloaded (None for the first build).
         self.previous: PreviousBuild | None = None
+        self._stepper: Stepper | None = None  # kept across reloads: breakpoints stay
 
     @functools.cached_property
     def graph(self) -> BuildGraph:
@@ -259,8 +262,10 @@ class DebugSession:
     async def _debug_build(self, client: BuildkitClient) -> Outcome:
         from tui.debug.engine.result import new_result_context
 
-        ctx, resp, err = await new_result_context(client, self.opts, self._on_status,
-                                                  self._on_definition)
+        stepper = self._stepper
+        ctx, resp, err = await new_result_context(
+            client, self.opts, self._on_status, self._on_definition,
+            stepper.run if stepper is not None else None)
         self._t_end = time.monotonic()
         if ctx is not None:
             from tui.debug.engine.explore import Explorer
@@ -703,3 +708,106 @@ class DebugSession:
         if self.previous is None:
             return None
         return dockerfile_changes(self.previous.dockerfile, self.dockerfile_text)
+    # -- breakpoints -------------------------------------------------------------------------
+    def set_breakpoints(self, selectors: Sequence[str], *, toggles: bool = False) -> None:
+        """Pause before each step ``selectors`` name (``--step``'s forms); call before start.
+
+        ``toggles``: breakpoints may be set later too (:meth:`toggle_breakpoint`, the app).
+        """
+        from tui.debug.engine.stepping import Stepper
+
+        self._stepper = Stepper(selectors) if selectors or toggles else None
+        if self._stepper is not None and self.keep:
+            self._stepper.on_first_pause = self._declare_pending
+
+    def _declare_pending(self, definition: LLBDefinition, steps: list[str]) -> None:
+        """The steps not reported yet join the graph as queued (a paused build shows them)."""
+        from tui.buildkit.proto import control_pb2
+
+        infos = definition.op_infos()
+        resp = control_pb2.StatusResponse()
+        for d in steps:
+            if d not in self.graph and d in infos:
+                resp.vertexes.add(digest=d, name=infos[d].name, inputs=list(infos[d].inputs))
+        if resp.vertexes:
+            self._pending.merge(self.graph.apply(resp))
+
+    def toggle_breakpoint(self, digest: str) -> bool:
+        """Set or clear a breakpoint on ``digest``; whether it is set now.
+
+        It applies from the next turn of the walk (a pause, or before the first step runs).
+        OpenError when breakpoints are not enabled.
+        """
+        if self._stepper is None:
+            raise OpenError("breakpoints are not enabled for this build")
+        return self._stepper.toggle(digest)
+
+    @property
+    def breakpoints(self) -> frozenset[str]:
+        """The digests with a breakpoint (resolved selectors included, once known)."""
+        return frozenset(self._stepper.digests) if self._stepper is not None else frozenset()
+
+    @property
+    def paused(self) -> PausedStep | None:
+        """The step the build is paused at (None while it runs or has finished)."""
+        return self._stepper.paused if self._stepper is not None else None
+
+    async def wait_paused(self) -> PausedStep | None:
+        """Wait until the build pauses at a step (that pause) or has finished (None)."""
+        self.start()
+        assert self._task is not None
+        stepper = self._stepper
+        while stepper is not None and not self._task.done():
+            if stepper.paused is not None:
+                return stepper.paused
+            stepper.changed.clear()
+            waiter = asyncio.ensure_future(stepper.changed.wait())
+            try:
+                await asyncio.wait({waiter, self._task}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                await cancel_child(waiter)
+        return None
+
+    def resume(self, how: Resume) -> None:
+        """Go on from the pause: ``continue`` or ``next``."""
+        if self._stepper is not None:
+            self._stepper.resume(how)
+
+    async def start_paused_process(self, rows: int, cols: int, on_output: OutputFn, *,
+                                   tty: bool = True) -> ProcessHandle:
+        """The invoke command in the paused step's state (before it ran: its initial state).
+
+        Raises OpenError with one clear sentence when nothing can start.
+        """
+        from tui.debug.engine.container import ProcessError
+        from tui.debug.model.invoke import InvokeError
+
+        if self._stepper is None:
+            raise OpenError("the build is not paused")
+        cfg = dataclasses.replace(self.invoke, tty=tty)
+        try:
+            return await self._stepper.start_process(cfg, on_output, rows, cols)
+        except InvokeError as exc:
+            raise OpenError(str(exc)) from None
+        except (ProcessError, BuildError) as exc:
+            raise NotStarted(str(exc)) from None
+
+    async def open_paused_shell(self, rows: int, cols: int, on_output: OutputFn,
+                                drain: Drain | None = None) -> Shell:
+        """A shell in the paused step's state for the app's terminal pane.
+
+        It ends when the build goes on (the pause's containers are released).
+        """
+        from tui.debug.engine.shell import Shell
+
+        pause = self.paused
+        if pause is None:
+            raise OpenError("the build is not paused")
+        try:
+            proc = await self.start_paused_process(rows, cols, on_output)
+        except NotStarted as exc:
+            raise OpenError(f"the process did not start: {exc}") from None
+        proc.set_drain(drain)
+        shell = Shell(proc, pause.state_words())
+        self.shells.append(shell)
+        return shell

@@ -62,12 +62,15 @@ class HeadlessRequest:
     write_back: bool = False
     copy_out: tuple[CopyRequest, ...] = ()
     overwrite: bool = False
+    #: ``--break`` selectors: pause before these steps and run the invoke command there.
+    breaks: tuple[str, ...] = ()
 
     @property
     def debugging(self) -> bool:
         """Whether the build is kept open after it finished (something is opened in it)."""
         return self.invoke is not None or self.step is not None or self.diff \
-            or self.retry is not None or bool(self.copy_out)
+            or self.retry is not None or bool(self.copy_out) \
+            or bool(self.breaks)
 
 
 async def release(cleanup: Awaitable[None]) -> None:
@@ -108,6 +111,7 @@ async def run_headless(address: BuilderAddress, opts: BuildOptions, req: Headles
                               on_status=printer.feed if printer is not None else None,
                               on_connected=connected)
     ticker: asyncio.Task[None] | None = None
+    session.set_breakpoints(req.breaks)
     try:
         session.start()
         # what the outcome is made of, loaded while the daemon builds (off the start-up path)
@@ -115,6 +119,10 @@ async def run_headless(address: BuilderAddress, opts: BuildOptions, req: Headles
                                                           "tui.debug.engine.summary"))
         if printer is not None:
             ticker = asyncio.create_task(_tick(printer))
+        if req.breaks:
+            from tui.debug.headless.breaks import run_breakpoints
+
+            await run_breakpoints(session, req.invoke or "/bin/sh", printer, out)
         outcome = await session.wait_finished()
         await preload
         _finish(printer, ticker)
@@ -156,7 +164,7 @@ async def _debug(session: DebugSession, req: HeadlessRequest, failed: bool, stat
     from tui.debug.headless.attach import run_attached
 
     if not session.has_states:
-        if failed:
+        if failed and not req.breaks:
             out.write("ERROR: cannot debug: the build failed before any step ran\n")
         return status
     if req.diff and failed:
@@ -185,8 +193,8 @@ async def _debug(session: DebugSession, req: HeadlessRequest, failed: bool, stat
         elif reason := session.step_unavailable(step):
             out.write(f"ERROR: {reason}\n")
             return 1
-    elif req.invoke is None or (not req.on_always and not failed):
-        return status
+    elif req.invoke is None or req.breaks or (not req.on_always and not failed):
+        return status  # with --break, the invoke command ran at the breakpoints
     label = session.describe_target(req.state, step)
 
     async def start(cfg: InvokeConfig, on_output: OutputFn, rows: int, cols: int) -> Process:

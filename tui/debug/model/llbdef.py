@@ -90,8 +90,13 @@ class LLBDefinition:
             stack.extend(i.digest for i in self.ops[d].inputs)
         return order
 
-    def subgraph(self, digest: str, output: int = 0) -> ops_pb2.Definition:
-        """A definition whose result is output ``output`` of ``digest`` (cache marks dropped)."""
+    def subgraph(self, digest: str, output: int = 0,
+                 uncached: Iterable[str] | None = None) -> ops_pb2.Definition:
+        """A definition whose result is output ``output`` of ``digest``.
+
+        Cache marks (``--no-cache``) are dropped, or with ``uncached`` kept for those ops only.
+        """
+        keep = set(uncached) if uncached is not None else set()
         if digest not in self.ops:
             raise KeyError(digest)
         out = ops_pb2.Definition()
@@ -101,7 +106,7 @@ class LLBDefinition:
             if d in self.definition.metadata:
                 meta = out.metadata[d]
                 meta.CopyFrom(self.definition.metadata[d])
-                meta.ignore_cache = False
+                meta.ignore_cache = meta.ignore_cache and d in keep
         terminal = ops_pb2.Op(inputs=[ops_pb2.Input(digest=digest, index=output)])
         body.append(terminal.SerializeToString())
         if self.definition.HasField("Source"):
@@ -218,3 +223,35 @@ def merged_definition(refs: Iterable[gateway_pb2.Ref]) -> LLBDefinition | None:
         else:
             merged.merge(one)
     return merged
+
+
+def step_order(definition: LLBDefinition) -> list[str]:
+    """The build's steps (ops with a Dockerfile location), each after every op it needs.
+
+    A depth-first walk from the result, inputs in order: a Dockerfile's steps come out in
+    the order a reader expects, each stage before the steps that use it.
+    """
+    source = definition.definition.Source if definition.definition.HasField("Source") else None
+    located = set(source.locations) if source is not None else set()
+    heads = [i.digest for op in definition.ops.values() if op.WhichOneof("op") is None
+             for i in op.inputs]
+    seen: set[str] = set()
+    order: list[str] = []
+
+    def visit(start: str) -> None:
+        stack: list[tuple[str, bool]] = [(start, False)]
+        while stack:
+            d, expanded = stack.pop()
+            if expanded:
+                if d in located:
+                    order.append(d)
+                continue
+            if d in seen or d not in definition.ops:
+                continue
+            seen.add(d)
+            stack.append((d, True))
+            stack.extend((i.digest, False) for i in reversed(definition.ops[d].inputs))
+
+    for head in heads:
+        visit(head)
+    return order

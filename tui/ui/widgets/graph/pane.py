@@ -156,6 +156,8 @@ class GraphView(LineView, can_focus=True):
         self.graph = graph
         #: The row model (read-only for callers).
         self.rows = GraphRows(graph)
+        #: Gutter marks by digest: breakpoints (●) and the step the build is paused at (▶).
+        self._marks: dict[str, tuple[str, str]] = {}
         #: Wall clock in Unix ns, for running vertices' elapsed time (replaceable in tests).
         self.clock: Callable[[], int] = time.time_ns
         self._ticker: Timer | None = None
@@ -240,6 +242,16 @@ class GraphView(LineView, can_focus=True):
     def set_failed(self, digest: str | None) -> None:
         """Mark ``digest`` as the failed vertex (``None``: follow ``graph.failed``)."""
         self._invalidate(self.rows.set_failed(digest))
+
+    def set_marks(self, breakpoints: Iterable[str], paused: str | None) -> None:
+        """Mark the breakpoints (●) and the paused step (▶) beside their rows."""
+        marks = {d: ("●", "error") for d in breakpoints}
+        if paused is not None:
+            marks[paused] = ("▶", "running")
+        changed = set(marks) ^ set(self._marks) | {d for d in marks
+                                                   if self._marks.get(d) != marks[d]}
+        self._marks = marks
+        self._invalidate(k for d in changed if (k := self.rows.key_of(d)) is not None)
 
     # ------------------------------------------------------------------ actions
     def action_cursor_up(self) -> None:
@@ -344,7 +356,10 @@ class GraphView(LineView, can_focus=True):
         state = row.state
         key = row.key
         failed = key == rows.failed_key
-        if failed:
+        marked = self._marks.get(rows.digest_of(row)) if self._marks else None
+        if marked is not None:
+            gutter = marked
+        elif failed:
             gutter = ("▌", "failed")
         elif key in rows.chain:
             gutter = ("▌", "chain")
