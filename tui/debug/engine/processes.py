@@ -9,6 +9,8 @@ once its first process has exited.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 import enum
 import itertools
@@ -17,7 +19,10 @@ from dataclasses import dataclass
 from tui.debug.engine.container import Container, ContainerProcess, OutputFn
 from tui.debug.engine.shell import Shell
 
-__all__ = ["ProcessInfo", "ProcessRegistry", "Role", "Unavailable"]
+__all__ = ["END_TIMEOUT", "ProcessInfo", "ProcessRegistry", "Role", "Unavailable"]
+
+#: Seconds :meth:`ProcessRegistry.end` waits for the process to be gone after the kill.
+END_TIMEOUT = 10.0
 
 
 class Unavailable(Exception):
@@ -133,7 +138,7 @@ class ProcessRegistry:
                 and e.container is entry.container and not e.shell.finished]
 
     async def end(self, pid: str) -> bool:
-        """End process ``pid`` (SIGKILL); False when it had already ended or is unknown.
+        """End process ``pid`` (SIGKILL, then its exit awaited); False when already ended.
 
         The daemon then ends the other processes of its container too (see :meth:`siblings`).
         """
@@ -141,4 +146,7 @@ class ProcessRegistry:
         if entry is None or entry.shell.finished:
             return False
         await entry.shell.kill()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(END_TIMEOUT):
+                await entry.shell.proc.wait()
         return True
