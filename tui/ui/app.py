@@ -110,9 +110,9 @@ class BxtuiApp(App[int], inherit_bindings=False):
                 show=False, tooltip="previous shell tab (from the panes)"),
         Binding("right_square_bracket", "tab(1)", "Next shell", key_display="]", show=False,
                 tooltip="next shell tab (from the panes)"),
-        *(Binding(f"alt+{n},{ALT_DIGIT_KEYS[n - 1]}", f"tab_number({n})", f"Shell {n}",
-                  key_display="alt+1..9", show=False, tooltip="shell tab 1..9 (from the panes)")
-          for n in range(1, 10)),
+        *(Binding(key, f"tab_number({n})", f"Shell {n}", key_display="alt+1..9", show=False,
+                  tooltip="shell tab 1..9 (from the panes)")
+          for n in range(1, 10) for key in (f"alt+{n}", ALT_DIGIT_KEYS[n - 1])),
         Binding("x", "exec", "Exec", show=False,
                 tooltip="exec /bin/sh into the shown shell's container, in a new tab"),
         Binding("p", "processes", "Processes", show=False,
