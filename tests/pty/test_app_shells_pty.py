@@ -62,11 +62,41 @@ def test_two_shells_in_tabs_exec_sees_the_first_shells_file_and_ps_ends_one(
         run.wait_for(r"#3 .*initial state")
         run.send("\x1b[B\x1b[B")  # down twice: #3
         run.send("k")
-        run.wait_for(r"○ #3 .*exited with status 137")
+        run.wait_for(r"○ #3 .*exited with status 137 .*initial state")
         assert "● #1" in run.text() and "● #2" in run.text()
         run.send("\x1b")
         run.wait_gone(r"Shells and containers")
         run.wait_for(r"3 initial ○")
+        run.send("q")
+        assert run.wait_exit(timeout=30) == 1
+    finally:
+        run.close()
+
+
+def test_side_by_side_initial_and_final(docker_host: str) -> None:
+    env = dict(os.environ, DOCKER_HOST=docker_host, TERM="xterm-256color")
+    run = PtyScreen([bxtui_binary(), "build", str(EXAMPLES / "fail-run")], env, rows=40,
+                    cols=160)
+    try:
+        run.wait_for(r"exit code 3")
+        run.send("v")
+        run.wait_for(r"─ shell: the initial state.*─ shell: the final state", timeout=30)
+        run.wait_for(r"1 initial ●.*2 final ●")
+        run.wait_for(r"/work # .*│/work # ", timeout=30)  # both prompts, on one row
+        # the initial one (left) has the focus: the failing step's file is not there yet
+        run.send("test -e /work/partial.txt || echo ABSENT$((2+1))\r")
+        run.wait_for(r"ABSENT3")
+        # ] from the panes: the final one (right) gets the keys, both stay on screen
+        run.send(CHORD)
+        run.wait_for(r"i Initial")
+        run.send("]")
+        run.send("t")
+        run.wait_for(r"ctrl\+\] Back to panes")
+        run.send("cat /work/partial.txt; echo SEEN$((2+2))\r")
+        run.wait_for(r"SEEN4")
+        assert "partial output" in run.text() and "ABSENT3" in run.text()
+        run.send(CHORD)
+        run.wait_for(r"i Initial")
         run.send("q")
         assert run.wait_exit(timeout=30) == 1
     finally:

@@ -57,7 +57,7 @@ FRAME_SECONDS = 1 / 30
 #: Phases in which the build is still running: nothing can be opened yet.
 RUNNING = frozenset({Phase.CONNECTING, Phase.BUILDING})
 #: The actions that open something in a state (f, i, s, b, d): gated by the phase.
-OPENING = frozenset({"shell", "step_shell", "browse", "diff"})
+OPENING = frozenset({"shell", "step_shell", "browse", "diff", "side_by_side"})
 #: Seconds the graph's cursor rests on a step before its shell is started unseen (for ``s``).
 SPECULATE_S = 0.05
 #: Bytes of shell output waiting to be parsed above which the stream is held.
@@ -115,6 +115,8 @@ class BxtuiApp(App[int], inherit_bindings=False):
           for n in range(1, 10) for key in (f"alt+{n}", ALT_DIGIT_KEYS[n - 1])),
         Binding("x", "exec", "Exec", show=False,
                 tooltip="exec /bin/sh into the shown shell's container, in a new tab"),
+        Binding("v", "side_by_side", "Side by side", show=False,
+                tooltip="the failed step's initial and final states in two terminals at once"),
         Binding("p", "processes", "Processes", show=False,
                 tooltip="open shells and their containers; end one"),
     ]
@@ -444,6 +446,13 @@ class BxtuiApp(App[int], inherit_bindings=False):
 
     @work(group="shell")
     async def _open_shell(self, state: StateKind, step: str | None = None) -> None:
+        opened = await self._start_in_tab(state, step)
+        if opened is not None:
+            await self._follow_shell(*opened)
+
+    async def _start_in_tab(self, state: StateKind, step: str | None = None
+                            ) -> tuple[Shell, TerminalPane, ShellLink, str] | None:
+        """A shell in ``state`` (or ``step``'s) in a tab; None when it could not open."""
         rows, cols = self.terminal.pty_size
         title = f"shell: {self.session.describe_target(state, step)}"
         pane, link, on_output, drain = await self._pane_for(self._tab_name(state, step), title)
@@ -459,8 +468,8 @@ class BxtuiApp(App[int], inherit_bindings=False):
                                                       step=step)
             except OpenError as exc:
                 self._not_opened(pane, exc)
-                return
-        await self._follow_shell(shell, pane, link, title)
+                return None
+        return shell, pane, link, title
 
     def _not_opened(self, pane: TerminalPane, exc: OpenError) -> None:
         pane.process_exited(f"not opened: {exc}")
@@ -535,6 +544,28 @@ class BxtuiApp(App[int], inherit_bindings=False):
             self._not_opened(pane, exc)
             return
         await self._follow_shell(shell, pane, link, title)
+
+    def action_side_by_side(self) -> None:
+        """``v``: the failed step's initial and final states in two terminals at once."""
+        self._side_by_side()
+
+    @work(group="shell")
+    async def _side_by_side(self) -> None:
+        deck = self.main.deck
+        shown: list[int] = []
+        for state in (StateKind.INITIAL, StateKind.FINAL):
+            running = [i for i, pane in enumerate(deck.panes)
+                       if deck.names[pane] == state.value and pane.live]
+            if running:
+                shown.append(running[-1])
+                continue
+            opened = await self._start_in_tab(state)
+            if opened is None:
+                return
+            shown.append(deck.panes.index(opened[1]))
+            self.run_worker(self._follow_shell(*opened), group="shell")
+        deck.show_pair(*shown)
+        deck.current.focus()
 
     def action_processes(self) -> None:
         """``p``: the open shells and their containers; one can be ended."""
@@ -630,7 +661,8 @@ class BxtuiApp(App[int], inherit_bindings=False):
             return True
         if self.building:
             return None
-        if self.phase is Phase.SUCCEEDED and (action == "diff" or parameters == ("initial",)):
+        if self.phase is Phase.SUCCEEDED and (action in ("diff", "side_by_side")
+                                              or parameters == ("initial",)):
             return False
         return True if self._can_open(action) else None
 
@@ -643,7 +675,7 @@ class BxtuiApp(App[int], inherit_bindings=False):
         failure = outcome.failure if isinstance(outcome, Failed | BuilderLost) else None
         if action == "shell" and failure is not None:
             return failure.can_open
-        if action == "diff":
+        if action in ("diff", "side_by_side"):
             return failure is not None and not failure.file_op
         return True
 

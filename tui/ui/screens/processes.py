@@ -29,14 +29,14 @@ def process_rows(infos: list[ProcessInfo]) -> list[tuple[str, Text]]:
                     style="bold" if info.running else "dim")
         line.append(f"{info.command or '?'}  ")
         line.append(f"{info.role.value} · {info.container[-8:]}  ", style="dim")
-        line.append(info.label)
         if info.running:
             others = [o.pid for o in infos if o is not info and o.running
                       and o.container == info.container]
             if others:
-                line.append(f"  (ending it ends #{', #'.join(others)} too)", style="yellow")
+                line.append(f"(ending it ends #{', #'.join(others)} too)  ", style="yellow")
         else:
-            line.append(f"  {info.status}", style="dim")
+            line.append(f"{info.status}  ", style="dim")
+        line.append(info.label)
         rows.append((info.pid, line))
     return rows
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.containers import Vertical
+from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Static
 
@@ -39,8 +39,12 @@ class ShellDeck(Vertical):
     """The terminal slot: a tab per shell (the first pane exists from the start)."""
 
     DEFAULT_CSS = """
-    ShellDeck > TerminalPane {
+    ShellDeck > Horizontal {
         height: 1fr;
+    }
+    ShellDeck > Horizontal > TerminalPane {
+        height: 1fr;
+        width: 1fr;
     }
     """
 
@@ -53,11 +57,14 @@ class ShellDeck(Vertical):
         self.panes: list[TerminalPane] = [first]
         self.names: dict[TerminalPane, str] = {first: "terminal"}
         self._index = 0
+        #: The other tab shown beside the current one (side by side), if any.
+        self._beside: int | None = None
+        self._body = Horizontal(first)
 
     def compose(self) -> ComposeResult:
-        """The strip, then the first pane."""
+        """The strip, then the panes (one shown, or two side by side)."""
         yield self.strip
-        yield self.panes[0]
+        yield self._body
 
     @property
     def current(self) -> TerminalPane:
@@ -74,23 +81,44 @@ class ShellDeck(Vertical):
         pane = TerminalPane(classes="term")
         self.panes.append(pane)
         self.names[pane] = "shell"
-        await self.mount(pane)
+        await self._body.mount(pane)
         self.show(len(self.panes) - 1)
         return pane
 
+    @property
+    def beside(self) -> int | None:
+        """The tab shown beside the current one (None: one tab shown)."""
+        return self._beside
+
+    def show_pair(self, left: int, right: int) -> None:
+        """Show tabs ``left`` and ``right`` side by side; ``left`` becomes the current one."""
+        had_focus = self.current.has_focus
+        self._index, self._beside = left, right
+        self._apply(had_focus)
+
     def show(self, index: int) -> bool:
-        """Show tab ``index`` (0-based); False when there is no such tab."""
+        """Show tab ``index`` (0-based); False when there is no such tab.
+
+        Side by side, showing one of the pair keeps both; any other tab ends the pair.
+        """
         if not 0 <= index < len(self.panes):
             return False
         had_focus = self.current.has_focus
+        if self._beside is not None and index not in (self._index, self._beside):
+            self._beside = None
+        elif self._beside == index:
+            self._beside = self._index
         self._index = index
+        self._apply(had_focus)
+        return True
+
+    def _apply(self, had_focus: bool) -> None:
         for i, pane in enumerate(self.panes):
-            pane.display = i == index
+            pane.display = i in (self._index, self._beside)
         if had_focus:
             self.current.focus()
         self.refresh_tabs()
         self.post_message(self.Switched())
-        return True
 
     def cycle(self, step: int) -> None:
         """The next (1) or previous (-1) tab, wrapping around."""
@@ -113,6 +141,8 @@ class ShellDeck(Vertical):
         for i, label in enumerate(self.tab_labels()):
             if i:
                 text.append(" │ ")
-            text.append(f" {label} ", style="reverse bold" if i == self._index else "")
-        text.append("   [ ] alt+1..9 switch · x exec · p processes", style="dim")
+            style = "reverse bold" if i == self._index else "underline" if i == self._beside \
+                else ""
+            text.append(f" {label} ", style=style)
+        text.append("   [ ] alt+1..9 switch · x exec · p processes · v side by side", style="dim")
         self.strip.update(text)
