@@ -15,13 +15,18 @@ CHORD = b"\x1d"  # ctrl+]
 PROMPT = r"/work # "
 
 
+def _spawn(docker_host: str, cols: int) -> PtyScreen:
+    """The app on the failing example, 40 rows high."""
+    env = dict(os.environ, DOCKER_HOST=docker_host, TERM="xterm-256color")
+    return PtyScreen([bxtui_binary(), "build", str(EXAMPLES / "fail-run")], env, rows=40,
+                     cols=cols)
+
+
 def test_two_shells_in_tabs_exec_sees_the_first_shells_file_and_ps_ends_one(
     docker_host: str,
 ) -> None:
     token = secrets.token_hex(4)
-    env = dict(os.environ, DOCKER_HOST=docker_host, TERM="xterm-256color")
-    run = PtyScreen([bxtui_binary(), "build", str(EXAMPLES / "fail-run")], env, rows=40,
-                    cols=140)
+    run = _spawn(docker_host, 140)
     try:
         run.wait_for(r"exit code 3")
         run.send("f")
@@ -74,9 +79,7 @@ def test_two_shells_in_tabs_exec_sees_the_first_shells_file_and_ps_ends_one(
 
 
 def test_side_by_side_initial_and_final(docker_host: str) -> None:
-    env = dict(os.environ, DOCKER_HOST=docker_host, TERM="xterm-256color")
-    run = PtyScreen([bxtui_binary(), "build", str(EXAMPLES / "fail-run")], env, rows=40,
-                    cols=160)
+    run = _spawn(docker_host, 160)
     try:
         run.wait_for(r"exit code 3")
         run.send("v")
