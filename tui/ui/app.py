@@ -69,12 +69,16 @@ FRAME_SECONDS = 1 / 30
 #: Phases in which the build is still running: nothing can be opened yet.
 RUNNING = frozenset({Phase.CONNECTING, Phase.BUILDING})
 #: The actions that open something in a state (f, i, s, b, d): gated by the phase.
-OPENING = frozenset({"shell", "step_shell", "browse", "diff"})
+OPENING = frozenset({"shell", "step_shell", "browse", "diff", "side_by_side"})
 #: Seconds the graph's cursor rests on a step before its shell is started unseen (for ``s``).
 SPECULATE_S = 0.05
 #: Bytes of shell output waiting to be parsed above which the stream is held.
 BACKLOG_LIMIT = 8 << 20
 
+#: What Textual names alt+1..9 as most terminals send them (ESC then the digit: Textual reads
+#: them as the characters a Mac keyboard's option+digit types).
+ALT_DIGIT_KEYS = ("inverted_exclamation_mark", "trade_mark_sign", "pound_sign", "cent_sign",
+                  "infinity", "section_sign", "pilcrow_sign", "bullet", "ª")
 #: ``--invoke`` in the app: which state to open by itself, and whether a successful build is
 #: entered too (``--on=always``).
 AutoOpen = tuple[StateKind, bool]
@@ -126,6 +130,20 @@ class BxtuiApp(App[int], inherit_bindings=False):
                 tooltip="paused: run just this step (or the next) and pause after it"),
         Binding("c", "step_continue", "Continue",
                 tooltip="paused: continue to the next breakpoint, a failure or the end"),
+        # several shells: from the panes (inside a live terminal every key is the process's)
+        Binding("left_square_bracket", "tab(-1)", "Previous shell", key_display="[",
+                show=False, tooltip="previous shell tab (from the panes)"),
+        Binding("right_square_bracket", "tab(1)", "Next shell", key_display="]", show=False,
+                tooltip="next shell tab (from the panes)"),
+        *(Binding(key, f"tab_number({n})", f"Shell {n}", key_display="alt+1..9", show=False,
+                  tooltip="shell tab 1..9 (from the panes)")
+          for n in range(1, 10) for key in (f"alt+{n}", ALT_DIGIT_KEYS[n - 1])),
+        Binding("x", "exec", "Exec", show=False,
+                tooltip="exec /bin/sh into the shown shell's container, in a new tab"),
+        Binding("v", "side_by_side", "Side by side", show=False,
+                tooltip="the failed step's initial and final states in two terminals at once"),
+        Binding("p", "processes", "Processes", show=False,
+                tooltip="open shells and their containers; end one"),
     ]
 
     #: Where the build stands, as far as the keys are concerned: CONNECTING until the build
@@ -146,8 +164,9 @@ class BxtuiApp(App[int], inherit_bindings=False):
         self.build_title = title or session.opts.context
         #: The one screen: the panes, and where they are (its reactives).
         self.main = MainScreen(session.graph)
-        self.shell: Shell | None = None
-        self._link: ShellLink | None = None
+        #: Each tab's pane: the shell it shows, the link its keys go through.
+        self._tab_shells: dict[TerminalPane, Shell] = {}
+        self._links: dict[TerminalPane, ShellLink] = {}
         #: A final-state shell started in advance, and its output held until ``f``.
         self._reserve = UnseenShell(self._spawn)
         #: A shell started unseen in the state of the step the graph's cursor rests on.
@@ -362,7 +381,7 @@ class BxtuiApp(App[int], inherit_bindings=False):
         """Prepare what the next keys need: the emulator, the final-state shell, the definition."""
         self._warm_up_terminal()
         # only the default shell, and not once a key has opened one
-        if self.auto_open is None and self.open_step is None and self._link is None:
+        if self.auto_open is None and self.open_step is None and not self._links:
             self._start_reserve()
         self.run_worker(self.session.prepare(), group="prepare", exit_on_error=False)
 
@@ -410,49 +429,72 @@ class BxtuiApp(App[int], inherit_bindings=False):
         ``f`` shows the shell started in advance when there is one (its prompt is ready).
         """
         if self.session.paused is not None:
-            self._end_shown_shell()
             self._open_paused_shell()
             return
         self._shell(StateKind(which))
 
     def _shell(self, state: StateKind) -> None:
-        self._end_shown_shell()
         self._open_shell(state)
 
-    def _end_shown_shell(self) -> None:
-        """The pane shows one process at a time: end the one it shows, if still running."""
-        old, self.shell = self.shell, None
-        if old is not None and not old.finished:
-            self.notify("Ended the previous shell", timeout=3)
-            self.run_worker(old.kill(), group="kill")
+    @property
+    def shell(self) -> Shell | None:
+        """The shell of the tab shown (None: nothing opened there yet)."""
+        return self._tab_shells.get(self.terminal)
 
-    def _pane_for(self, state: StateKind, step: str | None = None, title: str = ""
-                  ) -> tuple[ShellLink, str, OutputFn, Drain]:
-        """Attach the terminal pane to a new link; the output and flow-control hooks for it."""
-        link = self._link = ShellLink()
-        title = title or f"shell: {self.session.describe_target(state, step)}"
-        self.terminal.attach(link, title)
-        self.terminal.focus()  # what is typed while it starts is kept for it (type-ahead)
+    def _tab_name(self, state: StateKind, step: str | None) -> str:
+        """``final``, ``initial`` or ``step N``: what a tab is called."""
+        if step is None:
+            return state.value
+        vertex = self.session.graph.get(step)
+        return f"step {vertex.step}" if vertex is not None and vertex.step else "step"
+
+    async def _free_pane(self, name: str) -> TerminalPane:
+        """The tab shown when nothing runs there, else a new tab; called ``name``."""
+        deck = self.main.deck
+        pane = deck.current
+        shell = self._tab_shells.get(pane)
+        if pane.live or (shell is not None and not shell.finished):
+            pane = await deck.add()
+        deck.set_name(pane, name)
+        return pane
+
+    async def _pane_for(self, name: str, title: str
+                        ) -> tuple[TerminalPane, ShellLink, OutputFn, Drain]:
+        """A tab's pane attached to a new link; the output and flow-control hooks for it."""
+        pane = await self._free_pane(name)
+        link = self._links[pane] = ShellLink()
+        self._tab_shells.pop(pane, None)
+        pane.attach(link, title)
+        self.main.deck.refresh_tabs()
+        pane.focus()  # what is typed while it starts is kept for it (type-ahead)
 
         def on_output(_fd: int, data: bytes) -> None:
-            if self._link is link:  # late output of an ended shell stays out of the pane
-                self.terminal.feed(data)
+            if self._links.get(pane) is link:  # late output of an ended shell stays out
+                pane.feed(data)
 
         async def drain() -> None:
             # flow control: hold the process's output while the pane has much left to parse
-            if self._link is link:
-                await self.terminal.wait_backlog(BACKLOG_LIMIT)
+            if self._links.get(pane) is link:
+                await pane.wait_backlog(BACKLOG_LIMIT)
 
-        return link, title, on_output, drain
+        return pane, link, on_output, drain
 
-    @work(exclusive=True, group="shell")
+    @work(group="shell")
     async def _open_shell(self, state: StateKind, step: str | None = None) -> None:
+        opened = await self._start_in_tab(state, step)
+        if opened is not None:
+            await self._follow_shell(*opened)
+
+    async def _start_in_tab(self, state: StateKind, step: str | None = None
+                            ) -> tuple[Shell, TerminalPane, ShellLink, str] | None:
+        """A shell in ``state`` (or ``step``'s) in a tab; None when it could not open."""
         rows, cols = self.terminal.pty_size
-        link, title, on_output, drain = self._pane_for(state, step)
+        title = f"shell: {self.session.describe_target(state, step)}"
+        pane, link, on_output, drain = await self._pane_for(self._tab_name(state, step), title)
         if step is not None:
-            shell = await self._take_unseen(self._step_reserve, step, on_output, drain)
+            shell = await self._take_unseen(self._step_reserve, step, pane, on_output, drain)
         elif state is StateKind.FINAL:
-            shell = await self._take_unseen(self._reserve, state, on_output, drain)
+            shell = await self._take_unseen(self._reserve, state, pane, on_output, drain)
         else:
             shell = None
         if shell is None:
@@ -460,30 +502,31 @@ class BxtuiApp(App[int], inherit_bindings=False):
                 shell = await self.session.open_shell(state, rows, cols, on_output, drain,
                                                       step=step)
             except OpenError as exc:
-                self._not_opened(exc)
-                return
-        await self._follow_shell(shell, link, title)
+                self._not_opened(pane, exc)
+                return None
+        return shell, pane, link, title
 
-    def _not_opened(self, exc: OpenError) -> None:
-        """Say in the pane and a notice why the shell did not open; back to the graph."""
-        self.terminal.process_exited(f"not opened: {exc}")
+    def _not_opened(self, pane: TerminalPane, exc: OpenError) -> None:
+        pane.process_exited(f"not opened: {exc}")
+        self.main.deck.refresh_tabs()
         self.notify(str(exc), title="Nothing to open", severity="warning", timeout=8)
         self.graph_view.focus()
 
-    async def _take_unseen(self, unseen: UnseenShell, key: str, on_output: OutputFn,
-                           drain: Drain) -> Shell | None:
+    async def _take_unseen(self, unseen: UnseenShell, key: str, pane: TerminalPane,
+                           on_output: OutputFn, drain: Drain) -> Shell | None:
         """The shell started in advance for ``key`` (waiting if it is starting), now shown."""
         taken = await unseen.take(key, on_output)
         if taken is None:
             return None
         shell, held = taken
-        self.terminal.feed(held)
+        pane.feed(held)
         shell.proc.set_drain(drain)
         return shell
 
-    async def _follow_shell(self, shell: Shell, link: ShellLink, title: str) -> None:
-        """The shell is shown: connect the pane, then report its end."""
-        self.shell = shell
+    async def _follow_shell(self, shell: Shell, pane: TerminalPane, link: ShellLink,
+                            title: str) -> None:
+        """The shell is shown in ``pane``: connect it, then report its end."""
+        self._tab_shells[pane] = shell
 
         def toolbox_notice() -> None:
             self.notify("This state has no shell of its own: the toolbox's shell runs in it, "
@@ -495,15 +538,75 @@ class BxtuiApp(App[int], inherit_bindings=False):
         self.main.shell_opened = True
         await shell.wait()
         message = shell.exit_message()
-        self.terminal.process_exited(message)
+        pane.process_exited(message)
+        self.main.deck.refresh_tabs()
         given_up = self.session.use_default_shell() if shell.proc.missing else None
         if given_up is not None:
             self.notify(f"{given_up!r} is not in this state: f and i open /bin/sh from now on",
                         title="Command not found", severity="warning", timeout=10)
         else:
             self.notify(f"{title}: {message}", timeout=5)
-        if self.focused is self.terminal:
+        if self.focused is pane:
             self.graph_view.focus()
+
+    # -- several shells ---------------------------------------------------------------------
+    def action_tab(self, step: int) -> None:
+        """``[`` / ``]``: the previous / next shell tab."""
+        self.main.deck.cycle(step)
+
+    def action_tab_number(self, number: int) -> None:
+        """alt+N: shell tab N."""
+        self.main.deck.show(number - 1)
+
+    def action_exec(self) -> None:
+        """``x``: a second process in the container of the shown tab's shell, in a new tab."""
+        base = self.shell
+        if base is None or base.finished:
+            self.notify("x runs a second process where the shown tab's shell runs: open a "
+                        "shell first (f, i, s)", title="Nothing to exec into",
+                        severity="warning", timeout=6)
+            return
+        self._exec_into(base, self.main.deck.index + 1)
+
+    @work(group="shell")
+    async def _exec_into(self, base: Shell, tab: int) -> None:
+        rows, cols = self.terminal.pty_size
+        title = f"exec: {base.label}"
+        pane, link, on_output, drain = await self._pane_for(f"exec {tab}", title)
+        try:
+            shell = await self.session.exec_shell(base, rows, cols, on_output, drain)
+        except OpenError as exc:
+            self._not_opened(pane, exc)
+            return
+        await self._follow_shell(shell, pane, link, title)
+
+    def action_side_by_side(self) -> None:
+        """``v``: the failed step's initial and final states in two terminals at once."""
+        self._side_by_side()
+
+    @work(group="shell")
+    async def _side_by_side(self) -> None:
+        deck = self.main.deck
+        shown: list[int] = []
+        for state in (StateKind.INITIAL, StateKind.FINAL):
+            running = [i for i, pane in enumerate(deck.panes)
+                       if deck.names[pane] == state.value and pane.live]
+            if running:
+                shown.append(running[-1])
+                continue
+            opened = await self._start_in_tab(state)
+            if opened is None:
+                return
+            shown.append(deck.panes.index(opened[1]))
+            self.run_worker(self._follow_shell(*opened), group="shell")
+        deck.show_pair(*shown)
+        deck.current.focus()
+
+    def action_processes(self) -> None:
+        """``p``: the open shells and their containers; one can be ended."""
+        from tui.ui.screens.processes import ProcessScreen
+
+        self.push_screen(ProcessScreen(self.session))
 
     def _start_reserve(self) -> None:
         """Start the final-state shell now, unseen, so that ``f`` shows a ready prompt."""
@@ -530,7 +633,6 @@ class BxtuiApp(App[int], inherit_bindings=False):
         if reason:
             self.notify(reason, title="Nothing to open", severity="warning", timeout=6)
             return
-        self._end_shown_shell()
         self._open_shell(StateKind.FINAL, step)
 
     def _open_step_selector(self, selector: str) -> None:
@@ -602,7 +704,8 @@ class BxtuiApp(App[int], inherit_bindings=False):
             return True
         if self.building:
             return None
-        if self.phase is Phase.SUCCEEDED and (action == "diff" or parameters == ("initial",)):
+        if self.phase is Phase.SUCCEEDED and (action in ("diff", "side_by_side")
+                                              or parameters == ("initial",)):
             return False
         return True if self._can_open(action) else None
 
@@ -615,7 +718,7 @@ class BxtuiApp(App[int], inherit_bindings=False):
         failure = outcome.failure if isinstance(outcome, Failed | BuilderLost) else None
         if action == "shell" and failure is not None:
             return failure.can_open
-        if action == "diff":
+        if action in ("diff", "side_by_side"):
             return failure is not None and not failure.file_op
         return True
 
@@ -677,7 +780,6 @@ class BxtuiApp(App[int], inherit_bindings=False):
 
     def on_retry_line_try(self, message: RetryLine.Try) -> None:
         """Enter in the retry line: run the command in a fresh initial-state container."""
-        self._end_shown_shell()
         self._run_try(message.command)
 
     @work(exclusive=True, group="shell")
@@ -686,8 +788,8 @@ class BxtuiApp(App[int], inherit_bindings=False):
         assert line is not None
         line.history.add(cmd)
         n = len(line.history.tries)
-        link, title, on_output, drain = self._pane_for(StateKind.INITIAL,
-                                                       title=f"retry #{n}: {cmd}")
+        title = f"retry #{n}: {cmd}"
+        pane, link, on_output, drain = await self._pane_for(f"retry {n}", title)
         line.focus_input()  # the pane shows the output; the line keeps the keys
         line.show_state(f"try #{n} running…")
         rows, cols = self.terminal.pty_size
@@ -695,16 +797,17 @@ class BxtuiApp(App[int], inherit_bindings=False):
             proc = await self.session.retry(cmd, on_output, rows, cols, tty=True)
         except OpenError as exc:
             line.history.finish(255)
-            self.terminal.process_exited(f"not started: {exc}")
+            pane.process_exited(f"not started: {exc}")
             line.show_state(f"try #{n} did not start: {exc}")
             return
         proc.set_drain(drain)
-        shell = self.shell = Shell(proc, title)
+        shell = self._tab_shells[pane] = Shell(proc, title)
         link.connect(shell)
         self.main.shell_opened = True
         code = await shell.wait()
         message = shell.exit_message()
-        self.terminal.process_exited(message)
+        pane.process_exited(message)
+        self.main.deck.refresh_tabs()
         done = line.history.finish(code)
         hint = " · esc, then w writes it back" if done.passed else " · edit and Enter again"
         line.show_state(f"try #{n} {message}{hint}")
@@ -931,7 +1034,9 @@ class BxtuiApp(App[int], inherit_bindings=False):
 
         if self.session.paused is None:
             return
-        self._end_shown_shell()  # its container is released when the build goes on
+        for shell in self._tab_shells.values():  # the pause's containers are released
+            if not shell.finished:
+                self.run_worker(shell.kill(), group="kill")
         self.session.resume(Resume(how))
         self.failure_pane.border_title = "Failing step"
         self.failure_pane.show_running("Building…")
@@ -946,11 +1051,11 @@ class BxtuiApp(App[int], inherit_bindings=False):
         if pause is None:
             return
         rows, cols = self.terminal.pty_size
-        link, title, on_output, drain = self._pane_for(StateKind.INITIAL,
-                                                       title=f"shell: {pause.state_words()}")
+        title = f"shell: {pause.state_words()}"
+        pane, link, on_output, drain = await self._pane_for("paused", title)
         try:
             shell = await self.session.open_paused_shell(rows, cols, on_output, drain)
         except OpenError as exc:
-            self._not_opened(exc)
+            self._not_opened(pane, exc)
             return
-        await self._follow_shell(shell, link, title)
+        await self._follow_shell(shell, pane, link, title)

@@ -9,6 +9,7 @@ if TYPE_CHECKING:
     from tui.debug.engine.container import OutputFn
     from tui.debug.engine.handle import ProcessHandle
     from tui.debug.engine.options import BuildOptions
+    from tui.debug.engine.processes import ProcessInfo
     from tui.debug.engine.retry import Retrier
     from tui.debug.engine.shell import Shell
     from tui.debug.model.fsmodel import DiffSource, StateFiles
@@ -93,6 +94,19 @@ class SessionFacade(Protocol):
     async def open_shell(self, state: StateKind, rows: int, cols: int, on_output: OutputFn,
                          drain: Drain | None = None, step: str | None = None) -> Shell:
         """A shell in the failed step's ``state``, the result, or ``step``'s state."""
+        ...
+
+    async def exec_shell(self, base: Shell, rows: int, cols: int, on_output: OutputFn,
+                         drain: Drain | None = None, args: list[str] | None = None) -> Shell:
+        """A second process in ``base``'s running container (OpenError when it has ended)."""
+        ...
+
+    def process_list(self) -> list[ProcessInfo]:
+        """The shells opened so far, running or not."""
+        ...
+
+    async def end_process(self, pid: str) -> bool:
+        """End shell ``pid``; False when it had already ended."""
         ...
 
     def use_default_shell(self) -> str | None:

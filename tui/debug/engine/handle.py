@@ -100,6 +100,11 @@ class ProcessHandle:
         self._current.set_drain(drain)
 
     @property
+    def current(self) -> Process:
+        """The process that runs now (the first one, or the toolbox variant)."""
+        return self._current
+
+    @property
     def exit_code(self) -> int | None:
         """The running process's exit status (None while it runs)."""
         return self._current.exit_code

@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from tui.debug.engine.container import OutputFn
     from tui.debug.engine.explore import Explorer, HelperState
     from tui.debug.engine.handle import ProcessHandle
+    from tui.debug.engine.processes import ProcessInfo, ProcessRegistry
     from tui.debug.engine.result import ResultContext
     from tui.debug.engine.retry import Retrier
     from tui.debug.engine.shell import Shell
@@ -395,6 +396,8 @@ class DebugSession:
             target += " (toolbox on PATH)"
         shell = Shell(proc, target)
         self.shells.append(shell)
+        if self._kept is not None:
+            self.processes.add(shell, self._kept.ctx.containers)
         return shell
 
     def use_default_shell(self) -> str | None:
@@ -560,6 +563,51 @@ class DebugSession:
             raise OpenError(str(exc)) from None
         except (ProcessError, BuildError) as exc:
             raise NotStarted(str(exc)) from None
+
+    # -- several shells (buildx monitor's exec / ps / kill) ----------------------------------
+    @functools.cached_property
+    def processes(self) -> ProcessRegistry:
+        """The open shells and their containers."""
+        from tui.debug.engine.processes import ProcessRegistry
+
+        return ProcessRegistry()
+
+    async def exec_shell(self, base: Shell, rows: int, cols: int, on_output: OutputFn,
+                         drain: Drain | None = None, args: list[str] | None = None) -> Shell:
+        """A second process (``/bin/sh`` by default) in ``base``'s running container.
+
+        It sees the same files and processes; user, env, cwd and tty are ``base``'s.  Raises
+        OpenError when the container has ended or the process does not start.
+        """
+        from tui.debug.engine.container import ProcessError
+        from tui.debug.engine.handle import ProcessHandle
+        from tui.debug.engine.processes import Role, Unavailable
+        from tui.debug.engine.shell import Shell
+
+        if self.lost:
+            raise OpenError(self.lost)
+        try:
+            proc = await self.processes.exec_in(base, args or ["/bin/sh"], on_output, rows, cols)
+        except Unavailable as exc:
+            raise OpenError(str(exc)) from None
+        except (ProcessError, BuildError) as exc:
+            raise OpenError(f"the process did not start: {exc}") from None
+        handle = ProcessHandle(proc, rows, cols)
+        handle.set_drain(drain)
+        base_pid = self.processes.pid_of(base) or "?"
+        shell = Shell(handle, f"exec in #{base_pid}: {base.label}")
+        self.shells.append(shell)
+        assert self._kept is not None  # base was registered: the build is kept open
+        self.processes.add(shell, self._kept.ctx.containers, Role.EXEC)
+        return shell
+
+    def process_list(self) -> list[ProcessInfo]:
+        """The shells opened so far, running or not, oldest first."""
+        return self.processes.listing()
+
+    async def end_process(self, pid: str) -> bool:
+        """End shell ``pid``; False when it had already ended (or is unknown)."""
+        return await self.processes.end(pid)
 
     # -- the end -----------------------------------------------------------------------------
     @property

@@ -31,6 +31,7 @@ from tui.ui.widgets.failure import FailurePane
 from tui.ui.widgets.files.pane import FileBrowser
 from tui.ui.widgets.graph.pane import GraphView
 from tui.ui.widgets.logs.pane import LogView
+from tui.ui.widgets.shelldeck import ShellDeck
 from tui.ui.widgets.terminal import TerminalPane
 
 __all__ = ["NARROW_HEIGHT", "NARROW_WIDTH", "MainScreen", "Middle", "Slot"]
@@ -81,10 +82,10 @@ class MainScreen(Screen[None]):
         self.failure_pane = FailurePane(id="failure")
         self.files = FileBrowser(id="files")
         self.diff_view = DiffView(id="diff")
-        self.terminal = TerminalPane(id="terminal")
+        self.deck = ShellDeck(TerminalPane(id="terminal", classes="term"), id="deck")
         self.switcher = ContentSwitcher(self.failure_pane, id="middle", initial=Middle.FAILURE)
         self._left = Vertical(self.graph_view, self.log_view, id="left")
-        self._right = Vertical(self.switcher, self.terminal, id="right")
+        self._right = Vertical(self.switcher, self.deck, id="right")
 
     def compose(self) -> ComposeResult:
         """The status line, the panes in two columns, the footer."""
@@ -103,6 +104,11 @@ class MainScreen(Screen[None]):
         self._fit(self.app.size)
         self.graph_view.focus()
         self.post_message(self.Ready())
+
+    @property
+    def terminal(self) -> TerminalPane:
+        """The terminal pane of the tab shown."""
+        return self.deck.current
 
     def on_resize(self, event: Resize) -> None:
         """Side by side, or one pane at a time on a small terminal."""
@@ -167,7 +173,7 @@ class MainScreen(Screen[None]):
     def watch_current(self, current: Slot) -> None:
         """Mark the slot (and its column) a small terminal shows."""
         for slot, node in ((Slot.GRAPH, self.graph_view), (Slot.LOGS, self.log_view),
-                           (Slot.MIDDLE, self.switcher), (Slot.TERMINAL, self.terminal)):
+                           (Slot.MIDDLE, self.switcher), (Slot.TERMINAL, self.deck)):
             node.set_class(slot is current, "-current")
         self._left.set_class(current in (Slot.GRAPH, Slot.LOGS), "-holds-current")
         self._right.set_class(current in (Slot.MIDDLE, Slot.TERMINAL), "-holds-current")
