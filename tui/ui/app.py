@@ -538,9 +538,11 @@ class BxtuiApp(App[int], inherit_bindings=False):
         self.main.shell_opened = True
         await shell.wait()
         message = shell.exit_message()
-        pane.process_exited(message)
-        self.main.deck.refresh_tabs()
         given_up = self.session.use_default_shell() if shell.proc.missing else None
+        # said in the pane too: a notice can be missed (it goes after a few seconds)
+        pane.process_exited(message if given_up is None
+                            else f"{message} · {given_up!r} is not in this state")
+        self.main.deck.refresh_tabs()
         if given_up is not None:
             self.notify(f"{given_up!r} is not in this state: f and i open /bin/sh from now on",
                         title="Command not found", severity="warning", timeout=10)
