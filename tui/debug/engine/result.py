@@ -33,7 +33,7 @@ from tui.debug.engine.build import (
     result_refs,
     setup_for,
 )
-from tui.debug.engine.container import Container, ContainerProcess, OutputFn
+from tui.debug.engine.container import Container, ContainerProcess, OutputFn, ProcessError
 from tui.debug.engine.options import BuildOptions
 from tui.debug.model.invoke import (
     InvokeConfig,
@@ -106,6 +106,8 @@ class ResultContext:
         self.error = error
         self._released = asyncio.Event()
         self._cleanups: list[Cleanup] = []
+        #: Cleanups registered once :meth:`done` had begun (run at once).
+        self._late: set[asyncio.Future[None]] = set()
         self._job: asyncio.Task[Any] | None = None
         self._done_task: asyncio.Task[None] | None = None
         self.containers: list[Container] = []
@@ -149,7 +151,10 @@ class ResultContext:
             return None
 
     def register_cleanup(self, fn: Cleanup) -> None:
-        """Run ``fn`` in :meth:`done`, before the gateway closes."""
+        """Run ``fn`` in :meth:`done`, before the gateway closes (at once if that has begun)."""
+        if self._done_task is not None:
+            self._late.add(asyncio.ensure_future(fn()))
+            return
         self._cleanups.append(fn)
 
     # -- containers -------------------------------------------------------------------------
@@ -230,6 +235,9 @@ class ResultContext:
         ProcessError when the process cannot start.
         """
         ctr = await Container.create(self.gateway, mounts, **kwargs)
+        if self._done_task is not None:  # released while it was being created: not kept
+            await ctr.release()
+            raise ProcessError("the build is being released")
         self.containers.append(ctr)
 
         async def release() -> None:
@@ -298,6 +306,8 @@ class ResultContext:
         for fn in reversed(cleanups):
             with contextlib.suppress(Exception):
                 await fn()
+        if self._late:  # registered while the cleanups above ran
+            await asyncio.gather(*self._late, return_exceptions=True)
         LOG.debug("result context: %d cleanup(s) in %.1f ms", len(cleanups),
                   (time.perf_counter() - t0) * 1e3)
         self._released.set()
