@@ -373,9 +373,9 @@ class BxtuiApp(App[int], inherit_bindings=False):
         elif self.auto_open is not None:
             which, on_success = self.auto_open
             if info is not None and info.can_open:
-                self._shell(which)
+                self._open_shell(which)
             elif isinstance(outcome, Succeeded) and on_success:
-                self._shell(StateKind.FINAL)
+                self._open_shell(StateKind.FINAL)
 
     def _get_ready(self) -> None:
         """Prepare what the next keys need: the emulator, the final-state shell, the definition."""
@@ -425,16 +425,13 @@ class BxtuiApp(App[int], inherit_bindings=False):
     def action_shell(self, which: str) -> None:
         """Open the invoke command in the final or initial state (``f`` / ``i``).
 
-        A shell still open is ended first: the terminal pane shows one process at a time.
-        ``f`` shows the shell started in advance when there is one (its prompt is ready).
+        It opens in the shown tab when nothing runs there, else in a new tab.  ``f`` shows the
+        shell started in advance when there is one (its prompt is ready).
         """
         if self.session.paused is not None:
             self._open_paused_shell()
             return
-        self._shell(StateKind(which))
-
-    def _shell(self, state: StateKind) -> None:
-        self._open_shell(state)
+        self._open_shell(StateKind(which))
 
     @property
     def shell(self) -> Shell | None:
@@ -629,7 +626,7 @@ class BxtuiApp(App[int], inherit_bindings=False):
             self._speculate_timer = None
         step = self._selected_step()
         if step is None:
-            self._shell(StateKind.FINAL)
+            self._open_shell(StateKind.FINAL)
             return
         reason = self.session.step_unavailable(step)
         if reason:
@@ -646,7 +643,7 @@ class BxtuiApp(App[int], inherit_bindings=False):
         self.graph_view.select(digest)
         self._show_logs(digest)
         if self.session.is_failed_step(digest):
-            self._shell(StateKind.FINAL)
+            self._open_shell(StateKind.FINAL)
         else:
             self.action_step_shell()
 
