@@ -112,7 +112,8 @@ async def bench_diff(ctx: Path, reps: int) -> dict[str, list[float]]:
             rctx, _, err = await new_result_context(client, opts)
             assert rctx is not None and err is not None
             try:
-                x = Explorer(rctx, DOCKERFILE_FRONTEND, opts.frontend_opts(), opts.local_dirs())
+                attrs = opts.frontend_opts(engine=True)
+                x = Explorer(rctx, DOCKERFILE_FRONTEND, attrs, opts.local_dirs())
                 t = time.perf_counter()
                 diffs = await x.diffs()
                 dt = time.perf_counter() - t

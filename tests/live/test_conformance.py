@@ -138,3 +138,56 @@ def test_tar_output_into_a_missing_directory(tmp_path: Path, run_bxtui,  # type:
     assert ours.stderr.strip().splitlines() == [
         f"ERROR: failed to open {dest}: no such file or directory"
     ]
+
+
+def _rawjson_digests(text: str) -> dict[str, str]:
+    """Step name → vertex digest from buildx's ``--progress=rawjson`` (indented documents)."""
+    import json
+
+    dec = json.JSONDecoder()
+    out: dict[str, str] = {}
+    i = 0
+    while True:
+        while i < len(text) and text[i].isspace():
+            i += 1
+        if i >= len(text):
+            return out
+        doc, i = dec.raw_decode(text, i)
+        for v in doc.get("vertexes") or ():
+            out[v["name"]] = v["digest"]
+
+
+async def test_step_digests_are_buildx_s(tmp_path: Path, docker_host: str, run_buildx) -> None:  # type: ignore[no-untyped-def]
+    """The same Dockerfile gives the same LLB: every step's digest is the one buildx's has.
+
+    (A step reading the context differs by build: the local source names its session.) On a
+    Docker Engine buildx asks the frontend to resolve images from the engine's store
+    first (``image-resolve-mode=local``); a different mode changes the image op's digest and,
+    with it, every step's, so concurrent builds by the two only share steps by cache key.
+    """
+    from tui.buildkit.address import parse_address
+    from tui.buildkit.client import BuildkitClient
+    from tui.debug.engine.build import run_dockerfile_build
+    from tui.debug.engine.options import BuildOptions
+
+    (tmp_path / "Dockerfile").write_text(
+        "FROM busybox:local\nRUN echo digest\nRUN echo check\n")
+    bx = run_buildx("build", "--progress=rawjson", str(tmp_path))
+    assert bx.returncode == 0, bx.stderr[-2000:]
+    theirs = {n: d for n, d in _rawjson_digests(bx.stderr).items() if n.startswith("[")
+              and not n.startswith("[internal]")}
+    ours: dict[str, str] = {}
+
+    def on_status(resp) -> None:  # type: ignore[no-untyped-def]
+        for v in resp.vertexes:
+            if v.name in theirs:
+                ours[v.name] = v.digest
+
+    client = await BuildkitClient.open(parse_address(docker_host, "docker", "test"))
+    try:
+        await run_dockerfile_build(client, BuildOptions(str(tmp_path)), on_status)
+    finally:
+        await client.close()
+    assert sorted(theirs) == ["[1/3] FROM docker.io/library/busybox:local",
+                              "[2/3] RUN echo digest", "[3/3] RUN echo check"]
+    assert ours == theirs

@@ -43,7 +43,7 @@ async def build(client: BuildkitClient, context: Path, **kw: object) -> Built:
     graph = BuildGraph(1 << 20)
     ctx, _, _ = await new_result_context(client, opts, graph.apply)
     assert ctx is not None
-    return Built(ctx, graph, Explorer(ctx, DOCKERFILE_FRONTEND, opts.frontend_opts(),
+    return Built(ctx, graph, Explorer(ctx, DOCKERFILE_FRONTEND, opts.frontend_opts(engine=True),
                                       opts.local_dirs()))
 
 

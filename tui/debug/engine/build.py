@@ -70,7 +70,7 @@ def setup_for(opts: BuildOptions, engine: bool) -> SolveSetup:
         exporters=exporters,
         export_targets=targets,
         secrets={s.id: s for s in opts.secrets},
-        frontend_attrs=opts.frontend_opts(),
+        frontend_attrs=opts.frontend_opts(engine=engine),
         entitlements=opts.entitlements(),
         name=os.path.basename(os.path.abspath(opts.context)) or "bxtui",
     )
@@ -277,21 +277,21 @@ BeforeEvaluate = Callable[[Gateway, "LLBDefinition"], Awaitable[None]]
 
 
 def dockerfile_build_func(
-    opts: BuildOptions, names: OwnNames, on_definition: DefinitionCallback | None = None,
-    before_evaluate: BeforeEvaluate | None = None,
+    frontend_opt: Mapping[str, str], names: OwnNames,
+    on_definition: DefinitionCallback | None = None, before_evaluate: BeforeEvaluate | None = None,
 ) -> Callable[[Gateway], Awaitable[gateway_pb2.Result]]:
     """A build function calling the ``dockerfile.v0`` frontend, then evaluating its refs.
 
     ``names`` and ``on_definition`` get the frontend's definition before anything is
     evaluated; ``before_evaluate`` (breakpoints) runs then, in the same job.
     """
-    frontend_opt = opts.frontend_opts()
+    attrs = dict(frontend_opt)
 
     async def build(gw: Gateway) -> gateway_pb2.Result:
         await gw.ping()
         # Unevaluated, as buildx asks: the definition is known before any step runs, and
         # evaluating it below yields the failing op's solve error.
-        res = await gw.solve(frontend=DOCKERFILE_FRONTEND, frontend_opt=frontend_opt,
+        res = await gw.solve(frontend=DOCKERFILE_FRONTEND, frontend_opt=attrs,
                              evaluate=False)
         names.adopt(res)
         if on_definition is not None or before_evaluate is not None:
@@ -313,4 +313,5 @@ async def run_dockerfile_build(
     """Build a Dockerfile with buildx's flags; raise BuildError on failure."""
     setup = setup_for(opts, engine=client.endpoint.kind == "docker")
     names = OwnNames(on_status)
-    return await gateway_build(client, setup, dockerfile_build_func(opts, names), names)
+    build = dockerfile_build_func(setup.frontend_attrs, names)
+    return await gateway_build(client, setup, build, names)

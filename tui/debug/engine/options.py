@@ -216,8 +216,13 @@ class BuildOptions:
                 dirs[name] = os.path.abspath(path)
         return dirs
 
-    def frontend_opts(self) -> dict[str, str]:
-        """``dockerfile.v0`` options for these flags."""
+    def frontend_opts(self, *, engine: bool) -> dict[str, str]:
+        """``dockerfile.v0`` options for these flags.
+
+        On a Docker Engine builder, images are resolved from the engine's store first unless
+        ``--pull`` is given, as buildx's docker driver asks (``image-resolve-mode=local``); the
+        image ops, and so every step's digest, then match buildx's.
+        """
         opts = {"filename": self.dockerfile_name}
         if self.target:
             opts["target"] = self.target
@@ -235,6 +240,8 @@ class BuildOptions:
             opts["no-cache"] = ",".join(self.no_cache_filter)
         if self.pull:
             opts["image-resolve-mode"] = "pull"
+        elif engine:
+            opts["image-resolve-mode"] = "local"
         if self.network in ("host", "none"):
             opts["force-network-mode"] = self.network
         if self.add_hosts:

@@ -371,7 +371,8 @@ async def new_result_context(
         if on_definition is not None:
             on_definition(definition)
 
-    build = dockerfile_build_func(opts, names, keep_definition, before_evaluate)
+    setup = setup_for(opts, engine=client.endpoint.kind == "docker")
+    build = dockerfile_build_func(setup.frontend_attrs, names, keep_definition, before_evaluate)
 
     async def main_func(gw: Gateway) -> gateway_pb2.Result:
         try:
@@ -388,7 +389,6 @@ async def new_result_context(
         final.append(res)
         return res
 
-    setup = setup_for(opts, engine=client.endpoint.kind == "docker")
     job = asyncio.create_task(gateway_build(client, setup, main_func, gate))
     try:
         await _first(job, ready)

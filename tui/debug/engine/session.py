@@ -272,8 +272,9 @@ class DebugSession:
             from tui.debug.engine.explore import Explorer
             from tui.debug.engine.helper import DEFAULT_TOOLBOX
 
-            explorer = Explorer(ctx, DOCKERFILE_FRONTEND, self.opts.frontend_opts(),
-                                self.opts.local_dirs(), self.toolbox or DEFAULT_TOOLBOX)
+            attrs = self.opts.frontend_opts(engine=client.endpoint.kind == "docker")
+            explorer = Explorer(ctx, DOCKERFILE_FRONTEND, attrs, self.opts.local_dirs(),
+                                self.toolbox or DEFAULT_TOOLBOX)
             self._kept = _Kept(ctx, explorer)
         if err is not None:
             return self._failed(err, ctx)
