@@ -33,6 +33,7 @@ def test_break_initial_state_next_continue(docker_host: str, tmp_path: Path) -> 
     try:
         # paused before step 3: the step pane shows it, the graph marks it
         run.wait_for(r"paused before \[3/4\] RUN touch /file")
+        run.wait_for(r"(?m)^ +PAUSED ")  # the status line's word
         run.wait_for(r"command: /bin/sh -c touch /file")
         run.wait_for(r"▶ .*3/4 RUN touch /file")
         run.wait_for(r"✓ .*2/4 RUN echo")  # the steps before it done, the rest pending

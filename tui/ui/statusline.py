@@ -25,6 +25,8 @@ def status_line(session: SessionFacade, title: str,
     word, colour = _PHASE_STYLE[session.phase]
     if session.lost:
         word, colour = "BUILDER GONE", "$error"
+    elif session.paused is not None:
+        word, colour = "PAUSED", "$warning"
     graph = session.graph
     steps = len(graph.steps)
     done = sum(graph.count(s) for s in (VertexState.DONE, VertexState.CACHED))
