@@ -295,6 +295,46 @@ def explore(s: Shooter) -> None:
         run.close()
 
 
+def debug_loop(s: Shooter) -> None:
+    """A build paused at a breakpoint; a retry that passes and its write-back; a copy out."""
+    run = s.spawn("--break", "4", "examples/fail-run")
+    try:
+        run.wait_for(r"paused before \[4/6\]", timeout=120)
+        wait_settled(run, r"PAUSED", timeout=10)
+        s.shoot(run, "paused")
+        run.send("c")
+        run.wait_for(r"exit code 3", timeout=60)
+        run.send("e")
+        wait_settled(run, r"retry in the failed step's initial state", timeout=10)
+        run.send(b"\x15")  # ctrl+u: the pre-filled command goes
+        # (Textual runs it after keys that follow it at once: wait for the empty line)
+        wait_settled(run, r"esc closes\s*\Z", timeout=10)
+        run.send('echo "partial output" > /work/partial.txt && sh app.sh prepare && cat prep*')
+        wait_settled(run, r"&& cat prep\*", timeout=10)
+        run.send("\r")
+        wait_settled(run, r"try #1 exited with status 0", timeout=60)
+        s.shoot(run, "retry")
+        run.send(b"\x1b")
+        wait_settled(run, r"q Quit", timeout=10)
+        run.send("w")
+        wait_settled(run, r"y writes", timeout=10)
+        s.shoot(run, "write-back")
+        run.send("n")  # nothing is written: the example stays as it is
+        wait_settled(run, r"y writes", timeout=10, gone=True)
+        run.send("b")
+        wait_settled(run, r"1/2 final state of \[5/6\]", timeout=30)
+        run.send(b"\x1b[B" * 10)  # work/
+        wait_settled(run, r"work/", timeout=10)
+        run.send("o")
+        wait_settled(run, r"Copy to the host", timeout=10)
+        s.shoot(run, "copy-out")
+        run.send(b"\x1b")
+        wait_settled(run, r"Copy to the host", timeout=10, gone=True)
+        s.close(run, 1)
+    finally:
+        run.close()
+
+
 RUNS: dict[str, tuple[Callable[[Shooter], None], tuple[str, ...]]] = {
     "running": (running_build, ("running-build",)),
     "failure": (failure_and_shells,
@@ -302,6 +342,7 @@ RUNS: dict[str, tuple[Callable[[Shooter], None], tuple[str, ...]]] = {
     "success": (success_summary, ("success-summary",)),
     "small": (small_terminal, ("small-terminal",)),
     "explore": (explore, ("diff", "files", "shell-step")),
+    "loop": (debug_loop, ("paused", "retry", "write-back", "copy-out")),
 }
 
 

@@ -61,6 +61,12 @@ def test_retry_edit_walk_and_write_back(docker_host: str, tmp_path: Path) -> Non
         run.send("y")
         run.wait_for(r"Wrote the command back")
         assert (ctx / "Dockerfile").read_bytes() == before.replace(FAILING.encode(), FIX.encode())
+        run.send("e")  # opened again at once after closing: the last try, the walk kept
+        run.wait_for(_line(FIX))
+        run.send(b"\x1b[A")
+        run.wait_for(_line("exit 9"))
+        run.send(b"\x1b")
+        run.wait_gone(_line("exit 9"))
         run.send("q")
         assert run.wait_exit(timeout=30) == 1
     finally:

@@ -55,6 +55,7 @@ from tui.ui.widgets.logs.pane import LogView
 from tui.ui.widgets.terminal import CHORD, TerminalPane
 
 if TYPE_CHECKING:
+    from tui.debug.model.retry import TryHistory
     from tui.ui.widgets.retry import RetryLine
 
 
@@ -184,6 +185,8 @@ class BxtuiApp(App[int], inherit_bindings=False):
         self._shots = 0
         #: The retry line (``e``) once opened; it keeps the tries.
         self._retry: RetryLine | None = None
+        #: The tries of this build's retry line, kept while the line is closed (``w``).
+        self._tries: TryHistory | None = None
         #: Set when n/c let a paused build go on.
         self._resumed = asyncio.Event()
 
@@ -737,7 +740,7 @@ class BxtuiApp(App[int], inherit_bindings=False):
     def _retry_action_ok(self, action: str) -> bool | None:
         """``e`` once a RUN failed (dimmed while building); ``w`` once a try passed."""
         if action == "write_back":
-            return self._retry is not None and self._retry.history.last_passed is not None
+            return self._tries is not None and self._tries.last_passed is not None
         if self.building:
             return None
         failure = self.session.outcome.failure if isinstance(self.session.outcome,
@@ -764,7 +767,9 @@ class BxtuiApp(App[int], inherit_bindings=False):
         if self._retry is not None and self._retry.is_mounted:  # e pressed twice meanwhile
             self._retry.focus_input()
             return
-        history = self._retry.history if self._retry is not None else TryHistory(retrier.command)
+        if self._tries is None:
+            self._tries = TryHistory(retrier.command)
+        history = self._tries
         last = history.tries[-1].command if history.tries else retrier.command
         self._retry = RetryLine(history, last, retrier.notes())
         await self.main.mount(self._retry)
@@ -774,6 +779,7 @@ class BxtuiApp(App[int], inherit_bindings=False):
         """Escape in the retry line: remove it (its tries are kept for ``e`` and ``w``)."""
         if self._retry is not None:
             self._retry.remove()
+            self._retry = None  # removal is not immediate: e must mount a new line
         self.graph_view.focus()
         self.refresh_bindings()
 
@@ -784,7 +790,8 @@ class BxtuiApp(App[int], inherit_bindings=False):
     @work(exclusive=True, group="shell")
     async def _run_try(self, cmd: str) -> None:
         line = self._retry
-        assert line is not None
+        if line is None:  # closed before the try started
+            return
         line.history.add(cmd)
         n = len(line.history.tries)
         title = f"retry #{n}: {cmd}"
@@ -821,7 +828,7 @@ class BxtuiApp(App[int], inherit_bindings=False):
         from tui.debug.model.writeback import WriteBackError
         from tui.ui.widgets.retry import WriteBackScreen
 
-        passed = self._retry.history.last_passed if self._retry is not None else None
+        passed = self._tries.last_passed if self._tries is not None else None
         if passed is None:
             return
         try:
@@ -974,6 +981,10 @@ class BxtuiApp(App[int], inherit_bindings=False):
         self.terminal.hint = "f and i open a shell here once the build has finished"
         if shell_open:
             self.notify("The previous build's shells ended", title="Reload", timeout=5)
+        if self._retry is not None:  # the tries were of the previous build's failure
+            self._retry.remove()
+            self._retry = None
+        self._tries = None
         await self.session.reload()
         self.graph_view.replace_graph(self.session.graph)
         self.graph_view.change_of = self.session.step_change
