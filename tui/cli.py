@@ -143,6 +143,9 @@ def _build_parser() -> argparse.ArgumentParser:
     b.add_argument("--toolbox", metavar="IMAGE",
                    help="static toolbox image put on PATH in shells "
                         "(default: busybox:local, used when a state has no shell)")
+    b.add_argument("--watch", action="store_true",
+                   help="in the app: rebuild when the Dockerfile or a file of the context "
+                        "(after .dockerignore) changes (asks first while a shell is open)")
     b.add_argument("-D", "--debug", action="store_true",
                    help="debug log (addresses, RPCs, timings, errors; secrets redacted) on "
                         "stderr, or with the app in a private file whose path is printed")
@@ -283,7 +286,8 @@ async def _app(args: argparse.Namespace, opts: BuildOptions) -> int:
         await session.done()
         raise
     code: int = await run.run_app(session, args.context, auto_open=auto_open,
-                                  open_step=args.step, show_diff=args.diff)
+                                  open_step=args.step, show_diff=args.diff,
+                                  watch=args.watch)
     return code
 
 
@@ -296,6 +300,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.print_help(sys.stderr)
             return 2
         _check_retry(args)
+        if args.watch and args.dockerfile == "-":
+            raise UsageError("--watch needs a Dockerfile on disk (not -f -)")
         with ExitStack() as stack:
             if args.dockerfile == "-":
                 args.dockerfile = stack.enter_context(dockerfile_from_stdin(sys.stdin.buffer))
@@ -342,6 +348,9 @@ def _run(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
 
         parse_invoke(args.invoke)  # a bad value is a one-line error before anything runs
     app = _use_app(args) and args.retry is None  # --retry is headless
+    if args.watch and not app:
+        raise UsageError("--watch is for the app (--progress=tui or a terminal); headless, "
+                         "rebuild with a loop of your own")
     if app and args.copy_out:
         raise OptionsError("--copy-out is for --progress=plain or quiet (in the app, o in the "
                            "file browser copies)")
