@@ -144,8 +144,9 @@ def _build_parser() -> argparse.ArgumentParser:
                    help="static toolbox image put on PATH in shells "
                         "(default: busybox:local, used when a state has no shell)")
     b.add_argument("--watch", action="store_true",
-                   help="in the app: rebuild when the Dockerfile or a file of the context "
-                        "(after .dockerignore) changes (asks first while a shell is open)")
+                   help="rebuild when the Dockerfile or a file of the context (after "
+                        ".dockerignore) changes, until ctrl-c (the app asks first while a "
+                        "shell is open; headless rebuilds once --invoke's shell has ended)")
     b.add_argument("-D", "--debug", action="store_true",
                    help="debug log (addresses, RPCs, timings, errors; secrets redacted) on "
                         "stderr, or with the app in a private file whose path is printed")
@@ -348,9 +349,6 @@ def _run(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
 
         parse_invoke(args.invoke)  # a bad value is a one-line error before anything runs
     app = _use_app(args) and args.retry is None  # --retry is headless
-    if args.watch and not app:
-        raise UsageError("--watch is for the app (--progress=tui or a terminal); headless, "
-                         "rebuild with a loop of your own")
     if app and args.copy_out:
         raise OptionsError("--copy-out is for --progress=plain or quiet (in the app, o in the "
                            "file browser copies)")
@@ -361,6 +359,13 @@ def _run(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
         if log_path and not args.debug_file:
             print(f"bxtui: debug log in {log_path}", file=sys.stderr)
         return code
+    if args.watch:
+        from tui.debug.headless.watch import run_watching
+
+        def build() -> Coroutine[Any, Any, int]:
+            return run_headless(_address(args), opts, _headless_request(args), sys.stderr)
+
+        return asyncio.run(_interruptible(run_watching(opts, build, sys.stderr)))
     return asyncio.run(_interruptible(run_headless(_address(args), opts,
                                                    _headless_request(args), sys.stderr)))
 

@@ -42,11 +42,11 @@ def test_watch_rebuilds_after_the_dockerfile_is_fixed(docker_host: str, tmp_path
         run.close()
 
 
-def test_watch_is_for_the_app(tmp_path: Path) -> None:
+def test_watch_needs_a_dockerfile_on_disk(tmp_path: Path) -> None:
     import subprocess
 
-    (tmp_path / "Dockerfile").write_text("FROM busybox:local\n")
-    proc = subprocess.run([bxtui_binary(), "build", "--watch", "--progress=plain",
-                           str(tmp_path)], capture_output=True, text=True, timeout=30)
+    proc = subprocess.run([bxtui_binary(), "build", "--watch", "-f", "-", str(tmp_path)],
+                          input="FROM busybox:local\n", capture_output=True, text=True,
+                          timeout=30)
     assert proc.returncode == 2
-    assert proc.stderr.count("\n") == 1 and "--watch is for the app" in proc.stderr
+    assert proc.stderr.count("\n") == 1 and "--watch needs a Dockerfile on disk" in proc.stderr

@@ -1082,6 +1082,7 @@ class BxtuiApp(App[int], inherit_bindings=False):
             async with contextlib.aclosing(watcher.changes()) as changes:
                 async for change in changes:
                     await self._files_changed(change.describe(watcher.filter.context))
+                    watcher.discard_pending()  # the rebuild just started reads them
         except WatchError as exc:
             self.notify(f"{exc}: r rebuilds by hand", title="Watch stopped", severity="error",
                         timeout=15)

@@ -162,6 +162,7 @@ class Watcher:
         #: Set once every directory is watched (changes from then on are seen).
         self.watching = asyncio.Event()
         self._waiting = 0
+        self._queue: asyncio.Queue[set[str] | WatchError] = asyncio.Queue()
 
     async def changes(self) -> AsyncGenerator[ChangedFiles]:
         """Each batch of relevant changes once ``debounce`` s passed without another.
@@ -169,7 +170,7 @@ class Watcher:
         Watching starts with the first ``anext`` (:attr:`watching` is set once it is in place)
         and ends when the iterator is closed or its consumer cancelled.
         """
-        queue: asyncio.Queue[set[str] | WatchError] = asyncio.Queue()
+        queue = self._queue
         stop = threading.Event()
         roots = self.filter.roots
         self._waiting = len(roots)
@@ -188,6 +189,14 @@ class Watcher:
             stop.set()
             for task in pumps:
                 await cancel_child(task)
+
+    def discard_pending(self) -> None:
+        """Forget the changes not yielded yet (a rebuild starting now reads them anyway)."""
+        while not self._queue.empty():
+            item = self._queue.get_nowait()
+            if isinstance(item, WatchError):
+                self._queue.put_nowait(item)  # said at the next anext
+                return
 
     async def _pump(self, root: str, recursive: bool, queue: asyncio.Queue[set[str] | WatchError],
                     stop: threading.Event) -> None:
