@@ -36,8 +36,13 @@ def test_watch_rebuilds_after_the_dockerfile_is_fixed(docker_host: str, tmp_path
         run.send("y")
         run.wait_for(r"Build succeeded", timeout=60)
         run.wait_for(r"Dockerfile since the last build: line 6 changed")
+        # no shell open now: a change rebuilds at once, without asking
+        dockerfile.write_text(text.replace("sh app.sh test", f"{fix} && exit 4"))
+        run.wait_for(r"rebuilding", timeout=20)
+        run.wait_for(r"exit code 4", timeout=60)
+        assert "Rebuild now?" not in run.text()
         run.send("q")
-        assert run.wait_exit(timeout=30) == 0
+        assert run.wait_exit(timeout=30) == 1
     finally:
         run.close()
 
