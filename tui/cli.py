@@ -143,6 +143,10 @@ def _build_parser() -> argparse.ArgumentParser:
     b.add_argument("--toolbox", metavar="IMAGE",
                    help="static toolbox image put on PATH in shells "
                         "(default: busybox:local, used when a state has no shell)")
+    b.add_argument("--watch", action="store_true",
+                   help="rebuild when the Dockerfile or a file of the context (after "
+                        ".dockerignore) changes, until ctrl-c (the app asks first while a "
+                        "shell is open; headless rebuilds once --invoke's shell has ended)")
     b.add_argument("-D", "--debug", action="store_true",
                    help="debug log (addresses, RPCs, timings, errors; secrets redacted) on "
                         "stderr, or with the app in a private file whose path is printed")
@@ -283,7 +287,8 @@ async def _app(args: argparse.Namespace, opts: BuildOptions) -> int:
         await session.done()
         raise
     code: int = await run.run_app(session, args.context, auto_open=auto_open,
-                                  open_step=args.step, show_diff=args.diff)
+                                  open_step=args.step, show_diff=args.diff,
+                                  watch=args.watch)
     return code
 
 
@@ -296,6 +301,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.print_help(sys.stderr)
             return 2
         _check_retry(args)
+        if args.watch and args.dockerfile == "-":
+            raise UsageError("--watch needs a Dockerfile on disk (not -f -)")
         with ExitStack() as stack:
             if args.dockerfile == "-":
                 args.dockerfile = stack.enter_context(dockerfile_from_stdin(sys.stdin.buffer))
@@ -352,6 +359,13 @@ def _run(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
         if log_path and not args.debug_file:
             print(f"bxtui: debug log in {log_path}", file=sys.stderr)
         return code
+    if args.watch:
+        from tui.debug.headless.watch import run_watching
+
+        def build() -> Coroutine[Any, Any, int]:
+            return run_headless(_address(args), opts, _headless_request(args), sys.stderr)
+
+        return asyncio.run(_interruptible(run_watching(opts, build, sys.stderr)))
     return asyncio.run(_interruptible(run_headless(_address(args), opts,
                                                    _headless_request(args), sys.stderr)))
 

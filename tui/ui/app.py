@@ -9,6 +9,7 @@ has exited and the terminal is restored, whatever made it exit.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import time
@@ -154,8 +155,12 @@ class BxtuiApp(App[int], inherit_bindings=False):
 
     def __init__(self, session: SessionFacade, *, title: str = "",
                  auto_open: AutoOpen | None = None, open_step: str | None = None,
-                 show_diff: bool = False) -> None:
+                 show_diff: bool = False, watch: bool = False) -> None:
         super().__init__(driver_class=WakeableLinuxDriver)
+        #: ``--watch``: rebuild when the Dockerfile or a file of the context changes.
+        self.watch_files = watch
+        #: Set once the build's end is shown (cleared by a reload).
+        self._build_shown = asyncio.Event()
         self.session = session
         self.auto_open = auto_open
         #: ``--step``: open a shell in that step's state when the build has finished.
@@ -240,6 +245,8 @@ class BxtuiApp(App[int], inherit_bindings=False):
         self.set_interval(FRAME_SECONDS, self._frame)
         self._watch_build()
         self._watch_pauses()
+        if self.watch_files:
+            self._watch_files()
         self.call_after_refresh(self._painted)
 
     def _painted(self) -> None:
@@ -323,6 +330,7 @@ class BxtuiApp(App[int], inherit_bindings=False):
 
     def _after_build(self, outcome: Outcome) -> None:
         """The build has ended: show the outcome, enable the keys, open what was asked for."""
+        self._build_shown.set()
         if isinstance(outcome, Unreachable):
             self.exit(self.session.exit_status)
             return
@@ -970,6 +978,7 @@ class BxtuiApp(App[int], inherit_bindings=False):
     @work(exclusive=True, group="reload")
     async def _reload(self) -> None:
         shell_open = self.shell is not None and not self.shell.finished
+        self._build_shown.clear()
         self._reserve.drop()
         self._step_reserve.drop()
         self.phase = Phase.CONNECTING
@@ -1069,3 +1078,36 @@ class BxtuiApp(App[int], inherit_bindings=False):
             self._not_opened(pane, exc)
             return
         await self._follow_shell(shell, pane, link, title)
+    # -- watch (--watch) ---------------------------------------------------------------------
+    @work(group="watch", exit_on_error=False)
+    async def _watch_files(self) -> None:
+        """Rebuild on each (debounced) change of what the build reads, until the app closes.
+
+        A change while the build runs rebuilds once it has ended; while a shell is open, only
+        if the user says so.
+        """
+        from tui.debug.engine.watch import WatchError
+
+        watcher = self.session.watcher()
+        try:
+            async with contextlib.aclosing(watcher.changes()) as changes:
+                async for change in changes:
+                    await self._files_changed(change.describe(watcher.filter.context))
+                    watcher.discard_pending()  # the rebuild just started reads them
+        except WatchError as exc:
+            self.notify(f"{exc}: r rebuilds by hand", title="Watch stopped", severity="error",
+                        timeout=15)
+
+    async def _files_changed(self, what: str) -> None:
+        from tui.ui.screens.watch import ConfirmRebuild
+
+        if self.building:
+            self.notify(f"{what}: rebuilding once this build has ended", title="Files changed",
+                        timeout=4)
+            await self._build_shown.wait()
+        shells = any(not shell.finished for shell in self._tab_shells.values())
+        if shells and not await self.push_screen_wait(ConfirmRebuild(what)):
+            self.notify("Not rebuilt: r rebuilds", title="Files changed", timeout=5)
+            return
+        self.notify(f"{what}: rebuilding", title="Files changed", timeout=4)
+        self._reload()

@@ -21,12 +21,13 @@ DONE_TIMEOUT = 20.0
 
 async def run_app(session: SessionFacade, title: str, out: TextIO | None = None,
                   auto_open: AutoOpen | None = None, *, headless: bool = False,
-                  open_step: str | None = None, show_diff: bool = False) -> int:
+                  open_step: str | None = None, show_diff: bool = False,
+                  watch: bool = False) -> int:
     """Show the app until it is closed, then call ``done()`` and print the summary.
 
     ``auto_open`` (from ``--invoke``): open a shell by itself once the build has finished;
     ``open_step`` (``--step``): in that step's state; ``show_diff`` (``--diff``): show the
-    failed step's changes.
+    failed step's changes; ``watch`` (``--watch``): rebuild when the files change.
 
     SIGINT (``kill -INT``: a Ctrl-C typed in the app is a key), SIGTERM and SIGHUP close the
     view like ``q`` (exit status 128+N); further signals while closing are ignored, so
@@ -35,7 +36,7 @@ async def run_app(session: SessionFacade, title: str, out: TextIO | None = None,
     """
     out = out or sys.stderr
     app = BxtuiApp(session, title=title, auto_open=auto_open, open_step=open_step,
-                   show_diff=show_diff)
+                   show_diff=show_diff, watch=watch)
     loop = asyncio.get_running_loop()
     got: list[int] = []
 

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from tui.debug.engine.processes import ProcessInfo
     from tui.debug.engine.retry import Retrier
     from tui.debug.engine.shell import Shell
+    from tui.debug.engine.watch import Watcher
     from tui.debug.model.fsmodel import DiffSource, StateFiles
     from tui.debug.model.graph import BuildGraph, Changes
     from tui.debug.model.outcome import Outcome, Phase, StateKind
@@ -193,4 +194,8 @@ class SessionFacade(Protocol):
     async def open_paused_shell(self, rows: int, cols: int, on_output: OutputFn,
                                 drain: Drain | None = None) -> Shell:
         """A shell in the paused step's state."""
+        ...
+
+    def watcher(self, debounce: float | None = None) -> Watcher:
+        """The Dockerfile's and the context's changes, debounced (``--watch``)."""
         ...

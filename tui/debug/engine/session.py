@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     from tui.debug.engine.retry import Retrier
     from tui.debug.engine.shell import Shell
     from tui.debug.engine.stepping import Stepper
+    from tui.debug.engine.watch import Watcher
     from tui.debug.model.copyspec import CopyReport
     from tui.debug.model.failure import SourceSnippet
     from tui.debug.model.fsmodel import DiffSource, StateFiles
@@ -860,3 +861,13 @@ class DebugSession:
         shell = Shell(proc, pause.state_words())
         self.shells.append(shell)
         return shell
+    # -- watch (--watch) ---------------------------------------------------------------------
+    def watcher(self, debounce: float | None = None) -> Watcher:
+        """The Dockerfile's and the context's changes (after ``.dockerignore``), debounced.
+
+        ``async for change in session.watcher().changes()``; the front-end decides when to
+        :meth:`reload` (never over an open shell without asking).
+        """
+        from tui.debug.engine.watch import DEBOUNCE, Watcher
+
+        return Watcher(self.opts, DEBOUNCE if debounce is None else debounce)
