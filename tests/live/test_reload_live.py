@@ -59,6 +59,13 @@ async def test_reload_after_fixing_the_dockerfile(
                 by_line[v.source.ranges[0].start_line] = session.step_change(v.digest)
         assert by_line[2] is StepChange.CACHED  # unchanged: from the cache
         assert by_line[3] is StepChange.NEW  # the edited line
-        assert by_line[4] is StepChange.RERAN  # same text, new parent: ran again
+        assert by_line[4] is StepChange.NEW  # the first build stopped before it: never ran
+
+        dockerfile.write_text(DOCKERFILE.format(token=token, cmd="true 2"))
+        await session.reload()
+        assert isinstance(await session.wait_finished(), Succeeded)
+        step4 = next(v for v in session.graph if v.source is not None
+                     and v.source.ranges and v.source.ranges[0].start_line == 4)
+        assert session.step_change(step4.digest) is StepChange.RERAN  # new parent: ran again
     finally:
         await session.done()

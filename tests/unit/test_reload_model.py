@@ -46,3 +46,25 @@ def test_changed_inserted_and_removed_lines() -> None:
 def test_unreadable_dockerfile() -> None:
     changes = dockerfile_changes(None, OLD)
     assert not changes.readable and "could not be read" in changes.describe()
+
+
+def test_snapshot_keeps_only_steps_that_ran() -> None:
+    """A step the failed build never reached is new when the next build runs it."""
+    from google.protobuf.timestamp_pb2 import Timestamp
+
+    from tui.buildkit.proto import control_pb2
+    from tui.debug.engine.reload import snapshot
+    from tui.debug.model.graph import BuildGraph
+
+    graph = BuildGraph()
+    resp = control_pb2.StatusResponse()
+    t = Timestamp(seconds=1)
+    resp.vertexes.add(digest="sha256:a", name="[1/3] RUN ok", started=t, completed=t)
+    resp.vertexes.add(digest="sha256:b", name="[2/3] RUN bad", started=t, completed=t,
+                      error="exit code: 1")
+    resp.vertexes.add(digest="sha256:c", name="[3/3] RUN never", inputs=["sha256:b"])
+    graph.apply(resp)
+    prev = snapshot(graph, "FROM x\n")
+    assert prev.digests == {"sha256:a", "sha256:b"}
+    assert classify(prev, "sha256:c", "[3/3] RUN never", cached=False) is StepChange.NEW
+    assert classify(prev, "sha256:b2", "[2/3] RUN bad", cached=False) is StepChange.RERAN

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from tui.debug.engine.options import BuildOptions
-from tui.debug.model.graph import BuildGraph
+from tui.debug.model.graph import BuildGraph, VertexState
 from tui.debug.model.reload import PreviousBuild
 
 __all__ = ["read_dockerfile", "snapshot"]
@@ -27,6 +27,12 @@ def read_dockerfile(opts: BuildOptions) -> str | None:
     return data.decode("utf-8", "replace")
 
 
+#: States of a vertex that ran (or came from the cache) in a build: the next build's run of
+#: it is a re-run. A step left queued or cancelled never ran: the next build's run is new.
+_RAN = frozenset({VertexState.DONE, VertexState.CACHED, VertexState.ERROR})
+
+
 def snapshot(graph: BuildGraph, dockerfile: str | None) -> PreviousBuild:
-    """The build's named vertices and Dockerfile text, for the next build's comparison."""
-    return PreviousBuild.of(((v.digest, v.name) for v in graph if v.declared), dockerfile)
+    """The build's vertices that ran, and its Dockerfile text, for the next build's comparison."""
+    return PreviousBuild.of(((v.digest, v.name) for v in graph
+                             if v.declared and v.state in _RAN), dockerfile)
