@@ -958,6 +958,7 @@ class BxtuiApp(App[int], inherit_bindings=False):
     def action_reload(self) -> None:
         """``r``: release this build (its shells end) and build again in the same window."""
         if not self.building:
+            self.phase = Phase.CONNECTING  # at once: f/i no longer open the released build
             self._reload()
 
     @work(exclusive=True, group="reload")
@@ -980,6 +981,7 @@ class BxtuiApp(App[int], inherit_bindings=False):
         self.log_view.show_vertex(None)
         self.graph_view.focus()
         self._watch_build()
+        self._watch_pauses()  # the breakpoints moved with their lines: it may pause again
     # -- breakpoints -------------------------------------------------------------------------
     def action_toggle_breakpoint(self) -> None:
         """``space``: set or clear a breakpoint on the graph's selected step."""
@@ -995,8 +997,10 @@ class BxtuiApp(App[int], inherit_bindings=False):
         self._show_marks()
         vertex = self.session.graph.get(digest)
         name = vertex.name if vertex is not None and vertex.name else digest[:19]
-        self.notify(f"{'set on' if on else 'cleared from'} {name}", title="Breakpoint",
-                    timeout=3)
+        later = on and not self.session.breakpoint_applies(digest)
+        note = " \u2014 this build is past it: it pauses the next build (r)" if later else ""
+        self.notify(f"{'set on' if on else 'cleared from'} {name}{note}", title="Breakpoint",
+                    timeout=6 if later else 3)
 
     def _show_marks(self) -> None:
         pause = self.session.paused

@@ -183,6 +183,10 @@ class SessionFacade(Protocol):
         """Set or clear a breakpoint; whether it is set now (OpenError when not possible)."""
         ...
 
+    def breakpoint_applies(self, digest: str) -> bool:
+        """Whether a breakpoint on ``digest`` can still stop this build (else: after ``r``)."""
+        ...
+
     async def wait_paused(self) -> PausedStep | None:
         """Wait for the next pause (None: the build has finished)."""
         ...

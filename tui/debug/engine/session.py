@@ -231,6 +231,7 @@ class DebugSession:
             from tui.debug.engine.reload import read_dockerfile
 
             self.dockerfile_text = read_dockerfile(self.opts)
+            self._carry_breakpoints()
         try:
             self._client = await self._connect()
         except (AddressError, DaemonUnreachable) as exc:
@@ -769,6 +770,14 @@ class DebugSession:
         if self._stepper is not None and self.keep:
             self._stepper.on_first_pause = self._declare_pending
 
+    def _carry_breakpoints(self) -> None:
+        """A reloaded build keeps the breakpoints on their Dockerfile lines (moved by the diff)."""
+        if self._stepper is None or self.previous is None:
+            return
+        from tui.debug.model.reload import line_map
+
+        self._stepper.carry(line_map(self.previous.dockerfile, self.dockerfile_text))
+
     def _declare_pending(self, definition: LLBDefinition, steps: list[str]) -> None:
         """The steps not reported yet join the graph as queued (a paused build shows them)."""
         from tui.buildkit.proto import control_pb2
@@ -790,6 +799,14 @@ class DebugSession:
         if self._stepper is None:
             raise OpenError("breakpoints are not enabled for this build")
         return self._stepper.toggle(digest)
+
+    def breakpoint_applies(self, digest: str) -> bool:
+        """Whether a breakpoint on ``digest`` can still stop this build (else: after ``r``).
+
+        Not once the build is past the step, or evaluates its whole result.
+        """
+        return self._stepper is not None and self.keep and self.outcome is None and \
+            self._stepper.applies(digest)
 
     @property
     def breakpoints(self) -> frozenset[str]:
