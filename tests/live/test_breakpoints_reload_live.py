@@ -13,7 +13,7 @@ import pytest
 
 from tui.debug.engine.launch import BuilderAddress
 from tui.debug.engine.options import BuildOptions
-from tui.debug.model.outcome import Succeeded
+from tui.debug.model.outcome import Failed, Succeeded
 from tui.debug.model.pause import Resume, Where
 
 pytestmark = pytest.mark.daemon
@@ -82,3 +82,42 @@ async def test_breakpoint_set_after_the_build_pauses_the_reload(
         assert isinstance(await session.wait_finished(), Succeeded)
     finally:
         await session.done()
+
+
+async def test_breakpoint_on_a_step_reported_under_another_digest(
+        docker_host: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A step whose cache key equals a vertex still open in another build (a failed build
+    kept open for debugging) is reported under that vertex's digest, not under the one this
+    build's definition has (its context source carries its own session): a breakpoint set
+    on the row the graph shows still holds."""
+    monkeypatch.setenv("DOCKER_HOST", docker_host)
+    (tmp_path / "app.sh").write_text(f"echo {secrets.token_hex(6)}\n")
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text(
+        "FROM busybox:local\n"
+        "COPY app.sh /app.sh\n"
+        "RUN sh /app.sh > /out\n"
+        "RUN false\n")
+    holder = BuilderAddress().session(BuildOptions(context=str(tmp_path)))
+    session = BuilderAddress().session(BuildOptions(context=str(tmp_path)))
+    session.set_breakpoints([], toggles=True)
+    try:
+        assert isinstance(await holder.wait_finished(), Failed)
+        assert isinstance(await session.wait_finished(), Failed)
+        rows = [v for v in session.graph if v.name.startswith("[3/4]")]
+        shown = next(v.digest for v in rows if v.state.value in ("done", "cached"))
+        assert shown in holder.graph  # reported under the other build's digest
+        assert session.toggle_breakpoint(shown)
+        assert shown in session.breakpoints  # the row shows its mark
+        dockerfile.write_text(dockerfile.read_text().replace(
+            "COPY", "ENV X=1\nCOPY"))  # a line above: the step moves to line 4
+        await session.reload()
+        pause = await session.wait_paused()
+        assert pause is not None and pause.where is Where.BEFORE
+        assert pause.name.startswith("[3/4] RUN sh /app.sh"), pause.name
+        assert pause.source is not None and pause.source.describe() == "Dockerfile:4"
+        session.resume(Resume.CONTINUE)
+        assert isinstance(await session.wait_finished(), Failed)
+    finally:
+        await session.done()
+        await holder.done()

@@ -798,20 +798,32 @@ class DebugSession:
         """
         if self._stepper is None:
             raise OpenError("breakpoints are not enabled for this build")
-        return self._stepper.toggle(digest)
+        return self._stepper.toggle(self._own_step(self._stepper, digest))
+
+    def _own_step(self, stepper: Stepper, digest: str) -> str:
+        """The definition's digest of the graph row ``digest``.
+
+        The daemon reports some steps under another digest (those after a COPY from the
+        context) than the frontend's definition, which the walk goes by.
+        """
+        v = self.graph.get(digest)
+        return stepper.own(digest, v.name if v is not None else "")
 
     def breakpoint_applies(self, digest: str) -> bool:
         """Whether a breakpoint on ``digest`` can still stop this build (else: after ``r``).
 
         Not once the build is past the step, or evaluates its whole result.
         """
-        return self._stepper is not None and self.keep and self.outcome is None and \
-            self._stepper.applies(digest)
+        stepper = self._stepper
+        return stepper is not None and self.keep and self.outcome is None and \
+            stepper.applies(self._own_step(stepper, digest))
 
     @property
     def breakpoints(self) -> frozenset[str]:
         """The digests with a breakpoint (resolved selectors included, once known)."""
-        return frozenset(self._stepper.digests) if self._stepper is not None else frozenset()
+        if self._stepper is None:
+            return frozenset()
+        return frozenset(self._stepper.rows((v.digest, v.name) for v in self.graph))
 
     @property
     def paused(self) -> PausedStep | None:

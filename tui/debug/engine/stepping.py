@@ -10,7 +10,7 @@ as usual.  Everything solved before is a cache hit: nothing runs twice.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from tui.buildkit.debuglog import LOG
@@ -65,6 +65,9 @@ class Stepper:
         #: Whether the walk is over (the build evaluates its whole result: toggles wait for
         #: the next build).
         self.walked = False
+        #: This build's steps by vertex name: the daemon reports some steps under another
+        #: digest than the frontend's definition has (those after a COPY from the context).
+        self._by_name: dict[str, str] = {}
         #: Where the walk stands: each step's place in the order, the current one's.
         self._index: dict[str, int] = {}
         self._at = -1
@@ -86,6 +89,17 @@ class Stepper:
         self.digests = set()
         self._where = {}
         self.walked = False
+
+    def own(self, digest: str, name: str) -> str:
+        """The definition's digest of the graph row ``digest`` named ``name``."""
+        if digest in self._index or not name:
+            return digest
+        return self._by_name.get(name, digest)
+
+    def rows(self, graph: Iterable[tuple[str, str]]) -> set[str]:
+        """The breakpoints as graph rows: the digests, and the rows that are their steps."""
+        return set(self.digests) | {d for d, name in graph
+                                    if self._by_name.get(name) in self.digests}
 
     def applies(self, digest: str) -> bool:
         """Whether a breakpoint on ``digest`` can still stop this build.
@@ -129,6 +143,11 @@ class Stepper:
         self.digests |= resolve(self._carried, self._where)
         self._carried = Carried()
         index = self._index = {d: i for i, d in enumerate(order)}
+        names = [(infos[d].name, d) for d in order if d in infos and infos[d].name]
+        counts: dict[str, int] = {}
+        for name, _ in names:
+            counts[name] = counts.get(name, 0) + 1
+        self._by_name = {name: d for name, d in names if counts[name] == 1}
         first = True
         walk: Walk | None = Walk()
         how = Resume.CONTINUE
