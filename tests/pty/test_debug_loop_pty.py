@@ -1,7 +1,8 @@
 """The debug loop in the real app, in a real PTY, on the real daemon.
 
-- A breakpoint moves with its Dockerfile line across ``r``; while paused, s/b/d open
-  nothing (the build runs); ``f`` pressed while a reload is in flight starts no shell.
+- A breakpoint moves with its Dockerfile line across ``r``; ``space`` after the build marks
+  a step for the next one; while paused, s/b/d open nothing (the build runs); ``f`` pressed
+  while a reload is in flight starts no shell.
 - Retry → write back → reload: a failing demo-like build is fixed without leaving the app,
   and the rebuild succeeds with the unchanged steps cached.
 """
@@ -49,10 +50,19 @@ def test_breakpoint_follows_its_line_across_reload(docker_host: str, tmp_path: P
         assert "shell:" not in screen and "Files" not in screen.splitlines()[1]
         run.send("c")
         run.wait_for(r"SUCCEEDED")
-        # a line inserted above the breakpoint's step: the reload pauses before it again
+        # space after the build: too late for it, the next build pauses there
+        run.select_row(r"2/4 RUN echo")
+        run.send(" ")
+        run.wait_for(r"● .*2/4 RUN echo")
+        run.wait_for(r"Breakpoint for the next build")
+        # a line inserted above the breakpoints' steps: the reload pauses before them again
         dockerfile.write_text(dockerfile.read_text().replace(
             "RUN touch /file\n", f"RUN echo {token} > /inserted\nRUN touch /file\n"))
         run.send("rf")  # f while the reload is in flight: no shell on the released build
+        run.wait_for(r"paused before \[2/5\] RUN echo", timeout=60)
+        run.wait_for(r"(?m)^ f Final .*c Continue")
+        assert "shell:" not in run.text()
+        run.send("c")
         run.wait_for(r"paused before \[4/5\] RUN touch /file", timeout=60)
         run.wait_for(r"▶ .*4/5 RUN touch /file")
         assert "shell:" not in run.text()

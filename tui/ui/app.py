@@ -997,10 +997,12 @@ class BxtuiApp(App[int], inherit_bindings=False):
         self._show_marks()
         vertex = self.session.graph.get(digest)
         name = vertex.name if vertex is not None and vertex.name else digest[:19]
-        later = on and not self.session.breakpoint_applies(digest)
-        note = " \u2014 this build is past it: it pauses the next build (r)" if later else ""
-        self.notify(f"{'set on' if on else 'cleared from'} {name}{note}", title="Breakpoint",
-                    timeout=6 if later else 3)
+        if on and not self.session.breakpoint_applies(digest):
+            self.notify(f"set on {name}: too late for this build, it pauses the next one (r)",
+                        title="Breakpoint for the next build", timeout=6)
+            return
+        self.notify(f"{'set on' if on else 'cleared from'} {name}", title="Breakpoint",
+                    timeout=3)
 
     def _show_marks(self) -> None:
         pause = self.session.paused
