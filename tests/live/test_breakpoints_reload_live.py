@@ -100,15 +100,21 @@ async def test_breakpoint_on_a_step_reported_under_another_digest(
         "RUN false\n")
     holder = BuilderAddress().session(BuildOptions(context=str(tmp_path)))
     session = BuilderAddress().session(BuildOptions(context=str(tmp_path)))
-    session.set_breakpoints([], toggles=True)
+    session.set_breakpoints(["3"], toggles=True)
     try:
         assert isinstance(await holder.wait_finished(), Failed)
+        before = await session.wait_paused()
+        assert before is not None and before.name.startswith("[3/4]")
+        session.resume(Resume.NEXT)  # step 3 runs: a cache hit on the holder's vertex
+        after = await session.wait_paused()
+        assert after is not None and after.where is Where.AFTER
+        shown = session.step_row(after.digest)
+        assert shown != after.digest and shown in holder.graph  # reported under its digest
+        session.resume(Resume.CONTINUE)
         assert isinstance(await session.wait_finished(), Failed)
-        rows = [v for v in session.graph if v.name.startswith("[3/4]")]
-        shown = next(v.digest for v in rows if v.state.value in ("done", "cached"))
-        assert shown in holder.graph  # reported under the other build's digest
+        assert shown in session.breakpoints  # the row shows the mark of --break 3
+        assert not session.toggle_breakpoint(shown)  # the row is step 3: cleared, set again
         assert session.toggle_breakpoint(shown)
-        assert shown in session.breakpoints  # the row shows its mark
         dockerfile.write_text(dockerfile.read_text().replace(
             "COPY", "ENV X=1\nCOPY"))  # a line above: the step moves to line 4
         await session.reload()

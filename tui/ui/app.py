@@ -1006,7 +1006,8 @@ class BxtuiApp(App[int], inherit_bindings=False):
 
     def _show_marks(self) -> None:
         pause = self.session.paused
-        self.graph_view.set_marks(self.session.breakpoints, pause.digest if pause else None)
+        row = self.session.step_row(pause.digest) if pause else None
+        self.graph_view.set_marks(self.session.breakpoints, row)
 
     @work(group="pauses", exit_on_error=False)
     async def _watch_pauses(self) -> None:
@@ -1016,7 +1017,7 @@ class BxtuiApp(App[int], inherit_bindings=False):
             self._frame()
             self._follow_running = False
             self._show_marks()
-            self.graph_view.select(pause.digest)
+            self.graph_view.select(self.session.step_row(pause.digest))
             self.failure_pane.border_title = "Paused step"
             self.failure_pane.show_message(pause.headline(), pause.details())
             key = "i: shell in its initial state" if pause.where.value == "before" \

@@ -809,6 +809,20 @@ class DebugSession:
         v = self.graph.get(digest)
         return stepper.own(digest, v.name if v is not None else "")
 
+    def step_row(self, digest: str) -> str:
+        """The graph row that shows step ``digest`` (a pause's step).
+
+        A step the daemon reported under another build's digest (see :meth:`_own_step`)
+        leaves this build's row queued: the reported row shows it then.
+        """
+        from tui.debug.model.graph import VertexState
+
+        v = self.graph.get(digest)
+        if v is None or v.state is not VertexState.QUEUED or not v.name:
+            return digest
+        return next((w.digest for w in self.graph if w.name == v.name and w.digest != digest
+                     and w.state is not VertexState.QUEUED), digest)
+
     def breakpoint_applies(self, digest: str) -> bool:
         """Whether a breakpoint on ``digest`` can still stop this build (else: after ``r``).
 
