@@ -115,6 +115,10 @@ def test_retry_write_back_reload_succeeds_cached(docker_host: str, tmp_path: Pat
         assert any("CACHED" in r and "COPY app.sh" in r for r in rows), run.text()
         assert any("CACHED" in r and "RUN echo \"preparing\"" in r for r in rows), run.text()
         assert any("NEW" in r and "RUN test ! -e partial.txt" in r for r in rows), run.text()
+        patched = dockerfile.read_bytes()
+        run.send("w")  # the rebuilt step passed: nothing to write back, and nothing written
+        run.wait_for(r"Not written back")
+        assert dockerfile.read_bytes() == patched
         run.send("q")
         assert run.wait_exit(timeout=30) == 0
     finally:
