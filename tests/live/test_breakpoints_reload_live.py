@@ -10,6 +10,7 @@ import secrets
 from pathlib import Path
 
 import pytest
+from stepfiles import four_steps
 
 from tui.debug.engine.launch import BuilderAddress
 from tui.debug.engine.options import BuildOptions
@@ -23,12 +24,7 @@ async def test_breakpoint_follows_its_line_across_reload(docker_host: str, tmp_p
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DOCKER_HOST", docker_host)
     token = secrets.token_hex(6)
-    dockerfile = tmp_path / "Dockerfile"
-    dockerfile.write_text(
-        "FROM busybox:local\n"
-        f"RUN echo {token} > /one\n"
-        "RUN touch /file\n"
-        "RUN echo last > /last\n")
+    dockerfile = four_steps(tmp_path, token)
     session = BuilderAddress().session(BuildOptions(context=str(tmp_path)))
     session.set_breakpoints(["3"], toggles=True)
     try:

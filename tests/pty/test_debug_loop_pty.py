@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from conftest import EXAMPLES, bxtui_binary
 from ptyscreen import PtyScreen
+from stepfiles import four_steps
 
 pytestmark = [pytest.mark.daemon, pytest.mark.timeout(150)]
 
@@ -30,12 +31,7 @@ def _env(docker_host: str) -> dict[str, str]:
 
 def test_breakpoint_follows_its_line_across_reload(docker_host: str, tmp_path: Path) -> None:
     token = secrets.token_hex(6)
-    dockerfile = tmp_path / "Dockerfile"
-    dockerfile.write_text(
-        "FROM busybox:local\n"
-        f"RUN echo {token} > /one\n"
-        "RUN touch /file\n"
-        "RUN echo last > /last\n")
+    dockerfile = four_steps(tmp_path, token)
     run = PtyScreen([bxtui_binary(), "build", "--break", "3", str(tmp_path)], _env(docker_host),
                     rows=40, cols=140)
     try:
