@@ -973,6 +973,7 @@ class BxtuiApp(App[int], inherit_bindings=False):
     def action_reload(self) -> None:
         """``r``: release this build (its shells end) and build again in the same window."""
         if not self.building:
+            self.phase = Phase.CONNECTING  # at once: f/i no longer open the released build
             self._reload()
 
     @work(exclusive=True, group="reload")
@@ -1000,6 +1001,7 @@ class BxtuiApp(App[int], inherit_bindings=False):
         self.log_view.show_vertex(None)
         self.graph_view.focus()
         self._watch_build()
+        self._watch_pauses()  # the breakpoints moved with their lines: it may pause again
     # -- breakpoints -------------------------------------------------------------------------
     def action_toggle_breakpoint(self) -> None:
         """``space``: set or clear a breakpoint on the graph's selected step."""
@@ -1015,12 +1017,17 @@ class BxtuiApp(App[int], inherit_bindings=False):
         self._show_marks()
         vertex = self.session.graph.get(digest)
         name = vertex.name if vertex is not None and vertex.name else digest[:19]
+        if on and not self.session.breakpoint_applies(digest):
+            self.notify(f"set on {name}: too late for this build, it pauses the next one (r)",
+                        title="Breakpoint for the next build", timeout=6)
+            return
         self.notify(f"{'set on' if on else 'cleared from'} {name}", title="Breakpoint",
                     timeout=3)
 
     def _show_marks(self) -> None:
         pause = self.session.paused
-        self.graph_view.set_marks(self.session.breakpoints, pause.digest if pause else None)
+        row = self.session.step_row(pause.digest) if pause else None
+        self.graph_view.set_marks(self.session.breakpoints, row)
 
     @work(group="pauses", exit_on_error=False)
     async def _watch_pauses(self) -> None:
@@ -1030,7 +1037,7 @@ class BxtuiApp(App[int], inherit_bindings=False):
             self._frame()
             self._follow_running = False
             self._show_marks()
-            self.graph_view.select(pause.digest)
+            self.graph_view.select(self.session.step_row(pause.digest))
             self.failure_pane.border_title = "Paused step"
             self.failure_pane.show_message(pause.headline(), pause.details())
             key = "i: shell in its initial state" if pause.where.value == "before" \

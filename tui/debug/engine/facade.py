@@ -184,6 +184,14 @@ class SessionFacade(Protocol):
         """Set or clear a breakpoint; whether it is set now (OpenError when not possible)."""
         ...
 
+    def step_row(self, digest: str) -> str:
+        """The graph row that shows a pause's step (the daemon may report it elsewhere)."""
+        ...
+
+    def breakpoint_applies(self, digest: str) -> bool:
+        """Whether a breakpoint on ``digest`` can still stop this build (else: after ``r``)."""
+        ...
+
     async def wait_paused(self) -> PausedStep | None:
         """Wait for the next pause (None: the build has finished)."""
         ...

@@ -232,6 +232,7 @@ class DebugSession:
             from tui.debug.engine.reload import read_dockerfile
 
             self.dockerfile_text = read_dockerfile(self.opts)
+            self._carry_breakpoints()
         try:
             self._client = await self._connect()
         except (AddressError, DaemonUnreachable) as exc:
@@ -770,6 +771,14 @@ class DebugSession:
         if self._stepper is not None and self.keep:
             self._stepper.on_first_pause = self._declare_pending
 
+    def _carry_breakpoints(self) -> None:
+        """A reloaded build keeps the breakpoints on their Dockerfile lines (moved by the diff)."""
+        if self._stepper is None or self.previous is None:
+            return
+        from tui.debug.model.reload import line_map
+
+        self._stepper.carry(line_map(self.previous.dockerfile, self.dockerfile_text))
+
     def _declare_pending(self, definition: LLBDefinition, steps: list[str]) -> None:
         """The steps not reported yet join the graph as queued (a paused build shows them)."""
         from tui.buildkit.proto import control_pb2
@@ -790,12 +799,46 @@ class DebugSession:
         """
         if self._stepper is None:
             raise OpenError("breakpoints are not enabled for this build")
-        return self._stepper.toggle(digest)
+        return self._stepper.toggle(self._own_step(self._stepper, digest))
+
+    def _own_step(self, stepper: Stepper, digest: str) -> str:
+        """The definition's digest of the graph row ``digest``.
+
+        The daemon reports some steps under another digest (those after a COPY from the
+        context) than the frontend's definition, which the walk goes by.
+        """
+        v = self.graph.get(digest)
+        return stepper.own(digest, v.name if v is not None else "")
+
+    def step_row(self, digest: str) -> str:
+        """The graph row that shows step ``digest`` (a pause's step).
+
+        A step the daemon reported under another build's digest (see :meth:`_own_step`)
+        leaves this build's row queued: the reported row shows it then.
+        """
+        from tui.debug.model.graph import VertexState
+
+        v = self.graph.get(digest)
+        if v is None or v.state is not VertexState.QUEUED or not v.name:
+            return digest
+        return next((w.digest for w in self.graph if w.name == v.name and w.digest != digest
+                     and w.state is not VertexState.QUEUED), digest)
+
+    def breakpoint_applies(self, digest: str) -> bool:
+        """Whether a breakpoint on ``digest`` can still stop this build (else: after ``r``).
+
+        Not once the build is past the step, or evaluates its whole result.
+        """
+        stepper = self._stepper
+        return stepper is not None and self.keep and self.outcome is None and \
+            stepper.applies(self._own_step(stepper, digest))
 
     @property
     def breakpoints(self) -> frozenset[str]:
         """The digests with a breakpoint (resolved selectors included, once known)."""
-        return frozenset(self._stepper.digests) if self._stepper is not None else frozenset()
+        if self._stepper is None:
+            return frozenset()
+        return frozenset(self._stepper.rows((v.digest, v.name) for v in self.graph))
 
     @property
     def paused(self) -> PausedStep | None:

@@ -10,7 +10,7 @@ as usual.  Everything solved before is a cache hit: nothing runs twice.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from tui.buildkit.debuglog import LOG
@@ -22,6 +22,7 @@ from tui.debug.engine.container import OutputFn
 from tui.debug.engine.handle import ProcessHandle
 from tui.debug.engine.helper import bind
 from tui.debug.engine.result import ResultContext, exec_mounts
+from tui.debug.model.breakmarks import Carried, Location, carry, location_of, resolve
 from tui.debug.model.invoke import InvokeConfig, InvokeError, spec_from_step
 from tui.debug.model.llbdef import DEFAULT_PATH, LLBDefinition, step_order
 from tui.debug.model.pause import PausedStep, Resume, Walk, Where
@@ -57,6 +58,19 @@ class Stepper:
         #: Breakpoints by digest: toggled while the build runs or is paused (applied at the
         #: next turn; the selectors join them once the definition is known).
         self.digests: set[str] = set()
+        #: This build's steps' Dockerfile locations (known once its definition is).
+        self._where: dict[str, Location] = {}
+        #: Breakpoints carried from the previous build, resolved when the definition is known.
+        self._carried = Carried()
+        #: Whether the walk is over (the build evaluates its whole result: toggles wait for
+        #: the next build).
+        self.walked = False
+        #: This build's steps by vertex name: the daemon reports some steps under another
+        #: digest than the frontend's definition has (those after a COPY from the context).
+        self._by_name: dict[str, str] = {}
+        #: Where the walk stands: each step's place in the order, the current one's.
+        self._index: dict[str, int] = {}
+        self._at = -1
         #: Called with the steps not run yet at the first pause (the graph shows them pending).
         self.on_first_pause: Callable[[LLBDefinition, list[str]], None] | None = None
 
@@ -67,6 +81,35 @@ class Stepper:
             return False
         self.digests.add(digest)
         return True
+
+    def carry(self, lines: Mapping[int, int] | None) -> None:
+        """For a reload: keep the breakpoints by Dockerfile line (``lines``: old → new)."""
+        self._carried = carry(self.digests, self._where, lines, self._carried.locations)
+        self._refs.clear()  # the previous build's results: released with it
+        self.digests = set()
+        self._where = {}
+        self.walked = False
+
+    def own(self, digest: str, name: str) -> str:
+        """The definition's digest of the graph row ``digest`` named ``name``."""
+        if digest in self._index or not name:
+            return digest
+        return self._by_name.get(name, digest)
+
+    def rows(self, graph: Iterable[tuple[str, str]]) -> set[str]:
+        """The breakpoints as graph rows: the digests, and the rows that are their steps."""
+        return set(self.digests) | {d for d, name in graph
+                                    if self._by_name.get(name) in self.digests}
+
+    def applies(self, digest: str) -> bool:
+        """Whether a breakpoint on ``digest`` can still stop this build.
+
+        Not once the walk is over (the whole result is being evaluated) or past the step;
+        before the definition is known, it can.
+        """
+        if self.walked:
+            return False
+        return not self._index or self._index.get(digest, -1) > self._at
 
     @property
     def paused(self) -> PausedStep | None:
@@ -94,22 +137,36 @@ class Stepper:
                 self.digests.add(resolve_step(sel, candidates).digest)
             except StepError as exc:
                 raise BuildError(f"--break {sel}: {exc}") from None
-        index = {d: i for i, d in enumerate(order)}
+        self.selectors = []  # resolved once: from then on they move with their lines
+        self._where = {d: loc for d, info in infos.items()
+                       if (loc := location_of(info.source)) is not None}
+        self.digests |= resolve(self._carried, self._where)
+        self._carried = Carried()
+        index = self._index = {d: i for i, d in enumerate(order)}
+        names = [(infos[d].name, d) for d in order if d in infos and infos[d].name]
+        counts: dict[str, int] = {}
+        for name, _ in names:
+            counts[name] = counts.get(name, 0) + 1
+        self._by_name = {name: d for name, d in names if counts[name] == 1}
         first = True
         walk: Walk | None = Walk()
         how = Resume.CONTINUE
-        while walk is not None:
-            points = sorted(index[d] for d in self.digests if d in index)
-            walk = walk.go(how, len(order), points)
-            if walk is None:
-                break
-            digest = order[walk.index]
-            if first and self.on_first_pause is not None:
-                self.on_first_pause(definition, order[walk.index:])
-            first = False
-            stop = await self._prepare(gw, definition, digest, walk.where,
-                                       walk.where is Where.BEFORE and digest in self.digests)
-            how = await self._pause(gw, stop)
+        try:
+            while walk is not None:
+                points = sorted(index[d] for d in self.digests if d in index)
+                walk = walk.go(how, len(order), points)
+                if walk is None:
+                    break
+                digest = order[walk.index]
+                self._at = walk.index
+                if first and self.on_first_pause is not None:
+                    self.on_first_pause(definition, order[walk.index:])
+                first = False
+                stop = await self._prepare(gw, definition, digest, walk.where,
+                                           walk.where is Where.BEFORE and digest in self.digests)
+                how = await self._pause(gw, stop)
+        finally:
+            self.walked = True
 
     async def _solve(self, gw: Gateway, definition: LLBDefinition, digest: str,
                      output: int) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 import enum
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 __all__ = [
@@ -20,6 +20,7 @@ __all__ = [
     "classify",
     "dockerfile_changes",
     "instruction_of",
+    "line_map",
 ]
 
 #: ``[stage-0 2/5] `` or ``[2/5] ``: the position prefix of a Dockerfile step's vertex name.
@@ -119,13 +120,35 @@ def dockerfile_changes(old: str | None, new: str | None) -> DockerfileChanges:
     """
     if old is None or new is None:
         return DockerfileChanges((), 0, readable=False)
-    a = [line.rstrip("\r") for line in old.split("\n")]
-    b = [line.rstrip("\r") for line in new.split("\n")]
     changed: list[int] = []
     removed = 0
-    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+    for tag, i1, i2, j1, j2 in _opcodes(old, new):
         if tag in ("replace", "insert"):
             changed.extend(range(j1 + 1, j2 + 1))
         if tag == "delete" or (tag == "replace" and i2 - i1 > j2 - j1):
             removed += (i2 - i1) - (j2 - j1 if tag == "replace" else 0)
     return DockerfileChanges(tuple(changed), removed)
+
+
+def _opcodes(old: str, new: str) -> Sequence[tuple[str, int, int, int, int]]:
+    """The difflib opcodes between the two texts' lines (line endings ignored)."""
+    a = [line.rstrip("\r") for line in old.split("\n")]
+    b = [line.rstrip("\r") for line in new.split("\n")]
+    return difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes()
+
+
+def line_map(old: str | None, new: str | None) -> dict[int, int] | None:
+    """Where each line of ``old`` is in ``new`` (1-based), through the same diff.
+
+    A line kept as it was maps to its new place (lines inserted above it move it down); a
+    block of lines replaced by as many lines maps line by line (an edited instruction is
+    still there); a deleted line, or one of a block replaced by a different number of lines,
+    has no place.  None when either text could not be read.
+    """
+    if old is None or new is None:
+        return None
+    out: dict[int, int] = {}
+    for tag, i1, i2, j1, j2 in _opcodes(old, new):
+        if tag == "equal" or (tag == "replace" and i2 - i1 == j2 - j1):
+            out.update((i1 + k + 1, j1 + k + 1) for k in range(i2 - i1))
+    return out
