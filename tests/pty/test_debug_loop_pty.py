@@ -112,9 +112,13 @@ def test_retry_write_back_reload_succeeds_cached(docker_host: str, tmp_path: Pat
         assert any("CACHED" in r and "RUN echo \"preparing\"" in r for r in rows), run.text()
         assert any("NEW" in r and "RUN test ! -e partial.txt" in r for r in rows), run.text()
         patched = dockerfile.read_bytes()
-        run.send("w")  # the rebuilt step passed: nothing to write back, and nothing written
-        run.wait_for(r"Not written back")
+        # the tries were the previous build's: w is off now; ? (after it) shows the keys were read
+        run.send("w?")
+        run.wait_for(r"command palette")
+        assert "Write the command back" not in run.text()
         assert dockerfile.read_bytes() == patched
+        run.send(b"\x1b")
+        run.wait_gone(r"command palette")
         run.send("q")
         assert run.wait_exit(timeout=30) == 0
     finally:
