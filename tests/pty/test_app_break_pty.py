@@ -94,3 +94,22 @@ def test_quit_while_paused_releases_everything(docker_host: str, tmp_path: Path)
         wait_until(lambda: not active_builds(docker_host) - before, timeout=20)
     finally:
         run.close()
+
+
+def test_narrow_terminal_shows_the_paused_step(docker_host: str, tmp_path: Path) -> None:
+    """80x24, one pane at a time: the pause brings its step pane forward, as a failure does."""
+    (tmp_path / "Dockerfile").write_text(
+        "FROM busybox:local\n"
+        f"RUN echo {secrets.token_hex(6)} > /one\n"
+        "RUN touch /file\n")
+    env = dict(os.environ, DOCKER_HOST=docker_host, TERM="xterm-256color")
+    run = PtyScreen([bxtui_binary(), "build", "--break", "3", str(tmp_path)], env,
+                    rows=24, cols=80)
+    try:
+        run.wait_for(r"(?m)^ +PAUSED ")
+        run.wait_for(r"─ Paused step ─")
+        run.wait_for(r"paused before \[3/3\] RUN touch /file")
+        run.send("q")
+        assert run.wait_exit(timeout=30) == 1
+    finally:
+        run.close()

@@ -1040,6 +1040,8 @@ class BxtuiApp(App[int], inherit_bindings=False):
             self.graph_view.select(self.session.step_row(pause.digest))
             self.failure_pane.border_title = "Paused step"
             self.failure_pane.show_message(pause.headline(), pause.details())
+            if self.main.narrow and self.focused in (None, self.graph_view):
+                self.failure_pane.focus()  # one pane at a time: the paused step first
             key = "i: shell in its initial state" if pause.where.value == "before" \
                 else "f: shell in its result"
             self.terminal.hint = f"{key} · n: next step · c: continue"
