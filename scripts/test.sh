@@ -19,6 +19,11 @@ for engine in $engines; do
   set -a
   eval "$(bash scripts/daemon.sh env "$engine")"
   set +a
+  # the private registries (htpasswd, plain HTTP and TLS) with the base image pushed to them
+  bash scripts/registry.sh up "$engine"
+  set -a
+  eval "$(bash scripts/registry.sh env)"
+  set +a
   if [ "$engine" = "${engines%% *}" ]; then
     echo "== pytest (Docker Engine $engine: every test)"
     .venv/bin/pytest -q -p no:cacheprovider "$@"

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import shutil
+import ssl
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -185,3 +190,70 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if dropped:
         config.hook.pytest_deselected(items=dropped)
     items[:] = daemon
+
+
+# --- the private registries (scripts/registry.sh) ----------------------------------------------
+
+REGISTRY_KEYS = ("BXTUI_REGISTRY", "BXTUI_REGISTRY_TLS", "BXTUI_REGISTRY_USER",
+                 "BXTUI_REGISTRY_PASSWORD", "BXTUI_REGISTRY_CA", "BXTUI_REGISTRY_IMAGE")
+
+
+@dataclass(frozen=True)
+class Registry:
+    """The two private registries scripts/registry.sh runs on 127.0.0.1 (htpasswd auth)."""
+
+    address: str       # plain HTTP, e.g. 127.0.0.1:5510
+    tls_address: str   # HTTPS with the script's CA
+    user: str
+    password: str
+    ca: Path
+    image: str         # the pushed base image, e.g. private/busybox:local
+
+    def ref(self, tls: bool = False) -> str:
+        """The base image's reference on one of the registries."""
+        return f"{self.tls_address if tls else self.address}/{self.image}"
+
+    def auth(self, password: str | None = None) -> str:
+        """The ``auths`` entry value: base64 of ``user:password``."""
+        pw = self.password if password is None else password
+        return base64.b64encode(f"{self.user}:{pw}".encode()).decode()
+
+
+def _registry_answers(url: str, ca: Path) -> str | None:
+    """None when ``url``/v2/ asks for credentials (401), else what went wrong."""
+    handlers: list[urllib.request.BaseHandler] = [urllib.request.ProxyHandler({})]  # loopback only
+    if url.startswith("https"):
+        handlers.append(urllib.request.HTTPSHandler(
+            context=ssl.create_default_context(cafile=str(ca))))
+    try:
+        urllib.request.build_opener(*handlers).open(url + "/v2/", timeout=5).close()
+    except urllib.error.HTTPError as exc:
+        return None if exc.code == 401 else f"HTTP {exc.code}"
+    except (OSError, ssl.SSLError) as exc:
+        return str(exc)
+    return "no authentication asked for"
+
+
+@pytest.fixture(scope="session")
+def registry(docker_host: str) -> Registry:
+    """The private registries; fails (never skips) when they are not running."""
+    env = {k: os.environ[k] for k in REGISTRY_KEYS if os.environ.get(k)}
+    if len(env) < len(REGISTRY_KEYS):
+        res = run_cmd(["bash", str(REPO / "scripts" / "registry.sh"), "env"], timeout=30)
+        for line in res.stdout.splitlines():
+            key, _, value = line.partition("=")
+            if key in REGISTRY_KEYS and value:
+                env.setdefault(key, value)
+    missing = [k for k in REGISTRY_KEYS if k not in env]
+    if missing:
+        pytest.fail(f"the private registry is not set up ({', '.join(missing)} unknown); "
+                    "run scripts/registry.sh up")
+    reg = Registry(env["BXTUI_REGISTRY"], env["BXTUI_REGISTRY_TLS"], env["BXTUI_REGISTRY_USER"],
+                   env["BXTUI_REGISTRY_PASSWORD"], Path(env["BXTUI_REGISTRY_CA"]),
+                   env["BXTUI_REGISTRY_IMAGE"])
+    for url in (f"http://{reg.address}", f"https://{reg.tls_address}"):
+        problem = _registry_answers(url, reg.ca)
+        if problem:
+            pytest.fail(f"the private registry at {url} is not running ({problem}); "
+                        "run scripts/registry.sh up")
+    return reg

@@ -6,6 +6,7 @@ import asyncio
 import base64
 import json
 import os
+import shutil
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -28,27 +29,88 @@ def _key_for(host: str) -> str:
     return DOCKER_HUB_KEY if host in ("registry-1.docker.io", "docker.io") else host
 
 
-async def _from_helper(helper: str, key: str) -> tuple[str, str] | None:
+class CredentialsError(Exception):
+    """The configured credential helper failed (as opposed to: it has no entry)."""
+
+
+_NOT_FOUND = "credentials not found in native keychain"
+_HELPER_TIMEOUT = 30.0
+
+
+async def _from_helper(helper: str, key: str, environ: Mapping[str, str]) -> tuple[str, str]:
+    """``docker-credential-HELPER get`` for ``key``; ("", "") when it has no entry."""
+    name = f"docker-credential-{helper}"
+    exe = shutil.which(name, path=environ.get("PATH", os.defpath))
+    if exe is None:
+        raise CredentialsError(f"error getting credentials - {name}: not found on PATH")
     try:
         proc = await asyncio.create_subprocess_exec(
-            f"docker-credential-{helper}", "get",
+            exe, "get",
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.STDOUT,
         )
-    except OSError:
-        return None
-    out, _ = await asyncio.wait_for(proc.communicate(key.encode()), 30)
-    if proc.returncode != 0:
-        return None
+    except OSError as exc:
+        raise CredentialsError(
+            f"error getting credentials - {name}: {exc.strerror or exc}") from None
     try:
-        data = json.loads(out)
-        return str(data.get("Username", "")), str(data.get("Secret", ""))
+        out, _ = await asyncio.wait_for(proc.communicate(key.encode()), _HELPER_TIMEOUT)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+        raise CredentialsError(f"error getting credentials - {name} gave no answer "
+                               f"in {_HELPER_TIMEOUT:.0f} s") from None
+    text = out.decode("utf-8", "replace").strip()
+    if proc.returncode != 0:
+        if _NOT_FOUND in text:
+            return "", ""
+        detail = text.splitlines()[0][:200] if text else "no output"
+        raise CredentialsError(
+            f"error getting credentials - {name} exited with status {proc.returncode}: {detail}")
+    try:
+        data = json.loads(text)
     except ValueError:
-        return None
+        raise CredentialsError(f"error getting credentials - {name} printed no JSON") from None
+    if not isinstance(data, dict):
+        raise CredentialsError(f"error getting credentials - {name} printed no JSON object")
+    user, secret = str(data.get("Username") or ""), str(data.get("Secret") or "")
+    if user == "<token>":  # an identity token
+        return "", secret
+    return user, secret
+
+
+def _host_part(key: str) -> str:
+    return key.split("://", 1)[-1].split("/", 1)[0]
+
+
+def _auths_entry(auths: Mapping[str, object], key: str, host: str) -> Mapping[str, object]:
+    """The ``auths`` entry for a registry: the exact key, else one whose host part matches."""
+    entry = auths.get(key)
+    if entry is None:
+        entry = next((v for k, v in auths.items() if _host_part(k) == host), None)
+    return entry if isinstance(entry, dict) else {}
+
+
+def _from_auths(entry: Mapping[str, object]) -> tuple[str, str]:
+    if entry.get("identitytoken"):
+        return "", str(entry["identitytoken"])
+    encoded = entry.get("auth")
+    if isinstance(encoded, str) and encoded:
+        debuglog.register_secret(encoded)
+        try:
+            user, _, secret = base64.b64decode(encoded).decode().partition(":")
+        except ValueError:
+            return "", ""
+        return user, secret.rstrip("\x00")
+    return str(entry.get("username", "")), str(entry.get("password", ""))
 
 
 async def lookup_credentials(host: str, environ: Mapping[str, str]) -> tuple[str, str]:
-    """(username, secret) for a registry host; empty strings mean anonymous."""
+    """(username, secret) for a registry host; empty strings mean anonymous.
+
+    As the docker CLI: ``credHelpers[host]``, else ``credsStore``, else ``auths``; once a
+    helper is chosen ``auths`` is not consulted.  Raises :class:`CredentialsError` when the
+    helper fails (missing, crashing), which the daemon reports as the build's error.
+    """
     try:
         cfg = json.loads(_config_path(environ).read_text())
     except (OSError, ValueError):
@@ -57,24 +119,13 @@ async def lookup_credentials(host: str, environ: Mapping[str, str]) -> tuple[str
         return "", ""
     key = _key_for(host)
     helpers = cfg.get("credHelpers") or {}
-    helper = helpers.get(key) or helpers.get(host) or cfg.get("credsStore")
+    helper = (helpers.get(key) if isinstance(helpers, dict) else None) or cfg.get("credsStore")
     if isinstance(helper, str) and helper:
-        found = await _from_helper(helper, key)
-        if found:
-            return found
+        return await _from_helper(helper, key, environ)
     auths = cfg.get("auths") or {}
-    entry = auths.get(key) or auths.get(host) or auths.get(f"https://{host}") or {}
-    if not isinstance(entry, dict):
+    if not isinstance(auths, dict):
         return "", ""
-    if entry.get("identitytoken"):
-        return "", str(entry["identitytoken"])
-    if entry.get("auth"):
-        try:
-            user, _, secret = base64.b64decode(entry["auth"]).decode().partition(":")
-            return user, secret
-        except ValueError:
-            return "", ""
-    return str(entry.get("username", "")), str(entry.get("password", ""))
+    return _from_auths(_auths_entry(auths, key, host))
 
 
 class AuthService(auth_pb2_grpc.AuthServicer):
@@ -87,7 +138,11 @@ class AuthService(auth_pb2_grpc.AuthServicer):
         self, request: auth_pb2.CredentialsRequest, context: grpc.aio.ServicerContext
     ) -> auth_pb2.CredentialsResponse:
         """Username and secret for the requested host."""
-        user, secret = await lookup_credentials(request.Host, self._environ)
+        try:
+            user, secret = await lookup_credentials(request.Host, self._environ)
+        except CredentialsError as exc:
+            debuglog.LOG.debug("session: registry credentials for %s: %s", request.Host, exc)
+            await abort(context, grpc.StatusCode.UNKNOWN, str(exc))
         if secret:
             debuglog.register_secret(secret)
         debuglog.LOG.debug("session: registry credentials for %s: %s", request.Host,
