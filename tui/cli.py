@@ -93,7 +93,9 @@ class _Parser(argparse.ArgumentParser):
 
 def _build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="bxtui", description="Debug Docker BuildKit builds.")
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.add_parser("version", help="print the version")
     b = sub.add_parser("build", help="build a Dockerfile (buildx flags)")
     b.add_argument("context", metavar="PATH", help="build context directory")
     b.add_argument("-f", "--file", dest="dockerfile", help="Dockerfile (default PATH/Dockerfile)")
@@ -297,6 +299,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _build_parser()
     try:
         args = parser.parse_args(argv)
+        if args.version or args.command == "version":
+            print(f"bxtui {_version()}")
+            return 0
         if args.command != "build":
             parser.print_help(sys.stderr)
             return 2
