@@ -27,7 +27,7 @@ from tui.debug.engine.options import (
 )
 from tui.debug.headless.frontend import HeadlessRequest, run_headless
 from tui.debug.model.copyspec import CopyRequest, parse_copy_out
-from tui.debug.model.outcome import StateKind
+from tui.debug.model.outcome import StateKind, Succeeded
 from tui.debug.model.usage import OptionsError
 
 #: The debug log (``-D``), by name: the command line does not import the wire's modules.
@@ -159,6 +159,11 @@ def _build_parser() -> argparse.ArgumentParser:
     b.add_argument("--tlscert", help="client certificate for --addr")
     b.add_argument("--tlskey", help="client key for --addr")
     b.add_argument("--tlsservername", help="server name expected in the TLS certificate")
+    b.add_argument("-q", "--quiet", action="store_true",
+                   help="suppress the build output and print image ID on success")
+    b.add_argument("--iidfile", metavar="FILE", help="write the image ID to the file")
+    b.add_argument("--metadata-file", metavar="FILE",
+                   help="write build result metadata to the file")
     return parser
 
 
@@ -207,8 +212,17 @@ def _check_retry(args: argparse.Namespace) -> None:
         raise UsageError("--retry cannot be combined with --invoke or --step")
 
 
+def _check_quiet(args: argparse.Namespace) -> None:
+    """``-q`` is quiet progress; with another explicit mode it is buildx's error."""
+    if args.quiet:
+        if args.progress not in ("auto", "quiet"):
+            raise OptionsError(f"progress={args.progress} and quiet cannot be used together")
+        args.progress = "quiet"
+
+
 def _headless_request(args: argparse.Namespace) -> HeadlessRequest:
     return HeadlessRequest(quiet=args.progress == "quiet", invoke=args.invoke,
+                           iidfile=args.iidfile, metadata_file=args.metadata_file,
                            on_always=args.on == "always", state=_state(args), step=args.step,
                            diff=args.diff, toolbox=args.toolbox, retry=args.retry,
                            write_back=args.write_back,
@@ -291,6 +305,14 @@ async def _app(args: argparse.Namespace, opts: BuildOptions) -> int:
     code: int = await run.run_app(session, args.context, auto_open=auto_open,
                                   open_step=args.step, show_diff=args.diff,
                                   watch=args.watch)
+    if isinstance(session.outcome, Succeeded) and (args.iidfile or args.metadata_file):
+        from tui.debug.model.buildmeta import write_result_files
+
+        try:
+            write_result_files(dict(session.outcome.success.exporter), args.iidfile,
+                               args.metadata_file)
+        except OSError as exc:
+            raise OptionsError(str(exc)) from None
     return code
 
 
@@ -349,6 +371,14 @@ def entry() -> NoReturn:
 def _run(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     """``bxtui build``: the app or the headless build, with validated options."""
     opts = _options(args)
+    _check_quiet(args)
+    if args.iidfile:
+        from tui.debug.model.buildmeta import remove_stale
+
+        try:
+            remove_stale(args.iidfile, "image ID file")
+        except OSError as exc:
+            raise OptionsError(str(exc)) from None
     if args.invoke is not None:
         from tui.debug.model.invoke import parse_invoke
 
