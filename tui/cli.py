@@ -114,8 +114,10 @@ def _build_parser() -> argparse.ArgumentParser:
     b.add_argument("--load", action="store_true", help="load into the engine (the default)")
     b.add_argument("--secret", action="append", default=[], metavar="id=ID,src=PATH|env=VAR")
     b.add_argument("--allow", action="append", default=[], metavar="ENTITLEMENT")
-    b.add_argument("--progress", default="auto", choices=["auto", "tui", "plain", "tty", "quiet"],
-                   help="auto (the app on a terminal, else plain), tui (the app), plain, quiet")
+    b.add_argument("--progress", default="auto",
+                   choices=["auto", "tui", "plain", "tty", "quiet", "rawjson"],
+                   help="auto (the app on a terminal, else plain), tui (the app), plain, "
+                        "quiet, rawjson (each status update as JSON)")
     b.add_argument("--invoke", metavar="CMD",
                    help="run CMD in a debug container after the build (e.g. /bin/sh)")
     b.add_argument("--on", choices=["error", "always"], default="error",
@@ -221,7 +223,8 @@ def _check_quiet(args: argparse.Namespace) -> None:
 
 
 def _headless_request(args: argparse.Namespace) -> HeadlessRequest:
-    return HeadlessRequest(quiet=args.progress == "quiet", invoke=args.invoke,
+    return HeadlessRequest(quiet=args.progress == "quiet", rawjson=args.progress == "rawjson",
+                           invoke=args.invoke,
                            iidfile=args.iidfile, metadata_file=args.metadata_file,
                            on_always=args.on == "always", state=_state(args), step=args.step,
                            diff=args.diff, toolbox=args.toolbox, retry=args.retry,

@@ -67,6 +67,8 @@ class HeadlessRequest:
     #: ``--iidfile`` / ``--metadata-file``: written after a successful build.
     iidfile: str | None = None
     metadata_file: str | None = None
+    #: ``--progress=rawjson``: each status update as JSON instead of the plain progress.
+    rawjson: bool = False
 
     @property
     def debugging(self) -> bool:
@@ -98,7 +100,12 @@ async def release(cleanup: Awaitable[None]) -> None:
 async def run_headless(address: BuilderAddress, opts: BuildOptions, req: HeadlessRequest,
                        out: TextIO) -> int:
     """Build with plain progress on ``out``; then ``--diff`` and/or ``--invoke``; exit status."""
-    printer = PlainPrinter(out) if not req.quiet else None
+    printer = PlainPrinter(out) if not (req.quiet or req.rawjson) else None
+    on_status = printer.feed if printer is not None else None
+    if req.rawjson:
+        from tui.debug.headless.rawjson import RawJSONWriter
+
+        on_status = RawJSONWriter(out).feed
     invoke = None
     if req.debugging:
         from tui.debug.model.invoke import parse_invoke
@@ -111,7 +118,7 @@ async def run_headless(address: BuilderAddress, opts: BuildOptions, req: Headles
 
     session = address.session(opts, invoke, toolbox=req.toolbox, keep=req.debugging,
                               log_cap=HEADLESS_LOG_CAP,
-                              on_status=printer.feed if printer is not None else None,
+                              on_status=on_status,
                               on_connected=connected)
     ticker: asyncio.Task[None] | None = None
     session.set_breakpoints(req.breaks)

@@ -14,6 +14,8 @@ import os
 import tempfile
 from collections.abc import Mapping
 
+from tui.debug.model.gojson import go_dumps
+
 __all__ = ["BUILD_REF_KEY", "build_ref", "image_id", "metadata_json", "remove_stale",
            "write_atomic", "write_result_files"]
 
@@ -22,11 +24,6 @@ BUILD_REF_KEY = "buildx.build.ref"
 
 _CONFIG_DIGEST = "containerimage.config.digest"
 _IMAGE_DIGEST = "containerimage.digest"
-
-#: Go's encoding/json escapes these inside strings (HTML safety, JavaScript line ends).
-_GO_ESCAPES = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026",
-                             "\u2028": "\\u2028", "\u2029": "\\u2029"})
-
 
 def build_ref(builder: str, ref: str) -> str:
     """``buildx.build.ref``'s value: the builder is its own single node (buildx's docker driver)."""
@@ -51,8 +48,7 @@ def _decoded(value: str) -> object:
 def metadata_json(exporter: Mapping[str, str]) -> str:
     """The ``--metadata-file`` text: one object, sorted keys, 2-space indent, no final newline."""
     doc = {key: _decoded(exporter[key]) for key in sorted(exporter)}
-    text = json.dumps(doc, indent=2, ensure_ascii=False, separators=(",", ": "))
-    return text.translate(_GO_ESCAPES)
+    return go_dumps(doc, indent=2)
 
 
 def remove_stale(path: str, what: str) -> None:
