@@ -13,6 +13,7 @@ from collections.abc import Coroutine, Sequence
 from contextlib import ExitStack
 from typing import Any, NoReturn
 
+from tui.cli_help import group_build_help
 from tui.debug.engine.launch import (
     BuilderAddress,
     enable_debug_log,
@@ -96,7 +97,8 @@ def _build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.add_parser("version", help="print the version")
-    b = sub.add_parser("build", help="build a Dockerfile (buildx flags)")
+    b = sub.add_parser("build", help="build a Dockerfile (buildx flags)",
+                       usage="bxtui build [OPTIONS] PATH")
     b.add_argument("context", metavar="PATH", help="build context directory")
     b.add_argument("-f", "--file", dest="dockerfile", help="Dockerfile (default PATH/Dockerfile)")
     b.add_argument("-t", "--tag", action="append", default=[], help="image name and tag")
@@ -166,6 +168,7 @@ def _build_parser() -> argparse.ArgumentParser:
     b.add_argument("--iidfile", metavar="FILE", help="write the image ID to the file")
     b.add_argument("--metadata-file", metavar="FILE",
                    help="write build result metadata to the file")
+    group_build_help(b)
     return parser
 
 
