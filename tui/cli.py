@@ -11,7 +11,7 @@ import signal
 import sys
 from collections.abc import Coroutine, Sequence
 from contextlib import ExitStack
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from tui.cli_help import group_build_help
 from tui.debug.engine.launch import (
@@ -30,6 +30,9 @@ from tui.debug.headless.frontend import HeadlessRequest, run_headless
 from tui.debug.model.copyspec import CopyRequest, parse_copy_out
 from tui.debug.model.outcome import StateKind, Succeeded
 from tui.debug.model.usage import OptionsError
+
+if TYPE_CHECKING:
+    from tui.debug.engine.session import DebugSession
 
 #: The debug log (``-D``), by name: the command line does not import the wire's modules.
 LOG = logging.getLogger("bxtui")
@@ -291,6 +294,7 @@ def _use_app(args: argparse.Namespace) -> bool:
 
 async def _app(args: argparse.Namespace, opts: BuildOptions) -> int:
     """The Textual app (imported only here: the headless modes never load Textual)."""
+    from tui.buildkit.aio import cancel_child
     from tui.debug.engine.session import LATER_MODULES
     from tui.debug.model.invoke import parse_invoke
 
@@ -301,25 +305,45 @@ async def _app(args: argparse.Namespace, opts: BuildOptions) -> int:
     # The build starts at once; Textual (~0.3 s of imports) loads in a thread meanwhile, so
     # the daemon works while Python imports.
     session.start()
+    files = None
+    if args.iidfile or args.metadata_file:
+        files = asyncio.create_task(_result_files_when_built(session, args))
     try:
         for name in LATER_MODULES:
             await asyncio.to_thread(importlib.import_module, name)
         run = await asyncio.to_thread(importlib.import_module, "tui.ui.run")
     except BaseException:
+        if files is not None:
+            await cancel_child(files)
         await session.done()
         raise
     code: int = await run.run_app(session, args.context, auto_open=auto_open,
                                   open_step=args.step, show_diff=args.diff,
                                   watch=args.watch)
-    if isinstance(session.outcome, Succeeded) and (args.iidfile or args.metadata_file):
-        from tui.debug.model.buildmeta import write_result_files
-
-        try:
-            write_result_files(dict(session.outcome.success.exporter), args.iidfile,
-                               args.metadata_file)
-        except OSError as exc:
-            raise OptionsError(str(exc)) from None
+    if files is not None:
+        if not files.done():  # the app closed before the build finished
+            await cancel_child(files)
+        elif error := files.result():
+            raise OptionsError(error)
     return code
+
+
+async def _result_files_when_built(session: DebugSession, args: argparse.Namespace) -> str:
+    """Once the build has succeeded, ``--iidfile`` and ``--metadata-file``; the error or ``""``.
+
+    Written as soon as the build has succeeded (as buildx does), while the app stays open.
+    """
+    outcome = await session.wait_finished()
+    if not isinstance(outcome, Succeeded):
+        return ""
+    from tui.debug.model.buildmeta import write_result_files
+
+    try:
+        await asyncio.to_thread(write_result_files, dict(outcome.success.exporter),
+                                args.iidfile, args.metadata_file)
+    except OSError as exc:
+        return str(exc)
+    return ""
 
 
 def main(argv: Sequence[str] | None = None) -> int:

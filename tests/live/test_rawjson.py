@@ -77,10 +77,16 @@ def test_rawjson_as_buildx(tmp_path: Path, run_bxtui, run_buildx) -> None:  # ty
         _check_shape(our_docs)
         bx_steps, bx_logs = _summary(bx_docs)
         our_steps, our_logs = _summary(our_docs)
-        assert set(our_steps) == set(bx_steps)
-        for name, (digest, cached) in bx_steps.items():
-            if name.startswith("[") and not name.startswith("[internal]"):
-                assert our_steps[name] == (digest, cached), name
+        ours_by_digest = {d: c for n, (d, c) in our_steps.items()
+                          if n.startswith("[") and not n.startswith("[internal]")}
+        assert sorted(n for n in our_steps if not n.startswith("[internal]")) == [
+            "[1/3] FROM docker.io/library/busybox:local",
+            f"[2/3] RUN echo out-{token} && echo 'err <&>' >&2", "[3/3] RUN echo second",
+            "exporting to image"]
+        # The same steps with the same digests; a name may differ: BuildKit 0.25 names a
+        # vertex another build asked for first after that build (bxtui renames its own).
+        bx_by_digest = {d: c for d, c in bx_steps.values() if d in ours_by_digest}
+        assert bx_by_digest == ours_by_digest
         assert our_logs == bx_logs
     step = next(d for n, (d, _) in _summary(_docs(runs["fresh", "ours"]))[0].items()
                 if "RUN echo out-" in n)
