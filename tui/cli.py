@@ -11,8 +11,9 @@ import signal
 import sys
 from collections.abc import Coroutine, Sequence
 from contextlib import ExitStack
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
+from tui.cli_help import group_build_help
 from tui.debug.engine.launch import (
     BuilderAddress,
     enable_debug_log,
@@ -27,8 +28,11 @@ from tui.debug.engine.options import (
 )
 from tui.debug.headless.frontend import HeadlessRequest, run_headless
 from tui.debug.model.copyspec import CopyRequest, parse_copy_out
-from tui.debug.model.outcome import StateKind
+from tui.debug.model.outcome import StateKind, Succeeded
 from tui.debug.model.usage import OptionsError
+
+if TYPE_CHECKING:
+    from tui.debug.engine.session import DebugSession
 
 #: The debug log (``-D``), by name: the command line does not import the wire's modules.
 LOG = logging.getLogger("bxtui")
@@ -93,8 +97,11 @@ class _Parser(argparse.ArgumentParser):
 
 def _build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="bxtui", description="Debug Docker BuildKit builds.")
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    b = sub.add_parser("build", help="build a Dockerfile (buildx flags)")
+    sub.add_parser("version", help="print the version")
+    b = sub.add_parser("build", help="build a Dockerfile (buildx flags)",
+                       usage="bxtui build [OPTIONS] PATH")
     b.add_argument("context", metavar="PATH", help="build context directory")
     b.add_argument("-f", "--file", dest="dockerfile", help="Dockerfile (default PATH/Dockerfile)")
     b.add_argument("-t", "--tag", action="append", default=[], help="image name and tag")
@@ -112,8 +119,10 @@ def _build_parser() -> argparse.ArgumentParser:
     b.add_argument("--load", action="store_true", help="load into the engine (the default)")
     b.add_argument("--secret", action="append", default=[], metavar="id=ID,src=PATH|env=VAR")
     b.add_argument("--allow", action="append", default=[], metavar="ENTITLEMENT")
-    b.add_argument("--progress", default="auto", choices=["auto", "tui", "plain", "tty", "quiet"],
-                   help="auto (the app on a terminal, else plain), tui (the app), plain, quiet")
+    b.add_argument("--progress", default="auto",
+                   choices=["auto", "tui", "plain", "tty", "quiet", "rawjson"],
+                   help="auto (the app on a terminal, else plain), tui (the app), plain, "
+                        "quiet, rawjson (each status update as JSON)")
     b.add_argument("--invoke", metavar="CMD",
                    help="run CMD in a debug container after the build (e.g. /bin/sh)")
     b.add_argument("--on", choices=["error", "always"], default="error",
@@ -157,6 +166,12 @@ def _build_parser() -> argparse.ArgumentParser:
     b.add_argument("--tlscert", help="client certificate for --addr")
     b.add_argument("--tlskey", help="client key for --addr")
     b.add_argument("--tlsservername", help="server name expected in the TLS certificate")
+    b.add_argument("-q", "--quiet", action="store_true",
+                   help="suppress the build output and print image ID on success")
+    b.add_argument("--iidfile", metavar="FILE", help="write the image ID to the file")
+    b.add_argument("--metadata-file", metavar="FILE",
+                   help="write build result metadata to the file")
+    group_build_help(b)
     return parser
 
 
@@ -205,8 +220,18 @@ def _check_retry(args: argparse.Namespace) -> None:
         raise UsageError("--retry cannot be combined with --invoke or --step")
 
 
+def _check_quiet(args: argparse.Namespace) -> None:
+    """``-q`` is quiet progress; with another explicit mode it is buildx's error."""
+    if args.quiet:
+        if args.progress not in ("auto", "quiet"):
+            raise OptionsError(f"progress={args.progress} and quiet cannot be used together")
+        args.progress = "quiet"
+
+
 def _headless_request(args: argparse.Namespace) -> HeadlessRequest:
-    return HeadlessRequest(quiet=args.progress == "quiet", invoke=args.invoke,
+    return HeadlessRequest(quiet=args.progress == "quiet", rawjson=args.progress == "rawjson",
+                           invoke=args.invoke,
+                           iidfile=args.iidfile, metadata_file=args.metadata_file,
                            on_always=args.on == "always", state=_state(args), step=args.step,
                            diff=args.diff, toolbox=args.toolbox, retry=args.retry,
                            write_back=args.write_back,
@@ -269,6 +294,7 @@ def _use_app(args: argparse.Namespace) -> bool:
 
 async def _app(args: argparse.Namespace, opts: BuildOptions) -> int:
     """The Textual app (imported only here: the headless modes never load Textual)."""
+    from tui.buildkit.aio import cancel_child
     from tui.debug.engine.session import LATER_MODULES
     from tui.debug.model.invoke import parse_invoke
 
@@ -279,17 +305,45 @@ async def _app(args: argparse.Namespace, opts: BuildOptions) -> int:
     # The build starts at once; Textual (~0.3 s of imports) loads in a thread meanwhile, so
     # the daemon works while Python imports.
     session.start()
+    files = None
+    if args.iidfile or args.metadata_file:
+        files = asyncio.create_task(_result_files_when_built(session, args))
     try:
         for name in LATER_MODULES:
             await asyncio.to_thread(importlib.import_module, name)
         run = await asyncio.to_thread(importlib.import_module, "tui.ui.run")
     except BaseException:
+        if files is not None:
+            await cancel_child(files)
         await session.done()
         raise
     code: int = await run.run_app(session, args.context, auto_open=auto_open,
                                   open_step=args.step, show_diff=args.diff,
                                   watch=args.watch)
+    if files is not None:
+        if not files.done():  # the app closed before the build finished
+            await cancel_child(files)
+        elif error := files.result():
+            raise OptionsError(error)
     return code
+
+
+async def _result_files_when_built(session: DebugSession, args: argparse.Namespace) -> str:
+    """Once the build has succeeded, ``--iidfile`` and ``--metadata-file``; the error or ``""``.
+
+    Written as soon as the build has succeeded (as buildx does), while the app stays open.
+    """
+    outcome = await session.wait_finished()
+    if not isinstance(outcome, Succeeded):
+        return ""
+    from tui.debug.model.buildmeta import write_result_files
+
+    try:
+        await asyncio.to_thread(write_result_files, dict(outcome.success.exporter),
+                                args.iidfile, args.metadata_file)
+    except OSError as exc:
+        return str(exc)
+    return ""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -297,6 +351,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _build_parser()
     try:
         args = parser.parse_args(argv)
+        if args.version or args.command == "version":
+            print(f"bxtui {_version()}")
+            return 0
         if args.command != "build":
             parser.print_help(sys.stderr)
             return 2
@@ -344,6 +401,14 @@ def entry() -> NoReturn:
 def _run(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     """``bxtui build``: the app or the headless build, with validated options."""
     opts = _options(args)
+    _check_quiet(args)
+    if args.iidfile:
+        from tui.debug.model.buildmeta import remove_stale
+
+        try:
+            remove_stale(args.iidfile, "image ID file")
+        except OSError as exc:
+            raise OptionsError(str(exc)) from None
     if args.invoke is not None:
         from tui.debug.model.invoke import parse_invoke
 

@@ -22,6 +22,7 @@ from tui.buildkit.proto import control_pb2, gateway_pb2, ops_pb2
 from tui.buildkit.session.filesync import ExportTarget
 from tui.buildkit.session.server import SessionServer
 from tui.debug.engine.options import DOCKERFILE_FRONTEND, BuildOptions
+from tui.debug.model.buildmeta import BUILD_REF_KEY, build_ref
 
 if TYPE_CHECKING:
     from tui.buildkit.session.secrets import SecretSource
@@ -46,6 +47,9 @@ class SolveSetup:
     environ: Mapping[str, str] | None = None
     name: str = "bxtui"
     ref: str = field(default_factory=lambda: secrets.token_hex(13))
+    #: The builder named in ``buildx.build.ref``: ``default`` (buildx's name for the
+    #: Docker Engine of the default context) or ``bxtui`` for a buildkitd address.
+    builder: str = "default"
 
     def request(self, session_id: str) -> control_pb2.SolveRequest:
         """The Control.Solve request: no frontend, no definition; the client drives."""
@@ -73,6 +77,7 @@ def setup_for(opts: BuildOptions, engine: bool) -> SolveSetup:
         frontend_attrs=opts.frontend_opts(engine=engine),
         entitlements=opts.entitlements(),
         name=os.path.basename(os.path.abspath(opts.context)) or "bxtui",
+        builder="default" if engine else "bxtui",
     )
 
 
@@ -152,6 +157,8 @@ async def gateway_build(
                   (time.perf_counter() - t0) * 1e3, dict(resp.ExporterResponse))
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(asyncio.shield(status_task), 5)
+        # as buildx does: where the build is in the daemon's history
+        resp.ExporterResponse[BUILD_REF_KEY] = build_ref(setup.builder, setup.ref)
         return resp
     finally:
         for child in (func_task, link_task):  # still running when the caller is cancelled

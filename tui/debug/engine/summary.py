@@ -82,9 +82,8 @@ def success_info(
 ) -> SuccessInfo:
     """What the pane shows for a successful build (``graph`` None: no step figures)."""
     conf = ((ctx.image_config() if ctx is not None else None) or {}).get("config") or {}
-    image_id = exporter.get("containerimage.config.digest") or exporter.get(
-        "containerimage.digest", ""
-    )
+    from tui.debug.model.buildmeta import image_id
+
     steps = [v for v in graph if v.declared and v.step is not None] if graph is not None else []
     cached = 0
     if steps:
@@ -92,7 +91,7 @@ def success_info(
 
         cached = sum(1 for v in steps if v.state is VertexState.CACHED)
     return SuccessInfo(
-        image_id=image_id,
+        image_id=image_id(exporter),
         tags=tuple(tags),
         duration=duration,
         cached_steps=cached,
@@ -102,6 +101,7 @@ def success_info(
         entrypoint=tuple(conf.get("Entrypoint") or ()),
         cmd=tuple(conf.get("Cmd") or ()),
         env=tuple(conf.get("Env") or ()),
+        exporter=tuple(sorted(exporter.items())),
     )
 
 

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from tui.debug.engine.container import OutputFn, Process
     from tui.debug.engine.session import DebugSession
     from tui.debug.model.copyspec import CopyRequest
-    from tui.debug.model.failure import FailureInfo
+    from tui.debug.model.failure import FailureInfo, SuccessInfo
     from tui.debug.model.invoke import InvokeConfig
 
 __all__ = ["CLEANUP_TIMEOUT", "HeadlessRequest", "release", "run_headless"]
@@ -64,6 +64,11 @@ class HeadlessRequest:
     overwrite: bool = False
     #: ``--break`` selectors: pause before these steps and run the invoke command there.
     breaks: tuple[str, ...] = ()
+    #: ``--iidfile`` / ``--metadata-file``: written after a successful build.
+    iidfile: str | None = None
+    metadata_file: str | None = None
+    #: ``--progress=rawjson``: each status update as JSON instead of the plain progress.
+    rawjson: bool = False
 
     @property
     def debugging(self) -> bool:
@@ -95,7 +100,12 @@ async def release(cleanup: Awaitable[None]) -> None:
 async def run_headless(address: BuilderAddress, opts: BuildOptions, req: HeadlessRequest,
                        out: TextIO) -> int:
     """Build with plain progress on ``out``; then ``--diff`` and/or ``--invoke``; exit status."""
-    printer = PlainPrinter(out) if not req.quiet else None
+    printer = PlainPrinter(out) if not (req.quiet or req.rawjson) else None
+    on_status = printer.feed if printer is not None else None
+    if req.rawjson:
+        from tui.debug.headless.rawjson import RawJSONWriter
+
+        on_status = RawJSONWriter(out).feed
     invoke = None
     if req.debugging:
         from tui.debug.model.invoke import parse_invoke
@@ -108,7 +118,7 @@ async def run_headless(address: BuilderAddress, opts: BuildOptions, req: Headles
 
     session = address.session(opts, invoke, toolbox=req.toolbox, keep=req.debugging,
                               log_cap=HEADLESS_LOG_CAP,
-                              on_status=printer.feed if printer is not None else None,
+                              on_status=on_status,
                               on_connected=connected)
     ticker: asyncio.Task[None] | None = None
     session.set_breakpoints(req.breaks)
@@ -133,7 +143,9 @@ async def run_headless(address: BuilderAddress, opts: BuildOptions, req: Headles
             case Failed(failure) | BuilderLost(failure):
                 print_failure(failure, out)
                 status, failed = 1, True
-            case Succeeded():
+            case Succeeded(success):
+                if not _result_files(success, req, out):
+                    return 1
                 status, failed = 0, False
             case Cancelled():
                 return 1
@@ -143,6 +155,25 @@ async def run_headless(address: BuilderAddress, opts: BuildOptions, req: Headles
     finally:
         _finish(printer, ticker)
         await release(session.done())
+
+
+def _result_files(success: SuccessInfo, req: HeadlessRequest, out: TextIO) -> bool:
+    """Quiet mode's image ID on stdout, then ``--iidfile``, ``--metadata-file`` (buildx's order).
+
+    False (the error printed) when a file cannot be written.
+    """
+    from tui.debug.model.buildmeta import image_id, write_result_files
+
+    exporter = dict(success.exporter)
+    if req.quiet:
+        sys.stdout.write(image_id(exporter) + "\n")
+        sys.stdout.flush()
+    try:
+        write_result_files(exporter, req.iidfile, req.metadata_file)
+    except OSError as exc:
+        out.write(f"ERROR: {exc}\n")
+        return False
+    return True
 
 
 def print_failure(failure: FailureInfo, out: TextIO) -> None:

@@ -70,3 +70,5 @@ class SuccessInfo:
     entrypoint: tuple[str, ...] = ()
     cmd: tuple[str, ...] = ()
     env: tuple[str, ...] = field(default_factory=tuple)
+    #: The exporter response (``buildx.build.ref`` included), sorted by key.
+    exporter: tuple[tuple[str, str], ...] = ()
