@@ -9,6 +9,11 @@ if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3 python3-venv python3-pip >/dev/null
 fi
+# the install tests (tests/install): Debian's pipx and a venv of the system Python
+if [ ! -x /usr/bin/pipx ] || ! /usr/bin/python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pipx python3-venv >/dev/null
+fi
 bash scripts/daemon.sh up >/dev/null
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
