@@ -106,7 +106,12 @@ def _docker_tls(env: Mapping[str, str], cert_dir: Path | None = None) -> TLSFile
     if not env.get("DOCKER_TLS_VERIFY") and cert_dir is None:
         return None
     base = cert_dir or Path(env.get("DOCKER_CERT_PATH") or _docker_config_dir(env))
-    return TLSFiles(str(base / "ca.pem"), str(base / "cert.pem"), str(base / "key.pem"))
+
+    def present(name: str) -> str | None:  # the docker CLI leaves out a file that is missing
+        path = base / name
+        return str(path) if path.exists() else None
+
+    return TLSFiles(present("ca.pem"), present("cert.pem"), present("key.pem"))
 
 
 def _context_endpoint(name: str, env: Mapping[str, str], source: str) -> Endpoint:
