@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 from buildkitd_relay import make_certs
-from conftest import EXAMPLES
+from conftest import EXAMPLES, bxtui_binary
+from ptyscreen import PtyScreen
 
 from tui.buildkit.address import AddressError, resolve_builder
 from tui.buildkit.relay import DaemonUnreachable, ping_docker
@@ -155,3 +156,25 @@ def test_tls_endpoint_without_tls_says_so(tls_engine: TLSEngine,
     assert res.returncode == 1
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and "speaks TLS: set DOCKER_TLS_VERIFY=1" in lines[0], lines
+
+
+def test_app_opens_a_shell_over_tls(tmp_path: Path, tls_engine: TLSEngine) -> None:
+    """The app on the TLS endpoint: failure view, ``f`` → a shell in the failed step."""
+    private = _private_tmp(tmp_path)
+    env = dict(os.environ, TERM="xterm-256color", TMPDIR=str(private)) | tls_engine.env()
+    run = PtyScreen([bxtui_binary(), "build", str(EXAMPLES / "fail-run")], env, rows=40,
+                    cols=140)
+    try:
+        run.wait_for(r"exit code 3")
+        run.send("f")
+        run.wait_for(r"/work # ", timeout=30)
+        run.send("cat /work/partial.txt; echo TLS$((6*7))\r")
+        run.wait_for(r"TLS42")
+        assert "partial output" in run.text()
+        run.send("exit\r")
+        run.wait_for(r"exited with status 0")
+        run.send("q")
+        assert run.wait_exit(timeout=30) == 1
+    finally:
+        run.close()
+    assert not list(private.iterdir()), "private directory left behind"
