@@ -178,3 +178,15 @@ def test_app_opens_a_shell_over_tls(tmp_path: Path, tls_engine: TLSEngine) -> No
     finally:
         run.close()
     assert not list(private.iterdir()), "private directory left behind"
+
+
+def test_docker_tls_without_verify_skips_the_server_check(tmp_path: Path, tls_engine: TLSEngine,
+                                                          run_bxtui, run_buildx) -> None:  # type: ignore[no-untyped-def]
+    # DOCKER_TLS=1 without DOCKER_TLS_VERIFY: the docker CLI's TLS with no server check
+    certs = _cert_dir(tmp_path, "c", make_certs(tmp_path).other_ca, Path(tls_engine.cert_path))
+    env = {"DOCKER_HOST": tls_engine.host, "DOCKER_TLS": "1", "DOCKER_TLS_VERIFY": "",
+           "DOCKER_CERT_PATH": certs}
+    ours = run_bxtui("build", "--progress=plain", str(EXAMPLES / "success"), env=env)
+    assert ours.returncode == 0, ours.stderr
+    peer = run_buildx("build", "--progress=plain", str(EXAMPLES / "success"), env=env)
+    assert peer.returncode == 0, peer.stderr

@@ -69,6 +69,9 @@ def tls_context(endpoint: Endpoint) -> ssl.SSLContext | None:
     ctx = ssl.create_default_context(cafile=tls.ca) if tls.ca else ssl.create_default_context()
     if tls.cert and tls.key:
         ctx.load_cert_chain(tls.cert, tls.key)
+    if not tls.verify:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
     return ctx
 
 
