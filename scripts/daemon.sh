@@ -6,13 +6,20 @@
 #   scripts/daemon.sh up [ENGINE]    install what is missing, start the daemon, import the base
 #                                    image; prints DOCKER_HOST=... on its last line (idempotent)
 #   scripts/daemon.sh down [ENGINE]  stop the private daemon
-#   scripts/daemon.sh env [ENGINE]   print DOCKER_HOST=..., BXTUI_BUILDX=..., BXTUI_DOCKERD=...
+#   scripts/daemon.sh env [ENGINE]   print DOCKER_HOST=..., BXTUI_BUILDX=..., BXTUI_DOCKERD=...,
+#                                    and the TLS endpoint: BXTUI_TLS_HOST=tcp://127.0.0.1:PORT,
+#                                    BXTUI_TLS_CERT_PATH=DIR (ca.pem cert.pem key.pem, as
+#                                    DOCKER_CERT_PATH wants them); DOCKER_HOST stays the socket
 #
 # ENGINE is 26 (default: Debian trixie's docker.io 26.1.5, BuildKit 0.13, installed with dpkg -i,
 # peer docker-buildx 0.13.1) or 28 (Debian sid's docker.io 28.5.2, BuildKit 0.25, unpacked with
 # dpkg -x into a private directory, never installed; peer docker-buildx 0.29.1). Both can run
 # side by side: each has its own data root, exec root, socket and bridge (28 creates br-bxtui28,
 # 172.30.28.1/24, and runs without iptables rules; it never touches docker0).
+#
+# Each daemon also listens on tcp://127.0.0.1:PORT (23726 for 26, 23728 for 28; loopback only)
+# with mutual TLS: a CA, a server certificate (IP:127.0.0.1, DNS:localhost) and a client
+# certificate made with openssl once, in $BXTUI_DAEMON_DIR/tls (0700).
 #
 # Everything lives under $BXTUI_DAEMON_DIR (default /var/lib/bxtui-daemon, /var/lib/bxtui-daemon-28);
 # the socket directory is private (0700). Needs root (the daemon runs as root).
@@ -33,6 +40,8 @@ ENGINE_ROOT=$DIR/engine    # engine 28 only: the unpacked docker.io package
 BRIDGE=br-bxtui28          # engine 28 only
 BRIDGE_ADDR=172.30.28.1/24
 IMAGE=busybox:local
+TLS_PORT=${BXTUI_TLS_PORT:-237$ENGINE}
+TLS_DIR=$DIR/tls           # ca*.pem, server-*.pem; client/ = DOCKER_CERT_PATH (ca, cert, key)
 
 log() { printf 'daemon.sh: %s\n' "$*" >&2; }
 
@@ -129,6 +138,34 @@ stop_stale() {
   rm -f "$pidf"
 }
 
+# The TLS endpoint's certificates (once): a CA, the server's (127.0.0.1, localhost), a client's.
+make_tls() {
+  [ -s "$TLS_DIR/client/key.pem" ] && return 0
+  apt_install openssl
+  log "making the TLS endpoint's CA and certificates in $TLS_DIR"
+  local t=$TLS_DIR.tmp
+  rm -rf "$t"
+  install -d -m 0700 "$t" "$t/client"
+  (
+    cd "$t"
+    umask 077
+    local ec=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes)
+    openssl req -x509 "${ec[@]}" -keyout ca-key.pem -out ca.pem -days 3650 \
+      -subj "/CN=bxtui test engine CA" 2>/dev/null
+    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n' >server.ext
+    printf 'extendedKeyUsage=clientAuth\n' >client.ext
+    openssl req "${ec[@]}" -keyout server-key.pem -out server.csr -subj "/CN=localhost" 2>/dev/null
+    openssl x509 -req -in server.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial -days 3650 \
+      -extfile server.ext -out server-cert.pem 2>/dev/null
+    openssl req "${ec[@]}" -keyout client/key.pem -out client.csr -subj "/CN=bxtui client" 2>/dev/null
+    openssl x509 -req -in client.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial -days 3650 \
+      -extfile client.ext -out client/cert.pem 2>/dev/null
+    cp ca.pem client/ca.pem
+    rm -f ./*.csr ./*.ext ca.srl
+  )
+  rm -rf "$TLS_DIR" && mv "$t" "$TLS_DIR"
+}
+
 start_daemon() {
   if ping_daemon; then return 0; fi
   mkdir -p "$DIR/data" "$DIR/exec"
@@ -146,7 +183,10 @@ start_daemon() {
     extra=(--bridge="$BRIDGE" --iptables=false --ip6tables=false)
     path=$ENGINE_ROOT/usr/sbin:$ENGINE_ROOT/usr/bin:$ENGINE_ROOT/usr/libexec/docker:$PATH
   fi
-  log "starting dockerd $ENGINE on unix://$SOCK"
+  make_tls
+  extra+=(--host "tcp://127.0.0.1:$TLS_PORT" --tlsverify --tlscacert "$TLS_DIR/ca.pem"
+          --tlscert "$TLS_DIR/server-cert.pem" --tlskey "$TLS_DIR/server-key.pem")
+  log "starting dockerd $ENGINE on unix://$SOCK and tcp://127.0.0.1:$TLS_PORT (mutual TLS)"
   PATH=$path setsid "$(dockerd_bin)" --host "unix://$SOCK" --data-root "$DIR/data" \
     --exec-root "$DIR/exec" --pidfile "$RUN/dockerd.pid" "${extra[@]}" \
     >"$DIR/dockerd.log" 2>&1 </dev/null &
@@ -207,6 +247,10 @@ case "${1:-up}" in
     start_daemon
     import_base_image
     log "docker-buildx (peer): $TOOLS/docker-buildx"
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$TLS_PORT") 2>/dev/null; then
+      log "nothing listens on tcp://127.0.0.1:$TLS_PORT: a dockerd started before the TLS" \
+          "endpoint existed; 'daemon.sh down $ENGINE && daemon.sh up $ENGINE' adds it"
+    fi
     echo "DOCKER_HOST=unix://$SOCK"
     ;;
   down) need_root; stop_daemon ;;
@@ -215,6 +259,8 @@ case "${1:-up}" in
     echo "BXTUI_BUILDX=$TOOLS/docker-buildx"
     echo "BXTUI_DOCKERD=$(dockerd_bin)"
     echo "BXTUI_ENGINE=$ENGINE"
+    echo "BXTUI_TLS_HOST=tcp://127.0.0.1:$TLS_PORT"
+    echo "BXTUI_TLS_CERT_PATH=$TLS_DIR/client"
     ;;
   *) echo "usage: $0 up|down|env [26|28]" >&2; exit 2 ;;
 esac

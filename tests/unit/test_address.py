@@ -73,3 +73,22 @@ def test_tcp_default_port_and_tls(tmp_path: Path) -> None:
     assert ep.location == "127.0.0.1:1234" and ep.tls is tls
     with pytest.raises(AddressError, match="cannot read TLS file"):
         tls.read()
+
+
+def test_docker_cert_path_leaves_out_missing_files(tmp_path: Path) -> None:
+    # as the docker CLI does: a missing cert.pem/key.pem means no client certificate
+    (tmp_path / "ca.pem").write_text("x")
+    ep = resolve_builder(env={"DOCKER_HOST": "tcp://127.0.0.1", "DOCKER_TLS_VERIFY": "1",
+                              "DOCKER_CERT_PATH": str(tmp_path)})
+    assert ep.location == "127.0.0.1:2376" and ep.tls is not None
+    assert ep.tls.ca == str(tmp_path / "ca.pem") and ep.tls.cert is None and ep.tls.key is None
+
+
+def test_docker_tls_without_verify(tmp_path: Path) -> None:
+    # DOCKER_TLS alone: TLS (client certificate if present) without checking the server
+    env = {"DOCKER_HOST": "tcp://127.0.0.1:1", "DOCKER_TLS": "1", "DOCKER_CERT_PATH": str(tmp_path)}
+    tls = resolve_builder(env=env).tls
+    assert tls is not None and not tls.verify
+    tls = resolve_builder(env=env | {"DOCKER_TLS_VERIFY": "1"}).tls
+    assert tls is not None and tls.verify
+    assert resolve_builder(env={"DOCKER_HOST": "tcp://127.0.0.1:1"}).tls is None

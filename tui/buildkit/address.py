@@ -25,6 +25,8 @@ class TLSFiles:
     cert: str | None = None
     key: str | None = None
     server_name: str | None = None
+    verify: bool = True
+    """Check the server's certificate (off for the docker CLI's DOCKER_TLS without _VERIFY)."""
 
     def read(self) -> tuple[bytes | None, bytes | None, bytes | None]:
         """Return (ca, key, cert) bytes; raise AddressError naming a missing file."""
@@ -103,10 +105,16 @@ def _docker_config_dir(env: Mapping[str, str]) -> Path:
 
 
 def _docker_tls(env: Mapping[str, str], cert_dir: Path | None = None) -> TLSFiles | None:
-    if not env.get("DOCKER_TLS_VERIFY") and cert_dir is None:
+    verify = bool(env.get("DOCKER_TLS_VERIFY")) or cert_dir is not None
+    if not verify and not env.get("DOCKER_TLS"):
         return None
     base = cert_dir or Path(env.get("DOCKER_CERT_PATH") or _docker_config_dir(env))
-    return TLSFiles(str(base / "ca.pem"), str(base / "cert.pem"), str(base / "key.pem"))
+
+    def present(name: str) -> str | None:  # the docker CLI leaves out a file that is missing
+        path = base / name
+        return str(path) if path.exists() else None
+
+    return TLSFiles(present("ca.pem"), present("cert.pem"), present("key.pem"), verify=verify)
 
 
 def _context_endpoint(name: str, env: Mapping[str, str], source: str) -> Endpoint:

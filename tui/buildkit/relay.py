@@ -63,10 +63,39 @@ def tls_context(endpoint: Endpoint) -> ssl.SSLContext | None:
         return None
     import ssl  # only for TLS endpoints; slow to import
 
+    for path in (tls.ca, tls.cert, tls.key):
+        if path is not None and not os.access(path, os.R_OK):
+            raise OSError(f"cannot read TLS file {path}")
     ctx = ssl.create_default_context(cafile=tls.ca) if tls.ca else ssl.create_default_context()
     if tls.cert and tls.key:
         ctx.load_cert_chain(tls.cert, tls.key)
+    if not tls.verify:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
     return ctx
+
+
+#: What a TLS alert from the daemon means for the client (OpenSSL's reason codes).
+_TLS_ALERTS = {
+    "TLSV13_ALERT_CERTIFICATE_REQUIRED": "the daemon requires a client certificate (none sent)",
+    "SSLV3_ALERT_BAD_CERTIFICATE": "the daemon rejected the client certificate (bad certificate)",
+    "TLSV1_ALERT_UNKNOWN_CA": "the daemon does not trust the client certificate's CA (unknown ca)",
+    "SSLV3_ALERT_CERTIFICATE_EXPIRED": "the daemon rejected the client certificate (expired)",
+    "WRONG_VERSION_NUMBER": "the address does not speak TLS",
+}
+
+
+def failure_reason(exc: OSError, endpoint: Endpoint) -> str:
+    """One short phrase for a failed connection; for TLS, what failed, not OpenSSL's codes."""
+    if endpoint.tls is not None:
+        import ssl
+
+        if isinstance(exc, ssl.SSLCertVerificationError):
+            return f"TLS: server certificate verify failed: {exc.verify_message}"
+        if isinstance(exc, ssl.SSLError):
+            reason = exc.reason or ""
+            return "TLS: " + _TLS_ALERTS.get(reason, reason.lower().replace("_", " ") or str(exc))
+    return exc.strerror or str(exc)
 
 
 def connect(endpoint: Endpoint, timeout: float = CONNECT_TIMEOUT) -> socket.socket:
@@ -88,7 +117,7 @@ def connect(endpoint: Endpoint, timeout: float = CONNECT_TIMEOUT) -> socket.sock
                 name = (endpoint.tls.server_name if endpoint.tls else None) or host.strip("[]")
                 sock = ctx.wrap_socket(sock, server_hostname=name)
     except OSError as exc:  # ssl.SSLError is an OSError
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        reason = failure_reason(exc, endpoint)
         raise DaemonUnreachable(f"cannot reach {endpoint.describe()}: {reason}") from None
     sock.settimeout(None)
     return sock
@@ -206,7 +235,7 @@ async def open_stream(
     except TimeoutError:
         raise DaemonUnreachable(f"cannot reach {endpoint.describe()}: timed out") from None
     except OSError as exc:
-        reason = exc.strerror or str(exc)
+        reason = failure_reason(exc, endpoint)
         raise DaemonUnreachable(f"cannot reach {endpoint.describe()}: {reason}") from None
 
 
@@ -350,10 +379,15 @@ def ping_docker(endpoint: Endpoint, timeout: float = CONNECT_TIMEOUT) -> None:
                 break
             data += chunk
     except OSError as exc:
-        raise DaemonUnreachable(f"cannot reach {endpoint.describe()}: {exc}") from None
+        reason = failure_reason(exc, endpoint)
+        raise DaemonUnreachable(f"cannot reach {endpoint.describe()}: {reason}") from None
     finally:
         sock.close()
     status = data.split(b"\r\n", 1)[0].split(b" ")
+    if endpoint.tls is None and b"HTTPS server" in data:
+        raise DaemonUnreachable(
+            f"{endpoint.describe()} speaks TLS: set DOCKER_TLS_VERIFY=1 (and DOCKER_CERT_PATH)"
+        )
     if len(status) < 2 or status[1] != b"200":
         raise DaemonUnreachable(
             f"{endpoint.describe()} did not answer the Docker API (got {data[:40]!r})"
