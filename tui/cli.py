@@ -27,6 +27,12 @@ from tui.debug.engine.options import (
     parse_output,
 )
 from tui.debug.headless.frontend import HeadlessRequest, run_headless
+from tui.debug.model.buildflags import (
+    annotation_attrs,
+    attest_attrs,
+    parse_mem_bytes,
+    parse_ulimit,
+)
 from tui.debug.model.copyspec import CopyRequest, parse_copy_out
 from tui.debug.model.outcome import StateKind, Succeeded
 from tui.debug.model.usage import OptionsError
@@ -171,6 +177,18 @@ def _build_parser() -> argparse.ArgumentParser:
     b.add_argument("--iidfile", metavar="FILE", help="write the image ID to the file")
     b.add_argument("--metadata-file", metavar="FILE",
                    help="write build result metadata to the file")
+    b.add_argument("--shm-size", metavar="BYTES",
+                   help="shared memory size for RUN (e.g. 64m; binary multiples)")
+    b.add_argument("--ulimit", action="append", default=[], metavar="NAME=SOFT[:HARD]",
+                   help="resource limit for RUN (e.g. nofile=1024:2048)")
+    b.add_argument("--cgroup-parent", metavar="PATH", help="parent cgroup of RUN containers")
+    b.add_argument("--annotation", action="append", default=[],
+                   metavar="[TYPE[PLATFORM]:]KEY=VALUE", help="add an annotation to the image")
+    b.add_argument("--attest", action="append", default=[], metavar="type=TYPE,...",
+                   help="attestation parameters")
+    b.add_argument("--sbom", metavar="VALUE", help='shorthand for "--attest=type=sbom"')
+    b.add_argument("--provenance", metavar="VALUE",
+                   help='shorthand for "--attest=type=provenance"')
     group_build_help(b)
     return parser
 
@@ -197,6 +215,11 @@ def _options(args: argparse.Namespace) -> BuildOptions:
         outputs=[parse_output(o) for o in args.output],
         secrets=secrets,
         allow=[a for item in args.allow for a in item.split(",") if a],
+        shm_size=parse_mem_bytes(args.shm_size) if args.shm_size is not None else 0,
+        ulimits=[parse_ulimit(u) for u in args.ulimit],
+        cgroup_parent=args.cgroup_parent or "",
+        annotations=annotation_attrs(args.annotation),
+        attests=attest_attrs(args.attest, args.sbom, args.provenance),
     )
     opts.validate()
     return opts

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, BinaryIO
 
 from tui.buildkit.proto import control_pb2
 from tui.buildkit.session.filesync import ExportTarget
+from tui.debug.model.buildflags import ATTESTATIONS_UNSUPPORTED, Ulimit, ulimit_attr
 from tui.debug.model.usage import OptionsError
 
 if TYPE_CHECKING:
@@ -27,6 +28,8 @@ _TAG = (
     r"(?::[\w][\w.-]{0,127})?(?:@sha256:[0-9a-f]{64})?$"
 )
 _NAME = r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$"
+#: Outputs that write an image: ``--annotation`` goes on each (the Engine's ``moby`` ignores it).
+_IMAGE_OUTPUTS = frozenset({"moby", "image", "oci", "docker"})
 
 
 @dataclass(frozen=True)
@@ -130,6 +133,14 @@ class BuildOptions:
     outputs: list[OutputSpec] = field(default_factory=list)
     secrets: list[SecretSource] = field(default_factory=list)
     allow: list[str] = field(default_factory=list)
+    #: ``--shm-size`` in bytes (0: the daemon's default).
+    shm_size: int = 0
+    ulimits: list[Ulimit] = field(default_factory=list)
+    cgroup_parent: str = ""
+    #: Exporter attributes of ``--annotation`` (on every image output).
+    annotations: dict[str, str] = field(default_factory=dict)
+    #: ``attest:TYPE`` frontend attributes of ``--attest``/``--sbom``/``--provenance``.
+    attests: dict[str, str] = field(default_factory=dict)
 
     def validate(self) -> None:
         """Check paths and values before any daemon is contacted."""
@@ -246,6 +257,13 @@ class BuildOptions:
             opts["force-network-mode"] = self.network
         if self.add_hosts:
             opts["add-hosts"] = ",".join(self._host_entry(h) for h in self.add_hosts)
+        if self.shm_size > 0:
+            opts["shm-size"] = str(self.shm_size)
+        if self.ulimits:
+            opts["ulimit"] = ulimit_attr(self.ulimits)
+        if self.cgroup_parent:
+            opts["cgroup-parent"] = self.cgroup_parent
+        opts.update(self.attests)
         return opts
 
     def entitlements(self) -> list[str]:
@@ -261,6 +279,8 @@ class BuildOptions:
         On a Docker Engine with no output given the image is loaded into the engine's store
         and tagged with every ``-t``, as buildx's docker driver does.
         """
+        if engine and self.attests:
+            raise OptionsError(ATTESTATIONS_UNSUPPORTED)
         outputs = list(self.outputs)
         if not outputs and engine:
             outputs = [OutputSpec("moby")]
@@ -268,6 +288,8 @@ class BuildOptions:
         targets: list[ExportTarget] = []
         for out in outputs:
             attrs = dict(out.attrs)
+            if out.type in _IMAGE_OUTPUTS:
+                attrs.update(self.annotations)
             if out.type == "moby":
                 if not engine:
                     raise OptionsError("type=docker/image outputs need a Docker Engine builder")
