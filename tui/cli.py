@@ -18,6 +18,7 @@ from tui.debug.engine.launch import (
     enable_debug_log,
     flush_debug_log,
     parse_secrets,
+    parse_ssh_specs,
 )
 from tui.debug.engine.options import (
     BuildOptions,
@@ -112,6 +113,9 @@ def _build_parser() -> argparse.ArgumentParser:
     b.add_argument("--load", action="store_true", help="load into the engine (the default)")
     b.add_argument("--secret", action="append", default=[], metavar="id=ID,src=PATH|env=VAR")
     b.add_argument("--allow", action="append", default=[], metavar="ENTITLEMENT")
+    b.add_argument("--ssh", action="append", default=[], metavar="default|ID=PATH",
+                   help="forward an ssh agent socket (default: $SSH_AUTH_SOCK) to RUN "
+                        "--mount=type=ssh steps")
     b.add_argument("--progress", default="auto", choices=["auto", "tui", "plain", "tty", "quiet"],
                    help="auto (the app on a terminal, else plain), tui (the app), plain, quiet")
     b.add_argument("--invoke", metavar="CMD",
@@ -182,6 +186,7 @@ def _options(args: argparse.Namespace) -> BuildOptions:
         outputs=[parse_output(o) for o in args.output],
         secrets=secrets,
         allow=[a for item in args.allow for a in item.split(",") if a],
+        ssh=parse_ssh_specs(args.ssh, env),
     )
     opts.validate()
     return opts

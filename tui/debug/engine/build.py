@@ -25,6 +25,7 @@ from tui.debug.engine.options import DOCKERFILE_FRONTEND, BuildOptions
 
 if TYPE_CHECKING:
     from tui.buildkit.session.secrets import SecretSource
+    from tui.buildkit.session.sshforward import AgentSource
     from tui.debug.model.llbdef import LLBDefinition
 
 StatusCallback = Callable[[control_pb2.StatusResponse], None]
@@ -46,6 +47,7 @@ class SolveSetup:
     environ: Mapping[str, str] | None = None
     name: str = "bxtui"
     ref: str = field(default_factory=lambda: secrets.token_hex(13))
+    ssh: dict[str, AgentSource] = field(default_factory=dict)
 
     def request(self, session_id: str) -> control_pb2.SolveRequest:
         """The Control.Solve request: no frontend, no definition; the client drives."""
@@ -73,6 +75,7 @@ def setup_for(opts: BuildOptions, engine: bool) -> SolveSetup:
         frontend_attrs=opts.frontend_opts(engine=engine),
         entitlements=opts.entitlements(),
         name=os.path.basename(os.path.abspath(opts.context)) or "bxtui",
+        ssh=dict(opts.ssh),
     )
 
 
@@ -105,6 +108,7 @@ async def gateway_build(
         dirs=setup.dirs,
         exports=setup.export_targets,
         secrets=setup.secrets,
+        ssh=setup.ssh,
         environ=setup.environ,
         name=setup.name,
     )

@@ -16,6 +16,7 @@ from tui.debug.model.usage import OptionsError
 
 if TYPE_CHECKING:
     from tui.buildkit.session.secrets import SecretSource
+    from tui.buildkit.session.sshforward import AgentSource
 
 DOCKERFILE_FRONTEND = "dockerfile.v0"
 
@@ -130,6 +131,8 @@ class BuildOptions:
     outputs: list[OutputSpec] = field(default_factory=list)
     secrets: list[SecretSource] = field(default_factory=list)
     allow: list[str] = field(default_factory=list)
+    ssh: dict[str, AgentSource] = field(default_factory=dict)
+    """``--ssh`` agents by ID (resolved and checked when parsed)."""
 
     def validate(self) -> None:
         """Check paths and values before any daemon is contacted."""
