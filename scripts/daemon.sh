@@ -88,6 +88,7 @@ dockerd_bin() {
 
 install_engine() {
   apt_install ca-certificates curl iptables runc containerd tini xz-utils python3 procps iproute2
+  apt_install openssh-client  # ssh-agent, ssh-add, ssh-keygen for the --ssh tests
   if [ "$ENGINE" = 28 ]; then
     if [ ! -x "$ENGINE_ROOT/usr/sbin/dockerd" ]; then
       log "downloading docker.io from Debian $SUITE (unpacked, not installed)"

@@ -19,6 +19,7 @@ from tui.debug.engine.launch import (
     enable_debug_log,
     flush_debug_log,
     parse_secrets,
+    parse_ssh_specs,
 )
 from tui.debug.engine.options import (
     BuildOptions,
@@ -125,6 +126,9 @@ def _build_parser() -> argparse.ArgumentParser:
     b.add_argument("--load", action="store_true", help="load into the engine (the default)")
     b.add_argument("--secret", action="append", default=[], metavar="id=ID,src=PATH|env=VAR")
     b.add_argument("--allow", action="append", default=[], metavar="ENTITLEMENT")
+    b.add_argument("--ssh", action="append", default=[], metavar="default|ID=PATH",
+                   help="forward an ssh agent socket (default: $SSH_AUTH_SOCK) to RUN "
+                        "--mount=type=ssh steps")
     b.add_argument("--progress", default="auto",
                    choices=["auto", "tui", "plain", "tty", "quiet", "rawjson"],
                    help="auto (the app on a terminal, else plain), tui (the app), plain, "
@@ -220,6 +224,7 @@ def _options(args: argparse.Namespace) -> BuildOptions:
         cgroup_parent=args.cgroup_parent or "",
         annotations=annotation_attrs(args.annotation),
         attests=attest_attrs(args.attest, args.sbom, args.provenance),
+        ssh=parse_ssh_specs(args.ssh, env),
     )
     opts.validate()
     return opts

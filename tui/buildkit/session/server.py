@@ -16,7 +16,7 @@ import socket
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from tui.buildkit.proto import auth_pb2, fsutil_types_pb2, health_pb2, secrets_pb2
+from tui.buildkit.proto import auth_pb2, fsutil_types_pb2, health_pb2, secrets_pb2, ssh_pb2
 from tui.buildkit.session.filesync import ExportTarget, FileSendHandler, FileSyncService
 from tui.buildkit.session.h2server import GrpcConnection
 from tui.buildkit.session.health import HealthService
@@ -26,6 +26,7 @@ from tui.buildkit.session.pipe import Pipe
 if TYPE_CHECKING:
     from tui.buildkit.session.auth import AuthService
     from tui.buildkit.session.secrets import SecretSource, SecretsService
+    from tui.buildkit.session.sshforward import AgentSource, SSHService
 
 UnaryHandler = Callable[[Any, Any], Awaitable[Any]]
 
@@ -37,6 +38,9 @@ SERVED_METHODS = (
     "/moby.filesync.v1.Auth/GetTokenAuthority",
     "/moby.filesync.v1.Auth/VerifyTokenAuthority",
     "/moby.buildkit.secrets.v1.Secrets/GetSecret",
+    # Always served, as buildx does: a required ssh mount then fails as it does there.
+    "/moby.sshforward.v1.SSH/CheckAgent",
+    "/moby.sshforward.v1.SSH/ForwardAgent",
 )
 FILESEND_METHOD = "/moby.filesync.v1.FileSend/DiffCopy"
 TARSTREAM_METHOD = "/moby.filesync.v1.FileSync/TarStream"
@@ -87,7 +91,7 @@ def from_generic_handler(handler: Any, path: str) -> RpcMethod:
 
 
 class SessionServer:
-    """Serves FileSync, FileSend, Auth, Secrets and Health for one build session.
+    """Serves FileSync, FileSend, Auth, Secrets, SSH and Health for one build session.
 
     ``dirs`` maps the frontend's local names (``context``, ``dockerfile``, named contexts) to
     directories; ``exports`` lists session-backed exporter targets by exporter index.
@@ -100,6 +104,7 @@ class SessionServer:
         dirs: Mapping[str, str] | None = None,
         exports: Sequence[ExportTarget] = (),
         secrets: Mapping[str, SecretSource] | None = None,
+        ssh: Mapping[str, AgentSource] | None = None,
         environ: Mapping[str, str] | None = None,
         name: str = "bxtui",
         on_bytes: Callable[[str, int], None] | None = None,
@@ -108,6 +113,7 @@ class SessionServer:
         self.name = name
         self._environ = os.environ if environ is None else environ
         self._secrets = dict(secrets or {})
+        self._ssh = dict(ssh or {})
         self.dirs = dict(dirs or {})
         self.shared_key = shared_key(sorted(self.dirs.values()))
         self.health = HealthService()
@@ -134,6 +140,11 @@ class SessionServer:
             ("/moby.buildkit.secrets.v1.Secrets/GetSecret",
              unary(_deferred(lambda: self._secrets_service.GetSecret),
                    secrets_pb2.GetSecretRequest.FromString)),
+            ("/moby.sshforward.v1.SSH/CheckAgent",
+             unary(_deferred(lambda: self._ssh_service.CheckAgent),
+                   ssh_pb2.CheckAgentRequest.FromString)),
+            ("/moby.sshforward.v1.SSH/ForwardAgent",
+             bidi(self._forward_agent, ssh_pb2.BytesMessage.FromString)),
         ]
         if self._exports:
             handler = FileSendHandler(self._exports).generic_handler()
@@ -153,6 +164,15 @@ class SessionServer:
         from tui.buildkit.session.secrets import SecretsService
 
         return SecretsService(self._secrets, self._environ)
+
+    @functools.cached_property
+    def _ssh_service(self) -> SSHService:
+        from tui.buildkit.session.sshforward import SSHService
+
+        return SSHService(self._ssh)
+
+    async def _forward_agent(self, request_iterator: Any, context: Any) -> None:
+        await self._ssh_service.ForwardAgent(request_iterator, context)
 
     @property
     def methods(self) -> list[str]:

@@ -26,6 +26,7 @@ from tui.debug.model.buildmeta import BUILD_REF_KEY, build_ref
 
 if TYPE_CHECKING:
     from tui.buildkit.session.secrets import SecretSource
+    from tui.buildkit.session.sshforward import AgentSource
     from tui.debug.model.llbdef import LLBDefinition
 
 StatusCallback = Callable[[control_pb2.StatusResponse], None]
@@ -50,6 +51,7 @@ class SolveSetup:
     #: The builder named in ``buildx.build.ref``: ``default`` (buildx's name for the
     #: Docker Engine of the default context) or ``bxtui`` for a buildkitd address.
     builder: str = "default"
+    ssh: dict[str, AgentSource] = field(default_factory=dict)
 
     def request(self, session_id: str) -> control_pb2.SolveRequest:
         """The Control.Solve request: no frontend, no definition; the client drives."""
@@ -78,6 +80,7 @@ def setup_for(opts: BuildOptions, engine: bool) -> SolveSetup:
         entitlements=opts.entitlements(),
         name=os.path.basename(os.path.abspath(opts.context)) or "bxtui",
         builder="default" if engine else "bxtui",
+        ssh=dict(opts.ssh),
     )
 
 
@@ -110,6 +113,7 @@ async def gateway_build(
         dirs=setup.dirs,
         exports=setup.export_targets,
         secrets=setup.secrets,
+        ssh=setup.ssh,
         environ=setup.environ,
         name=setup.name,
     )

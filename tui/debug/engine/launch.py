@@ -6,7 +6,7 @@ clients, secret specs, the log's handlers) is set up here, once.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TextIO
 
@@ -17,11 +17,13 @@ from tui.debug.model.usage import OptionsError
 
 if TYPE_CHECKING:
     from tui.buildkit.session.secrets import SecretSource
+    from tui.buildkit.session.sshforward import AgentSource
     from tui.debug.engine.build import StatusCallback
     from tui.debug.engine.session import DebugSession
     from tui.debug.model.invoke import InvokeConfig
 
-__all__ = ["BuilderAddress", "enable_debug_log", "flush_debug_log", "parse_secrets"]
+__all__ = ["BuilderAddress", "enable_debug_log", "flush_debug_log", "parse_secrets",
+           "parse_ssh_specs"]
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,18 @@ def parse_secrets(specs: Sequence[str]) -> list[SecretSource]:
     try:
         return [parse_secret(s) for s in specs]
     except SecretSpecError as exc:
+        raise OptionsError(str(exc)) from None
+
+
+def parse_ssh_specs(specs: Sequence[str], environ: Mapping[str, str]) -> dict[str, AgentSource]:
+    """``--ssh`` values resolved to agent sockets by ID (OptionsError for a bad one)."""
+    if not specs:
+        return {}
+    from tui.buildkit.session.sshforward import SSHSpecError, parse_ssh
+
+    try:
+        return parse_ssh(specs, environ)
+    except SSHSpecError as exc:
         raise OptionsError(str(exc)) from None
 
 

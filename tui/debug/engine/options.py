@@ -17,6 +17,7 @@ from tui.debug.model.usage import OptionsError
 
 if TYPE_CHECKING:
     from tui.buildkit.session.secrets import SecretSource
+    from tui.buildkit.session.sshforward import AgentSource
 
 DOCKERFILE_FRONTEND = "dockerfile.v0"
 
@@ -141,6 +142,8 @@ class BuildOptions:
     annotations: dict[str, str] = field(default_factory=dict)
     #: ``attest:TYPE`` frontend attributes of ``--attest``/``--sbom``/``--provenance``.
     attests: dict[str, str] = field(default_factory=dict)
+    ssh: dict[str, AgentSource] = field(default_factory=dict)
+    """``--ssh`` agents by ID (resolved and checked when parsed)."""
 
     def validate(self) -> None:
         """Check paths and values before any daemon is contacted."""

@@ -430,7 +430,7 @@ async def _reopen(client: BuildkitClient, setup: SolveSetup,
     loop = asyncio.get_running_loop()
     ready: asyncio.Future[ResultContext] = loop.create_future()
     second = SolveSetup(dirs=setup.dirs, secrets=setup.secrets, environ=setup.environ,
-                        name=setup.name)
+                        name=setup.name, ssh=setup.ssh)
 
     async def func(gw: Gateway) -> gateway_pb2.Result:
         try:
