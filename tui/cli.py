@@ -21,9 +21,11 @@ from tui.debug.engine.launch import (
 )
 from tui.debug.engine.options import (
     BuildOptions,
+    OutputSpec,
     dockerfile_from_stdin,
     parse_key_values,
     parse_output,
+    with_push,
 )
 from tui.debug.headless.frontend import HeadlessRequest, run_headless
 from tui.debug.model.copyspec import CopyRequest, parse_copy_out
@@ -110,6 +112,8 @@ def _build_parser() -> argparse.ArgumentParser:
     b.add_argument("--label", action="append", default=[], metavar="KEY=VALUE")
     b.add_argument("-o", "--output", action="append", default=[], metavar="SPEC")
     b.add_argument("--load", action="store_true", help="load into the engine (the default)")
+    b.add_argument("--push", action="store_true",
+                   help="push the image to its registry (shorthand for --output=type=registry)")
     b.add_argument("--secret", action="append", default=[], metavar="id=ID,src=PATH|env=VAR")
     b.add_argument("--allow", action="append", default=[], metavar="ENTITLEMENT")
     b.add_argument("--progress", default="auto", choices=["auto", "tui", "plain", "tty", "quiet"],
@@ -179,12 +183,17 @@ def _options(args: argparse.Namespace) -> BuildOptions:
         add_hosts=list(args.add_host),
         labels=parse_key_values(args.label, "--label", {}),
         tags=list(args.tag),
-        outputs=[parse_output(o) for o in args.output],
+        outputs=_outputs(args),
         secrets=secrets,
         allow=[a for item in args.allow for a in item.split(",") if a],
     )
     opts.validate()
     return opts
+
+
+def _outputs(args: argparse.Namespace) -> list[OutputSpec]:
+    outputs = [parse_output(o) for o in args.output]
+    return with_push(outputs) if args.push else outputs
 
 
 def _address(args: argparse.Namespace) -> BuilderAddress:
