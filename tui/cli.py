@@ -13,6 +13,7 @@ from collections.abc import Coroutine, Sequence
 from contextlib import ExitStack
 from typing import Any, NoReturn
 
+from tui.debug.engine.cache import local_import_missing, parse_cache
 from tui.debug.engine.launch import (
     BuilderAddress,
     enable_debug_log,
@@ -112,6 +113,10 @@ def _build_parser() -> argparse.ArgumentParser:
     b.add_argument("--label", action="append", default=[], metavar="KEY=VALUE")
     b.add_argument("-o", "--output", action="append", default=[], metavar="SPEC")
     b.add_argument("--load", action="store_true", help="load into the engine (the default)")
+    b.add_argument("--cache-to", action="append", default=[], metavar="SPEC",
+                   help="cache export (type=inline on the docker driver)")
+    b.add_argument("--cache-from", action="append", default=[], metavar="SPEC",
+                   help="cache import (type=registry,ref=NAME, or NAME)")
     b.add_argument("--push", action="store_true",
                    help="push the image to its registry (shorthand for --output=type=registry)")
     b.add_argument("--secret", action="append", default=[], metavar="id=ID,src=PATH|env=VAR")
@@ -186,7 +191,13 @@ def _options(args: argparse.Namespace) -> BuildOptions:
         outputs=_outputs(args),
         secrets=secrets,
         allow=[a for item in args.allow for a in item.split(",") if a],
+        cache_to=[parse_cache(c, "--cache-to") for c in args.cache_to],
+        cache_from=[parse_cache(c, "--cache-from") for c in args.cache_from],
     )
+    for spec in opts.cache_from:  # skipped, as buildx does, with its warning
+        missing = local_import_missing(spec) if spec.type == "local" else None
+        if missing:
+            print(f"WARNING: {missing}", file=sys.stderr)
     opts.validate()
     return opts
 

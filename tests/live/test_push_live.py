@@ -14,6 +14,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from conftest import Registry
@@ -144,3 +145,64 @@ def test_push_refused_by_the_registry_is_one_line(
     for secret in (wrong, registry.auth(wrong)):
         assert secret not in ours.stdout + ours.stderr
     assert manifest_digest(registry, *repo_tag(ref, registry)) is None
+
+
+def forget_step(api: DockerAPI, token: str) -> list[str]:
+    """Prune only the build-cache records of the step echoing ``token`` (by id); their ids."""
+    _, df = api.request("GET", "/system/df?type=build-cache")
+    ids = [r["ID"] for r in df.get("BuildCache") or [] if token in (r.get("Description") or "")]
+    if ids:
+        filters = quote(json.dumps({"id": ids}), safe="")
+        status, _ = api.request("POST", f"/build/prune?filters={filters}")
+        assert status == 200
+    return ids
+
+
+def cache_round(run: Run, registry: Registry, docker_host: str, tmp_path: Path,
+                names: Callable[[str], str], who: str) -> str:
+    """Build with inline cache and push; forget the step locally; build again from the cache.
+
+    Returns the second build's output.
+    """
+    token = f"cache-{who}-{secrets.token_hex(4)}"
+    ctx = tmp_path / who
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text(f"FROM {registry.ref()}\nRUN echo {token} > /c\n")
+    env = config(tmp_path, registry)
+    ref, again = names(f"cache-{who}"), names(f"again-{who}")
+    first = run("build", "--progress=plain", "-t", ref, "--cache-to", "type=inline", "--push",
+                str(ctx), env=env)
+    assert first.returncode == 0, first.stderr
+    api = DockerAPI(docker_host)
+    status, _ = api.request("DELETE", f"/images/{ref}")
+    assert status == 200
+    assert forget_step(api, token)
+    second = run("build", "--progress=plain", "-t", again, "--cache-from",
+                 f"type=registry,ref={ref}", str(ctx), env=env)
+    assert second.returncode == 0, second.stderr
+    assert f"importing cache manifest from {ref}" in second.stderr
+    return second.stderr.split(f"RUN echo {token}", 1)[1].split("\n\n", 1)[0]
+
+
+def test_steps_come_from_the_registry_cache_as_with_buildx(
+        run_bxtui: Run, run_buildx: Run, registry: Registry, docker_host: str, tmp_path: Path,
+        names: Callable[[str], str]) -> None:
+    peer = cache_round(run_buildx, registry, docker_host, tmp_path, names, "peer")
+    ours = cache_round(run_bxtui, registry, docker_host, tmp_path, names, "ours")
+    for step in (peer, ours):
+        # the layer is pulled from the registry: the local cache had forgotten the step
+        assert "pulling sha256:" in step, step
+        assert step.rstrip().endswith("CACHED"), step
+
+
+def test_cache_export_other_than_inline_is_refused_as_by_buildx(
+        run_bxtui: Run, run_buildx: Run, registry: Registry, ctx: Path, tmp_path: Path) -> None:
+    for spec in (f"type=registry,ref={registry.address}/bxtui-push/c",
+                 f"type=local,dest={tmp_path}/c"):
+        ours = run_bxtui("build", "--progress=plain", "--cache-to", spec, str(ctx))
+        peer = run_buildx("build", "--progress=plain", "--cache-to", spec, str(ctx))
+        assert peer.returncode == 1 and ours.returncode == 1
+        assert "Cache export is not supported for the docker driver." in peer.stderr
+        assert last_line(ours).startswith(
+            "ERROR: Cache export is not supported for the docker driver. Switch to a different")
+        assert not (tmp_path / "c").exists()

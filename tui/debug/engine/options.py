@@ -16,6 +16,7 @@ from tui.debug.model.usage import OptionsError
 
 if TYPE_CHECKING:
     from tui.buildkit.session.secrets import SecretSource
+    from tui.debug.engine.cache import CacheSpec
 
 DOCKERFILE_FRONTEND = "dockerfile.v0"
 
@@ -133,6 +134,8 @@ class BuildOptions:
     outputs: list[OutputSpec] = field(default_factory=list)
     secrets: list[SecretSource] = field(default_factory=list)
     allow: list[str] = field(default_factory=list)
+    cache_to: list[CacheSpec] = field(default_factory=list)
+    cache_from: list[CacheSpec] = field(default_factory=list)
 
     def validate(self) -> None:
         """Check paths and values before any daemon is contacted."""
