@@ -317,7 +317,8 @@ class DebugSession:
 
         exporter = dict(resp.ExporterResponse) if resp is not None else {}
         graph = self.graph if self.keep else None
-        return Succeeded(success_info(ctx, exporter, self.opts.tags, graph, self.duration))
+        return Succeeded(success_info(ctx, exporter, self.opts.tags, graph, self.duration,
+                                      self.pushed))
 
     @property
     def lost(self) -> str:

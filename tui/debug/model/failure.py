@@ -70,3 +70,5 @@ class SuccessInfo:
     entrypoint: tuple[str, ...] = ()
     cmd: tuple[str, ...] = ()
     env: tuple[str, ...] = field(default_factory=tuple)
+    #: ``NAME@DIGEST`` of every name pushed after the build (``--push``).
+    pushed: tuple[str, ...] = ()
