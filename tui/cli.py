@@ -14,6 +14,7 @@ from contextlib import ExitStack
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from tui.cli_help import group_build_help
+from tui.debug.engine.cache import local_import_missing, parse_cache
 from tui.debug.engine.launch import (
     BuilderAddress,
     enable_debug_log,
@@ -23,9 +24,11 @@ from tui.debug.engine.launch import (
 )
 from tui.debug.engine.options import (
     BuildOptions,
+    OutputSpec,
     dockerfile_from_stdin,
     parse_key_values,
     parse_output,
+    with_push,
 )
 from tui.debug.headless.frontend import HeadlessRequest, run_headless
 from tui.debug.model.buildflags import (
@@ -124,6 +127,12 @@ def _build_parser() -> argparse.ArgumentParser:
     b.add_argument("--label", action="append", default=[], metavar="KEY=VALUE")
     b.add_argument("-o", "--output", action="append", default=[], metavar="SPEC")
     b.add_argument("--load", action="store_true", help="load into the engine (the default)")
+    b.add_argument("--cache-to", action="append", default=[], metavar="SPEC",
+                   help="cache export (type=inline on the docker driver)")
+    b.add_argument("--cache-from", action="append", default=[], metavar="SPEC",
+                   help="cache import (type=registry,ref=NAME, or NAME)")
+    b.add_argument("--push", action="store_true",
+                   help="push the image to its registry (shorthand for --output=type=registry)")
     b.add_argument("--secret", action="append", default=[], metavar="id=ID,src=PATH|env=VAR")
     b.add_argument("--allow", action="append", default=[], metavar="ENTITLEMENT")
     b.add_argument("--ssh", action="append", default=[], metavar="default|ID=PATH",
@@ -216,7 +225,7 @@ def _options(args: argparse.Namespace) -> BuildOptions:
         add_hosts=list(args.add_host),
         labels=parse_key_values(args.label, "--label", {}),
         tags=list(args.tag),
-        outputs=[parse_output(o) for o in args.output],
+        outputs=_outputs(args),
         secrets=secrets,
         allow=[a for item in args.allow for a in item.split(",") if a],
         shm_size=parse_mem_bytes(args.shm_size) if args.shm_size is not None else 0,
@@ -225,9 +234,20 @@ def _options(args: argparse.Namespace) -> BuildOptions:
         annotations=annotation_attrs(args.annotation),
         attests=attest_attrs(args.attest, args.sbom, args.provenance),
         ssh=parse_ssh_specs(args.ssh, env),
+        cache_to=[parse_cache(c, "--cache-to") for c in args.cache_to],
+        cache_from=[parse_cache(c, "--cache-from") for c in args.cache_from],
     )
+    for spec in opts.cache_from:  # skipped, as buildx does, with its warning
+        missing = local_import_missing(spec) if spec.type == "local" else None
+        if missing:
+            print(f"WARNING: {missing}", file=sys.stderr)
     opts.validate()
     return opts
+
+
+def _outputs(args: argparse.Namespace) -> list[OutputSpec]:
+    outputs = [parse_output(o) for o in args.output]
+    return with_push(outputs) if args.push else outputs
 
 
 def _address(args: argparse.Namespace) -> BuilderAddress:

@@ -392,4 +392,10 @@ def error_message(err: BuildError) -> str:
     msg = err.message.strip()
     if connection_lost(err):
         return f"lost the connection to the builder (did the daemon stop or restart?): {msg}"
+    if isinstance(err, PostSolveError):
+        return msg
     return msg if msg.startswith("failed to solve") else f"failed to solve: {msg}"
+
+
+class PostSolveError(BuildError):
+    """A failure after a successful solve (pushing the image): not a "failed to solve"."""

@@ -28,6 +28,8 @@ class Gateway:
         self.metadata = ((BUILD_ID_HEADER, build_ref),)
         self.stub = gateway_pb2_grpc.LLBBridgeStub(channel)
         self._connect = connect
+        #: Cache imports sent with every solve (``--cache-from``), as buildx's client does.
+        self.cache_imports: list[gateway_pb2.CacheOptionsEntry] = []
 
     async def ping(self) -> gateway_pb2.PongResponse:
         """Capabilities of the gateway (also waits for the job to be registered)."""
@@ -54,6 +56,7 @@ class Gateway:
             allowResultReturn=True,
             allowResultArrayRef=True,
             Evaluate=evaluate,
+            CacheImports=self.cache_imports,
         )
         if definition is not None:
             req.Definition.CopyFrom(definition)

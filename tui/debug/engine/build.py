@@ -52,6 +52,7 @@ class SolveSetup:
     #: Docker Engine of the default context) or ``bxtui`` for a buildkitd address.
     builder: str = "default"
     ssh: dict[str, AgentSource] = field(default_factory=dict)
+    cache: control_pb2.CacheOptions | None = None
 
     def request(self, session_id: str) -> control_pb2.SolveRequest:
         """The Control.Solve request: no frontend, no definition; the client drives."""
@@ -62,6 +63,8 @@ class SolveSetup:
             Entitlements=self.entitlements,
             Exporters=self.exporters,
         )
+        if self.cache is not None:
+            req.Cache.CopyFrom(self.cache)
         if self.exporters:
             req.ExporterDeprecated = self.exporters[0].Type
             req.ExporterAttrsDeprecated.update(self.exporters[0].Attrs)
@@ -71,16 +74,26 @@ class SolveSetup:
 def setup_for(opts: BuildOptions, engine: bool) -> SolveSetup:
     """The job setup for a Dockerfile build with buildx's flags."""
     exporters, targets = opts.exporters(engine)
+    cache = None
+    attrs = opts.frontend_opts(engine=engine)
+    if opts.cache_to or opts.cache_from:
+        from tui.debug.engine.cache import imports_attr, solve_cache
+
+        cache = solve_cache(opts.cache_to, opts.cache_from, engine)
+        if cache.Imports:
+            attrs["cache-imports"] = imports_attr(
+                [c for c in opts.cache_from if c.type != "local"])
     return SolveSetup(
         dirs=opts.local_dirs(),
         exporters=exporters,
         export_targets=targets,
         secrets={s.id: s for s in opts.secrets},
-        frontend_attrs=opts.frontend_opts(engine=engine),
+        frontend_attrs=attrs,
         entitlements=opts.entitlements(),
         name=os.path.basename(os.path.abspath(opts.context)) or "bxtui",
         builder="default" if engine else "bxtui",
         ssh=dict(opts.ssh),
+        cache=cache,
     )
 
 
@@ -133,6 +146,9 @@ async def gateway_build(
         status_task = asyncio.create_task(_read_status(client, setup.ref, on_status))
         solve_task = asyncio.create_task(_solve(client, setup.request(session.id)))
         gw = client.gateway(setup.ref)
+        if setup.cache is not None:
+            gw.cache_imports = [gateway_pb2.CacheOptionsEntry(Type=c.Type, Attrs=c.Attrs)
+                                for c in setup.cache.Imports]
         func_task = asyncio.create_task(_drive(gw, build_func))
         link_task = asyncio.create_task(link.wait_closed())
         done, _ = await asyncio.wait({func_task, solve_task, link_task},

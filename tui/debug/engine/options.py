@@ -18,6 +18,7 @@ from tui.debug.model.usage import OptionsError
 if TYPE_CHECKING:
     from tui.buildkit.session.secrets import SecretSource
     from tui.buildkit.session.sshforward import AgentSource
+    from tui.debug.engine.cache import CacheSpec
 
 DOCKERFILE_FRONTEND = "dockerfile.v0"
 
@@ -62,6 +63,9 @@ def parse_output(spec: str) -> OutputSpec:
         if dest == "-":
             raise OptionsError("output to stdout (dest=-) is not supported; give a file")
         return OutputSpec(kind, dest, tuple(sorted(fields.items())))
+    if kind == "registry":  # buildx: type=image with push=true unless given
+        fields.setdefault("push", "true")
+        kind = "image"
     if kind in ("docker", "image", "moby"):
         if dest:
             raise OptionsError(f"invalid --output {spec!r}: dest= is not supported for {kind}")
@@ -144,6 +148,8 @@ class BuildOptions:
     attests: dict[str, str] = field(default_factory=dict)
     ssh: dict[str, AgentSource] = field(default_factory=dict)
     """``--ssh`` agents by ID (resolved and checked when parsed)."""
+    cache_to: list[CacheSpec] = field(default_factory=list)
+    cache_from: list[CacheSpec] = field(default_factory=list)
 
     def validate(self) -> None:
         """Check paths and values before any daemon is contacted."""
@@ -185,6 +191,8 @@ class BuildOptions:
         moby = [o for o in self.outputs if o.type == "moby"]
         if len(moby) > 1:
             raise OptionsError("only one docker/image output is supported")
+        if self.pushes and not self.tags:
+            raise OptionsError("tag is needed when pushing to registry")
 
     @staticmethod
     def _host_entry(value: str) -> str:
@@ -304,3 +312,17 @@ class BuildOptions:
                 exporters.append(control_pb2.Exporter(Type=out.type, Attrs=attrs))
                 targets.append(ExportTarget(out.type, os.path.abspath(out.dest or "")))
         return exporters, targets
+
+    @property
+    def pushes(self) -> bool:
+        """Whether the image is pushed after the solve (``push=true`` on its output)."""
+        return any(o.type == "moby" and dict(o.attrs).get("push") in ("true", "1")
+                   for o in self.outputs)
+
+
+def with_push(outputs: list[OutputSpec]) -> list[OutputSpec]:
+    """``--push``: ``push=true`` on every image output, or a pushed image output added."""
+    if not any(o.type == "moby" for o in outputs):
+        return [*outputs, OutputSpec("moby", None, (("push", "true"),))]
+    return [OutputSpec(o.type, o.dest, tuple(sorted({**dict(o.attrs), "push": "true"}.items())))
+            if o.type == "moby" else o for o in outputs]

@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import dataclasses
 import functools
+import os
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING
@@ -122,6 +123,8 @@ class DebugSession:
         #: The build this one reloaded (None for the first build).
         self.previous: PreviousBuild | None = None
         self._stepper: Stepper | None = None  # kept across reloads: breakpoints stay
+        #: Each pushed name's manifest digest (``--push``), once pushed.
+        self.pushed: dict[str, str] = {}
 
     @functools.cached_property
     def graph(self) -> BuildGraph:
@@ -259,8 +262,26 @@ class DebugSession:
         except BuildError as err:
             self._t_end = time.monotonic()
             return self._failed(err, None)
+        pushed = await self._push(client, self._listener)
         self._t_end = time.monotonic()
+        if pushed is not None:
+            return self._failed(pushed, None)
         return self._succeeded(None, resp)
+
+    async def _push(self, client: BuildkitClient,
+                    on_status: Callable[[control_pb2.StatusResponse], None] | None,
+                    ) -> BuildError | None:
+        """Push the built image when asked (after a successful solve); the push's error."""
+        if not self.opts.pushes or client.endpoint.kind != "docker":
+            return None
+        from tui.debug.engine.push import push_images
+
+        try:
+            self.pushed = await push_images(client.endpoint, self.opts.tags, os.environ,
+                                            on_status)
+        except BuildError as err:
+            return err
+        return None
 
     async def _debug_build(self, client: BuildkitClient) -> Outcome:
         from tui.debug.engine.result import new_result_context
@@ -269,6 +290,8 @@ class DebugSession:
         ctx, resp, err = await new_result_context(
             client, self.opts, self._on_status, self._on_definition,
             stepper.run if stepper is not None else None)
+        if err is None:
+            err = await self._push(client, self._on_status)
         self._t_end = time.monotonic()
         if ctx is not None:
             from tui.debug.engine.explore import Explorer
@@ -294,7 +317,8 @@ class DebugSession:
 
         exporter = dict(resp.ExporterResponse) if resp is not None else {}
         graph = self.graph if self.keep else None
-        return Succeeded(success_info(ctx, exporter, self.opts.tags, graph, self.duration))
+        return Succeeded(success_info(ctx, exporter, self.opts.tags, graph, self.duration,
+                                      self.pushed))
 
     @property
     def lost(self) -> str:

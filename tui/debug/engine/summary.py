@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from tui.buildkit.errors import error_message
@@ -78,7 +78,7 @@ def failure_info(err: BuildError, graph: BuildGraph | None,
 
 def success_info(
     ctx: ResultContext | None, exporter: dict[str, str], tags: Sequence[str],
-    graph: BuildGraph | None, duration: float | None,
+    graph: BuildGraph | None, duration: float | None, pushed: Mapping[str, str] | None = None,
 ) -> SuccessInfo:
     """What the pane shows for a successful build (``graph`` None: no step figures)."""
     conf = ((ctx.image_config() if ctx is not None else None) or {}).get("config") or {}
@@ -102,6 +102,7 @@ def success_info(
         cmd=tuple(conf.get("Cmd") or ()),
         env=tuple(conf.get("Env") or ()),
         exporter=tuple(sorted(exporter.items())),
+        pushed=tuple(f"{n}@{d}" if d else n for n, d in (pushed or {}).items()),
     )
 
 
@@ -117,7 +118,8 @@ def closing_summary(outcome: Outcome | None, duration: float | None) -> str:
             image = f": image {success.image_id}" if success.image_id else ""
             tags = f", tagged {', '.join(success.tags)}" if success.tags else ""
             cached = f" ({success.cached_steps}/{success.total_steps} steps cached)"
-            return f"bxtui: build succeeded{took}{image}{tags}{cached}\n"
+            pushed = f", pushed to {', '.join(success.pushed)}" if success.pushed else ""
+            return f"bxtui: build succeeded{took}{image}{tags}{pushed}{cached}\n"
         case Unreachable(error):
             return f"ERROR: {error}\n"
         case Cancelled() | None:

@@ -72,3 +72,5 @@ class SuccessInfo:
     env: tuple[str, ...] = field(default_factory=tuple)
     #: The exporter response (``buildx.build.ref`` included), sorted by key.
     exporter: tuple[tuple[str, str], ...] = ()
+    #: ``NAME@DIGEST`` of every name pushed after the build (``--push``).
+    pushed: tuple[str, ...] = ()

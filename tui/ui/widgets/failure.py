@@ -373,6 +373,7 @@ def _success_details(info: SuccessInfo) -> Table:
         _field("image", short_image_id(info.image_id) or "-"),
         _field("", info.image_id or "(no image id)"),
         *_fields("tags", info.tags, "(untagged)"),
+        *(_fields("pushed to", info.pushed) if info.pushed else ()),
         _field("duration", format_duration(info.duration)),
         _field("cache", f"cached {info.cached_steps} / total {info.total_steps} steps"),
         _field("user", info.user or "root"),
