@@ -102,6 +102,7 @@ def success_info(
         cmd=tuple(conf.get("Cmd") or ()),
         env=tuple(conf.get("Env") or ()),
         exporter=tuple(sorted(exporter.items())),
+        warnings=tuple(w.short for w in graph.warnings) if graph is not None else (),
     )
 
 

@@ -72,3 +72,5 @@ class SuccessInfo:
     env: tuple[str, ...] = field(default_factory=tuple)
     #: The exporter response (``buildx.build.ref`` included), sorted by key.
     exporter: tuple[tuple[str, str], ...] = ()
+    #: The build's warnings (lint included), each as buildx's short line.
+    warnings: tuple[str, ...] = ()

@@ -375,6 +375,7 @@ def _success_details(info: SuccessInfo) -> Table:
         *_fields("tags", info.tags, "(untagged)"),
         _field("duration", format_duration(info.duration)),
         _field("cache", f"cached {info.cached_steps} / total {info.total_steps} steps"),
+        *(_fields("warnings", info.warnings) if info.warnings else ()),
         _field("user", info.user or "root"),
         _field("workdir", info.workdir or "/"),
         _field("entrypoint", display_command(info.entrypoint) or "(none)"),
