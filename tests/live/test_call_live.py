@@ -108,3 +108,25 @@ def test_check_clean_and_unknown_call(ctx: Path, peer_has_call: bool,
                        str(ctx / "clean.Dockerfile"), str(ctx))
     assert (ours.returncode, peer.returncode) == (0, 0)
     assert ours.stdout == peer.stdout == "Check complete, no warnings found.\n"
+
+
+def _summary(stderr: str) -> list[str]:
+    """The end-of-build warning summary lines (the heading's hint names each tool's flag)."""
+    lines = stderr.replace("\x1b[33m", "").replace("\x1b[0m", "").splitlines()
+    start = next((i for i, ln in enumerate(lines) if "warnings found" in ln), len(lines))
+    return [ln.replace("use docker --debug", "use --debug") for ln in lines[start:]
+            if ln.startswith(" ")]
+
+
+def test_plain_build_warning_summary_as_buildx(ctx: Path, tmp_path: Path,
+                                               run_bxtui: Any, run_buildx: Any) -> None:
+    ours = run_bxtui("build", "--progress=plain", "-o", f"type=local,dest={tmp_path / 'a'}",
+                     str(ctx))
+    peer = run_buildx("build", "--progress=plain", "-o", f"type=local,dest={tmp_path / 'b'}",
+                      str(ctx))
+    assert (ours.returncode, peer.returncode) == (0, 0), ours.stderr + peer.stderr
+    assert _summary(ours.stderr) == _summary(peer.stderr)
+    if "warnings found" in peer.stderr:  # BuildKit 0.14 and later lint ordinary builds
+        assert _summary(ours.stderr)[0] == " 3 warnings found (use --debug to expand):"
+        assert " - MaintainerDeprecated: Maintainer instruction is deprecated in favor of " \
+            "using label (line 3)" in _summary(ours.stderr)
