@@ -73,6 +73,7 @@ def failure_info(err: BuildError, graph: BuildGraph | None,
         can_open=can_open,
         cannot_open=reason,
         file_op=file_op,
+        warnings=tuple(w.short for w in graph.warnings) if graph is not None else (),
     )
 
 

@@ -353,6 +353,8 @@ def _failure_details(info: FailureInfo) -> Table:
         rows.extend(_fields("env", [mask_env(e) for e in info.env]))
     elif info.op_description:
         rows.append(_field("step", info.op_description))
+    if info.warnings:
+        rows.extend(_fields("warnings", info.warnings))
     return _grid(rows)
 
 
