@@ -202,6 +202,10 @@ def _build_parser() -> argparse.ArgumentParser:
     b.add_argument("--sbom", metavar="VALUE", help='shorthand for "--attest=type=sbom"')
     b.add_argument("--provenance", metavar="VALUE",
                    help='shorthand for "--attest=type=provenance"')
+    b.add_argument("--call", default="build", metavar="METHOD",
+                   help="set method for evaluating build (check, outline, targets)")
+    b.add_argument("--check", action="store_const", const="check", dest="call",
+                   help='shorthand for "--call=check"')
     group_build_help(b)
     return parser
 
@@ -466,6 +470,16 @@ def _run(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
         raise OptionsError("--copy-out is for --progress=plain or quiet (in the app, o in the "
                            "file browser copies)")
     log_path = _enable_debug(args, app, argv)
+    if args.call != "build":
+        from tui.debug.engine.subrequest import parse_call
+        from tui.debug.headless.call import run_call_headless
+
+        call = parse_call(args.call)
+
+        if call is not None:
+            return asyncio.run(_interruptible(run_call_headless(
+                _address(args), opts, call, sys.stdout, sys.stderr,
+                progress=args.progress not in ("quiet", "rawjson") and not args.quiet)))
     if app:
         # signals before the view is up (and after it closed) stop it like headless ones
         code = asyncio.run(_interruptible(_app(args, opts)))

@@ -434,3 +434,19 @@ def test_key_rows_come_from_the_bindings_once() -> None:
                                                 "Retry line (e)"]
     assert not any(text.startswith(("files:", "diff:", "terminal:"))
                    for section in sections[1:] for _, text in section.rows)
+
+
+async def test_build_warnings_are_listed_in_both_views(pilot: Pilot[None]) -> None:
+    pane = pane_of(pilot)
+    short = "FromAsCasing: 'as' and 'FROM' keywords' casing do not match (line 1)"
+    pane.show_failure(FailureInfo(message="m", command=("/bin/sh", "-c", "false"),
+                                  warnings=(short, "MaintainerDeprecated: x (line 2)")))
+    await pilot.pause()
+    text = flat(pane_text(pane))
+    assert "warnings" in text and flat(short) in text and "MaintainerDeprecated" in text
+    pane.show_success(SuccessInfo(image_id="sha256:" + "ab" * 32, warnings=(short,)))
+    await pilot.pause()
+    assert flat(short) in flat(pane_text(pane))
+    pane.show_success(SuccessInfo(image_id="sha256:" + "ab" * 32))
+    await pilot.pause()
+    assert "warnings" not in flat(pane_text(pane))

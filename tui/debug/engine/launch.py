@@ -16,6 +16,7 @@ from tui.debug.engine.options import BuildOptions
 from tui.debug.model.usage import OptionsError
 
 if TYPE_CHECKING:
+    from tui.buildkit.address import Endpoint
     from tui.buildkit.session.secrets import SecretSource
     from tui.buildkit.session.sshforward import AgentSource
     from tui.debug.engine.build import StatusCallback
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
     from tui.debug.model.invoke import InvokeConfig
 
 __all__ = ["BuilderAddress", "enable_debug_log", "flush_debug_log", "parse_secrets",
-           "parse_ssh_specs"]
+           "parse_ssh_specs", "resolve_endpoint"]
 
 
 @dataclass(frozen=True)
@@ -50,19 +51,25 @@ class BuilderAddress:
         from tui.buildkit.client import BuildkitClient
         from tui.debug.engine.session import APP_LOG_CAP, DebugSession
 
-        tls = None
-        if self.tlscacert or self.tlscert or self.tlskey:
-            tls = TLSFiles(self.tlscacert, self.tlscert, self.tlskey, self.tlsservername)
-        try:
-            endpoint = resolve_builder(addr=self.addr, builder=self.builder, tls=tls)
-        except AddressError as exc:
-            raise OptionsError(str(exc)) from None
+        endpoint = resolve_endpoint(self)
         where = endpoint.describe()
         connected = (lambda: on_connected(where)) if on_connected is not None else None
         return DebugSession(opts, lambda: BuildkitClient.open(endpoint), invoke,
                             builder=where, toolbox=toolbox, keep=keep,
                             log_cap=APP_LOG_CAP if log_cap is None else log_cap,
                             on_status=on_status, on_connected=connected)
+
+
+def resolve_endpoint(address: BuilderAddress) -> Endpoint:
+    """The endpoint ``address`` names (OptionsError, one line, when it cannot be resolved)."""
+    tls = None
+    if address.tlscacert or address.tlscert or address.tlskey:
+        tls = TLSFiles(address.tlscacert, address.tlscert, address.tlskey,
+                       address.tlsservername)
+    try:
+        return resolve_builder(addr=address.addr, builder=address.builder, tls=tls)
+    except AddressError as exc:
+        raise OptionsError(str(exc)) from None
 
 
 def parse_secrets(specs: Sequence[str]) -> list[SecretSource]:

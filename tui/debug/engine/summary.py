@@ -73,6 +73,7 @@ def failure_info(err: BuildError, graph: BuildGraph | None,
         can_open=can_open,
         cannot_open=reason,
         file_op=file_op,
+        warnings=tuple(w.short for w in graph.warnings) if graph is not None else (),
     )
 
 
@@ -103,6 +104,7 @@ def success_info(
         env=tuple(conf.get("Env") or ()),
         exporter=tuple(sorted(exporter.items())),
         pushed=tuple(f"{n}@{d}" if d else n for n, d in (pushed or {}).items()),
+        warnings=tuple(w.short for w in graph.warnings) if graph is not None else (),
     )
 
 

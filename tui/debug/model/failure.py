@@ -54,6 +54,8 @@ class FailureInfo:
     #: The failed step is a file operation (COPY/ADD...): f opens a toolbox shell on its
     #: inputs (``/dest``, ``/src``) instead of a final/initial state.
     file_op: bool = False
+    #: The build's warnings (lint included), each as buildx's short line.
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -74,3 +76,5 @@ class SuccessInfo:
     exporter: tuple[tuple[str, str], ...] = ()
     #: ``NAME@DIGEST`` of every name pushed after the build (``--push``).
     pushed: tuple[str, ...] = ()
+    #: The build's warnings (lint included), each as buildx's short line.
+    warnings: tuple[str, ...] = ()

@@ -353,6 +353,8 @@ def _failure_details(info: FailureInfo) -> Table:
         rows.extend(_fields("env", [mask_env(e) for e in info.env]))
     elif info.op_description:
         rows.append(_field("step", info.op_description))
+    if info.warnings:
+        rows.extend(_fields("warnings", info.warnings))
     return _grid(rows)
 
 
@@ -376,6 +378,7 @@ def _success_details(info: SuccessInfo) -> Table:
         *(_fields("pushed to", info.pushed) if info.pushed else ()),
         _field("duration", format_duration(info.duration)),
         _field("cache", f"cached {info.cached_steps} / total {info.total_steps} steps"),
+        *(_fields("warnings", info.warnings) if info.warnings else ()),
         _field("user", info.user or "root"),
         _field("workdir", info.workdir or "/"),
         _field("entrypoint", display_command(info.entrypoint) or "(none)"),
