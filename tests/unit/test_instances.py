@@ -65,9 +65,9 @@ def test_remote_instance_endpoint_and_tls(store: Path) -> None:
     assert (ep.kind, ep.scheme, ep.location, ep.dial) == (
         "buildkitd", "tcp", "127.0.0.1:23728", None)
     assert ep.tls is not None
+    d = "/var/lib/bxtui-daemon-28/tls/client"
     assert (ep.tls.ca, ep.tls.cert, ep.tls.key, ep.tls.server_name) == (
-        "/var/lib/bxtui-daemon-28/tls/client/ca.pem", "/var/lib/bxtui-daemon-28/tls/client/cert.pem",
-        "/var/lib/bxtui-daemon-28/tls/client/key.pem", "localhost")
+        f"{d}/ca.pem", f"{d}/cert.pem", f"{d}/key.pem", "localhost")
     assert 'rem1" (remote driver)' in ep.describe()
 
 
@@ -87,7 +87,8 @@ def test_buildx_builder_env_and_use_selection(store: Path) -> None:
     assert ep.source.startswith("BUILDX_BUILDER")
     # no name: `docker buildx use rem1` for the key of DOCKER_HOST
     ep = resolve_builder(env=env_for(store, DOCKER_HOST=KEY))
-    assert (ep.location, ep.source) == ("127.0.0.1:23728", 'docker buildx use "rem1" (remote driver)')
+    assert ep.location == "127.0.0.1:23728"
+    assert ep.source == 'docker buildx use "rem1" (remote driver)'
     # another context key: that selection does not apply
     ep = resolve_builder(env=env_for(store, DOCKER_HOST="unix:///elsewhere.sock"))
     assert (ep.kind, ep.location) == ("docker", "/elsewhere.sock")
