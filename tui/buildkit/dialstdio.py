@@ -29,7 +29,7 @@ from urllib.parse import quote
 
 from tui.buildkit import debuglog
 from tui.buildkit.address import ContainerDial, Endpoint, KubectlDial
-from tui.buildkit.relay import CHUNK, DaemonUnreachable, connect
+from tui.buildkit.relay import CHUNK, DaemonUnreachable, accept_loop, connect
 
 __all__ = ["DIAL_CMD", "FrameReader", "StdioRelay", "kubectl_exec_args"]
 
@@ -150,7 +150,9 @@ class _ExecDialer:
                 line = head.split(b"\r\n", 1)[0].decode("latin-1")
                 raise ConnectionError(f"exec start refused: {line}")
             up.settimeout(None)
-            _splice(conn, up, lambda: self._demux(up, conn, rest))
+            _both_ways(lambda: _copy(lambda: conn.recv(CHUNK), up.sendall,
+                                     lambda: up.shutdown(socket.SHUT_WR)),
+                       lambda: self._demux(up, conn, rest))
         finally:
             up.close()
 
@@ -217,7 +219,10 @@ class _KubectlDialer:
         assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
         threading.Thread(target=_log_lines, args=(proc.stderr, self.pod), daemon=True).start()
         try:
-            _pipe_process(conn, proc.stdin, proc.stdout)
+            stdin, stdout = proc.stdin, proc.stdout
+            _both_ways(lambda: _copy(lambda: conn.recv(CHUNK), stdin.write, stdin.close),
+                       lambda: _copy(lambda: stdout.read(CHUNK), conn.sendall,
+                                     lambda: conn.shutdown(socket.SHUT_WR)))
         finally:
             with contextlib.suppress(OSError):
                 proc.kill()
@@ -229,44 +234,24 @@ def _log_lines(stream: IO[bytes], who: str) -> None:
         debuglog.LOG.debug("dial-stdio in %s: %s", who, line.decode("utf-8", "replace").rstrip())
 
 
-def _to_file(conn: socket.socket, dst: IO[bytes]) -> None:
+def _copy(read: Callable[[], bytes], write: Callable[[bytes], object],
+          end: Callable[[], object]) -> None:
+    """Copy until EOF or an error, then ``end`` (half-close or close the destination)."""
     try:
-        while data := conn.recv(CHUNK):
-            dst.write(data)
+        while data := read():
+            write(data)
     except OSError:
         pass
     finally:
         with contextlib.suppress(OSError):
-            dst.close()
+            end()
 
 
-def _pipe_process(conn: socket.socket, stdin: IO[bytes], stdout: IO[bytes]) -> None:
-    def out() -> None:
-        try:
-            while data := stdout.read(CHUNK):
-                conn.sendall(data)
-        except OSError:
-            pass
-        finally:
-            _shut_wr(conn)
-
-    t = threading.Thread(target=out, daemon=True)
+def _both_ways(there: Callable[[], None], back: Callable[[], None]) -> None:
+    """Run ``back`` in a thread and ``there`` here; return when both have ended."""
+    t = threading.Thread(target=back, daemon=True)
     t.start()
-    _to_file(conn, stdin)
-    t.join()
-
-
-def _splice(conn: socket.socket, up: socket.socket, down: Callable[[], None]) -> None:
-    """Conn → up raw (half-close at EOF) while ``down`` copies the other way."""
-    t = threading.Thread(target=down, daemon=True)
-    t.start()
-    try:
-        while data := conn.recv(CHUNK):
-            up.sendall(data)
-    except OSError:
-        pass
-    finally:
-        _shut_wr(up)
+    there()
     t.join()
 
 
@@ -286,19 +271,12 @@ class StdioRelay:
     def start(self) -> None:
         """Check the target (clear DaemonUnreachable), then accept connections in a thread."""
         self._dialer.check()
-        threading.Thread(target=self._accept_loop, daemon=True).start()
-
-    def _accept_loop(self) -> None:
-        while True:
-            try:
-                conn, _ = self._listener.accept()
-            except OSError:
-                return
-            with self._lock:
-                self._conns.add(conn)
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+        threading.Thread(target=accept_loop, args=(self._listener, self._serve),
+                         daemon=True).start()
 
     def _serve(self, conn: socket.socket) -> None:
+        with self._lock:
+            self._conns.add(conn)
         try:
             self._dialer.open(conn)
         except (OSError, ConnectionError, ValueError, KeyError) as exc:
