@@ -11,6 +11,8 @@ buildkitd_relay.py): the remote builder's buildkitd (mutual-TLS relay to the eng
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import subprocess
 import uuid
@@ -75,8 +77,12 @@ def _out(tools: Tools, name: str) -> tuple[str, Path]:
 
 def test_docker_driver_instance_is_its_context(tools: Tools, docker_host: str) -> None:
     ctx = f"bxinst-{uuid.uuid4().hex[:8]}"
-    res = tools.run(["docker", "context", "create", ctx, "--docker", f"host={docker_host}"])
-    assert res.returncode == 0, res.stderr
+    # as `docker context create CTX --docker host=...` writes it (real buildx reads it below)
+    meta = tools.tmp / "docker" / "contexts" / "meta" / hashlib.sha256(ctx.encode()).hexdigest()
+    meta.mkdir(parents=True)
+    (meta / "meta.json").write_text(json.dumps({
+        "Name": ctx, "Metadata": {},
+        "Endpoints": {"docker": {"Host": docker_host, "SkipTLSVerify": False}}}))
     extra = {"DOCKER_CONTEXT": ctx}
     # buildx: the builder named after the context is its docker driver
     assert "docker" in tools.buildx_ok("inspect", ctx, extra=extra, drop=("DOCKER_HOST",))
@@ -152,9 +158,14 @@ def test_docker_container_instance_over_exec_api(tools: Tools, docker_host: str,
         assert "EXEC_42" in res.stdout and "partial output" in res.stdout, res.stderr
         # one exec per connection: the build's channel, then the shell's own stream
         assert grpc_relay.connections >= 2
-        res = tools.bxtui("--builder", name, "-o", spec, str(EXAMPLES / "success"))
+        log = tools.tmp / "debug.log"
+        res = tools.bxtui("--builder", name, "-o", spec, "--debug-file", str(log),
+                          str(EXAMPLES / "success"))
         assert res.returncode == 0, res.stderr
         assert status.read_text() == "built ok\n"
+        # the exec's stderr came in stream-2 frames, kept out of the gRPC bytes, into the log
+        assert f"dial-stdio in {container} (stream 2): stand-in dial-stdio to 127.0.0.1:" \
+            in log.read_text()
         seen = grpc_relay.connections
         peer = tools.run([tools.buildx, "--builder", name, "build", "-q",
                           str(EXAMPLES / "success")])

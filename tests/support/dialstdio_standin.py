@@ -17,9 +17,9 @@ What is real and what is not:
 from __future__ import annotations
 
 import contextlib
-import os
+import http.client
+import json
 import socket
-import subprocess
 import sys
 import textwrap
 import threading
@@ -77,14 +77,27 @@ def standin_builder_container(docker_host: str, name: str, port: int, bindir: Pa
         exec nc 127.0.0.1 {port}
     """))
     script.chmod(0o755)
-    res = subprocess.run(
-        ["docker", "run", "-d", "--name", name, "--network", "host", "--label",
-         "bxtui.test=dialstdio-standin", "-v", f"{bindir}:/standin:ro",
-         "-e", "PATH=/standin:/usr/sbin:/usr/bin:/sbin:/bin", "busybox:local", "sleep", "600"],
-        env={**os.environ, "DOCKER_HOST": docker_host}, capture_output=True, text=True,
-        timeout=60, check=False)
-    assert res.returncode == 0, res.stderr
-    return res.stdout.strip()
+    api = DockerAPI(docker_host)
+    body = {
+        "Image": "busybox:local", "Cmd": ["sleep", "600"],
+        "Env": ["PATH=/standin:/usr/sbin:/usr/bin:/sbin:/bin"],
+        "Labels": {"bxtui.test": "dialstdio-standin"},
+        "HostConfig": {"NetworkMode": "host", "Binds": [f"{bindir}:/standin:ro"]},
+    }
+    conn = http.client.HTTPConnection("docker", timeout=30)
+    conn.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    conn.sock.connect(api.path)
+    try:
+        conn.request("POST", f"/containers/create?name={name}", json.dumps(body),
+                     {"Content-Type": "application/json"})
+        resp = conn.getresponse()
+        data = resp.read()
+    finally:
+        conn.close()
+    assert resp.status == 201, data
+    status, started = api.request("POST", f"/containers/{name}/start")
+    assert status == 204, started
+    return str(json.loads(data)["Id"])
 
 
 def remove_container(api: DockerAPI, name: str) -> None:
