@@ -179,7 +179,7 @@ def _build_parser() -> argparse.ArgumentParser:
                    help="debug log (addresses, RPCs, timings, errors; secrets redacted) on "
                         "stderr, or with the app in a private file whose path is printed")
     b.add_argument("--debug-file", metavar="FILE", help="write the debug log to FILE")
-    b.add_argument("--builder", help="docker context to build on")
+    b.add_argument("--builder", help="buildx builder instance or docker context to build on")
     b.add_argument("--addr", help="buildkitd address: unix:///path or tcp://host:port")
     b.add_argument("--tlscacert", help="CA certificate for --addr")
     b.add_argument("--tlscert", help="client certificate for --addr")

@@ -52,7 +52,7 @@ def test_builder_flag_names_context(tmp_path: Path) -> None:
     _write_context(tmp_path, "other", "unix:///tmp/other.sock", current=False)
     ep = resolve_builder(builder="other", env={"HOME": str(tmp_path), "DOCKER_HOST": "unix:///x"})
     assert ep.location == "/tmp/other.sock"
-    with pytest.raises(AddressError, match="not found"):
+    with pytest.raises(AddressError, match=r"^no builder \"missing\" found"):
         resolve_builder(builder="missing", env={"HOME": str(tmp_path)})
 
 

@@ -12,6 +12,7 @@ import grpc
 from tui.buildkit import debuglog
 from tui.buildkit.address import Endpoint
 from tui.buildkit.aio import cancel_child
+from tui.buildkit.dialstdio import StdioRelay
 from tui.buildkit.gateway import Gateway
 from tui.buildkit.proto import control_pb2, control_pb2_grpc
 from tui.buildkit.relay import (
@@ -73,8 +74,12 @@ class BuildkitClient:
     """Talks to one builder; create with :meth:`open`, release with :meth:`close`."""
 
     def __init__(self, endpoint: Endpoint, channel: grpc.aio.Channel, private: PrivateDir,
-                 relay: UpgradeRelay | None) -> None:
+                 relay: UpgradeRelay | StdioRelay | None) -> None:
         self.endpoint = endpoint
+        self._streams = endpoint
+        """Where :meth:`connect_h2` connects (a dial-stdio builder: its local relay socket)."""
+        if isinstance(relay, StdioRelay):
+            self._streams = Endpoint("buildkitd", "unix", relay.sock_path, endpoint.source)
         self.channel = channel
         self.private = private
         self._relay = relay
@@ -85,9 +90,14 @@ class BuildkitClient:
         """Connect, failing within ~2 s with DaemonUnreachable naming the address."""
         debuglog.LOG.debug("connecting to %s", endpoint.describe())
         private = PrivateDir()
-        relay: UpgradeRelay | None = None
+        relay: UpgradeRelay | StdioRelay | None = None
         try:
-            if endpoint.kind == "docker":
+            if endpoint.dial is not None:
+                relay = StdioRelay(endpoint.dial, private.socket_path("dial.sock"))
+                await asyncio.to_thread(relay.start)
+                channel = grpc.aio.insecure_channel(f"unix:{relay.sock_path}", CHANNEL_OPTIONS,
+                                                    interceptors=debuglog.interceptors())
+            elif endpoint.kind == "docker":
                 await asyncio.to_thread(ping_docker, endpoint, REACH_TIMEOUT)
                 relay = UpgradeRelay(endpoint, "/grpc", private.socket_path("grpc.sock"))
                 channel = grpc.aio.insecure_channel(f"unix:{relay.sock_path}", CHANNEL_OPTIONS,
@@ -158,7 +168,7 @@ class BuildkitClient:
                 writer.close()
                 raise
         else:
-            reader, writer = await open_stream(self.endpoint, REACH_TIMEOUT, limit=STREAM_LIMIT,
+            reader, writer = await open_stream(self._streams, REACH_TIMEOUT, limit=STREAM_LIMIT,
                                                alpn=("h2",))
         return StreamPipe(reader, writer)
 

@@ -179,6 +179,16 @@ def _pump(src: socket.socket, dst: socket.socket, done: Callable[[], None]) -> N
         done()
 
 
+def accept_loop(listener: socket.socket, serve: Callable[[socket.socket], None]) -> None:
+    """Accept until the listener is closed, serving each connection in a thread of its own."""
+    while True:
+        try:
+            conn, _ = listener.accept()
+        except OSError:
+            return
+        threading.Thread(target=serve, args=(conn,), daemon=True).start()
+
+
 class Splice:
     """Copy bytes both ways between two sockets until both directions end."""
 
@@ -305,12 +315,7 @@ class UpgradeRelay:
         threading.Thread(target=self._accept_loop, daemon=True).start()
 
     def _accept_loop(self) -> None:
-        while True:
-            try:
-                conn, _ = self._listener.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+        accept_loop(self._listener, self._serve)
 
     def _serve(self, conn: socket.socket) -> None:
         if self.endpoint.tls is not None:
