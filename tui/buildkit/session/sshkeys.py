@@ -166,7 +166,8 @@ def load_private(data: bytes) -> object:
     if match is None:
         raise KeyFileError("ssh: no key found")
     kind, body = match.group(1).decode(), match.group(2)
-    if b"Proc-Type:" in body and b"ENCRYPTED" in body.split(b"\n\n", 1)[0]:
+    headers = re.split(rb"\r?\n\r?\n", body, maxsplit=1)[0]
+    if b"Proc-Type:" in headers and b"ENCRYPTED" in headers:
         raise KeyFileError(_PASSPHRASE)
     load: Callable[..., object]
     if kind == "OPENSSH PRIVATE KEY":
