@@ -125,6 +125,7 @@ def test_ssh_errors_as_buildx(
     token = secrets.token_hex(4)
     dockerfile = ctx / "Dockerfile"
     env = {"SSH_AUTH_SOCK": agent.socket}
+    locked = new_key(tmp_path, "locked", "ed25519", passphrase="secret")
     # (mount options, buildx 0.13.1's message, environment, flags)
     cases: list[tuple[str, str, dict[str, str], tuple[str, ...]]] = [
         ("id=other,required=true", "unset ssh forward key other", env, ("--ssh", "default")),
@@ -139,6 +140,8 @@ def test_ssh_errors_as_buildx(
          ("--ssh", f"x={dockerfile}")),
         ("required=true", "invalid combination of keys and sockets", env,
          ("--ssh", f"x={agent.key},{agent.socket}")),
+        ("required=true", f"failed to parse {locked}: ssh: this private key is passphrase "
+         "protected", env, ("--ssh", f"x={locked}")),
     ]
     for mount, message, case_env, flags in cases:
         dockerfile.write_text(
@@ -166,3 +169,79 @@ def test_retry_container_reaches_the_agent(agent: Agent, tmp_path: Path, run_bxt
                     str(ctx), env={"SSH_AUTH_SOCK": agent.socket})
     assert res.returncode == 0, res.stderr[-2000:]
     assert f"{agent.fingerprint} bxtui-ssh-test (ED25519)" in res.stdout + res.stderr
+
+
+def new_key(root: Path, name: str, kind: str, passphrase: str = "") -> Path:
+    """A fresh private key file made by ssh-keygen (``name.pub`` beside it)."""
+    key = root / name
+    subprocess.run(["ssh-keygen", "-q", "-t", kind, "-N", passphrase, "-C", f"bxtui-{name}",
+                    "-f", str(key)], check=True, timeout=60, capture_output=True)
+    return key
+
+
+def tools_context(root: Path, *tools: str) -> Path:
+    """A context holding the host's ``tools`` and the shared libraries they load, in /t."""
+    ctx = root / "ctx"
+    (ctx / "t").mkdir(parents=True)
+    for name in tools:
+        tool = shutil.which(name)
+        assert tool is not None, name
+        shutil.copy(tool, ctx / "t" / name)
+        libs = subprocess.run(["ldd", tool], capture_output=True, text=True, check=True).stdout
+        for path in re.findall(r"(/\S+)", libs):
+            shutil.copy(os.path.realpath(path), ctx / "t" / Path(path).name)
+    assert (ctx / "t" / LOADER).exists()
+    return ctx
+
+
+STEP_PREFIX = re.compile(r"^#\d+ [\d.]+ ", re.M)
+SIG_BLOCK = re.compile(r"-----BEGIN SSH SIGNATURE-----\n.*?\n-----END SSH SIGNATURE-----\n",
+                       re.S)
+
+
+def signature_of(output: str) -> str:
+    """The armored ``ssh-keygen -Y sign`` signature the RUN step printed."""
+    match = SIG_BLOCK.search(STEP_PREFIX.sub("", output))
+    assert match, output[-2000:]
+    return match.group(0)
+
+
+@pytest.mark.parametrize("kind,label", [("ed25519", "ED25519"), ("rsa", "RSA")])
+def test_key_file_agent_lists_and_signs(
+    kind: str, label: str, tmp_path: Path, run_bxtui: Run, run_buildx: Run
+) -> None:
+    """``--ssh default=KEYFILE``: the in-memory agent lists the key and signs with it (the
+    host's ssh-keygen signs through it in the RUN, the host verifies), as buildx's does."""
+    key = new_key(tmp_path, "id", kind)
+    fingerprint = subprocess.run(["ssh-keygen", "-lf", f"{key}.pub"], capture_output=True,
+                                 text=True, check=True).stdout.split()[1]
+    ctx = tools_context(tmp_path, "ssh-add", "ssh-keygen")
+    shutil.copy(f"{key}.pub", ctx / "t" / "id.pub")
+    message = f"bxtui ssh key file {secrets.token_hex(8)}\n"
+    (ctx / "t" / "msg").write_text(message)
+    run = f"/t/{LOADER} --library-path /t"
+    (ctx / "Dockerfile").write_text(
+        "FROM busybox:local\nCOPY t /t\n"
+        f"RUN --mount=type=ssh {run} /t/ssh-add -l && "
+        f"{run} /t/ssh-keygen -Y sign -f /t/id.pub -n file /t/msg && cat /t/msg.sig && "
+        f"if {run} /t/ssh-add -D; then echo AGENT-W$((6*7)); fi\n")
+    (tmp_path / "msg").write_text(message)
+    ours, peer = both(run_bxtui, run_buildx, ctx, {"SSH_AUTH_SOCK": ""}, "--no-cache",
+                      "--ssh", f"default={key}")
+    for res in (ours, peer):
+        assert res.returncode == 0, res.stderr[-2000:]
+        assert re.search(rf"{re.escape(fingerprint)} .*\({label}\)", res.stderr), \
+            res.stderr[-2000:]
+        sig = tmp_path / "msg.sig"
+        sig.write_text(signature_of(res.stderr))
+        with open(tmp_path / "msg", "rb") as data:
+            check = subprocess.run(["ssh-keygen", "-Y", "check-novalidate", "-n", "file",
+                                    "-s", str(sig)], stdin=data, capture_output=True,
+                                   text=True, timeout=30)
+        assert check.returncode == 0, (check.stdout, check.stderr, res.stderr[-2000:])
+        assert "Good" in check.stdout, check.stdout
+    listed = [STEP_PREFIX.sub("", ln) for res in (ours, peer) for ln in res.stderr.splitlines()
+              if fingerprint in ln and "(" in ln]
+    assert len(listed) == 2 and listed[0] == listed[1], listed  # same line, no comment
+    # Our agent is read-only whatever its source; buildx's keyring obeys ``ssh-add -D``.
+    assert "AGENT-W42" not in ours.stderr and "Failed to remove all identities" in ours.stderr

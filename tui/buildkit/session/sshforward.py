@@ -16,6 +16,7 @@ import stat
 import struct
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import grpc
 
@@ -23,6 +24,9 @@ from tui.buildkit import debuglog
 from tui.buildkit.proto import ssh_pb2, ssh_pb2_grpc
 from tui.buildkit.session.filesync import decode_metadata
 from tui.buildkit.session.rpc import abort
+
+if TYPE_CHECKING:
+    from tui.buildkit.session.sshkeys import KeyAgent, SigningKey
 
 DEFAULT_ID = "default"
 SSH_ID_KEY = "buildkit.ssh.id"
@@ -44,17 +48,22 @@ class SSHSpecError(ValueError):
 
 @dataclass(frozen=True)
 class AgentSource:
-    """One forwarded agent: its ID and the local agent socket it reaches."""
+    """One forwarded agent: its ID and the local agent socket it reaches.
+
+    For key files (``--ssh ID=KEY[,KEY...]``) ``socket`` is empty and ``keys`` is the
+    in-memory agent serving them.
+    """
 
     id: str
     socket: str
+    keys: KeyAgent | None = None
 
 
 def parse_ssh(specs: Sequence[str], environ: Mapping[str, str]) -> dict[str, AgentSource]:
-    """Resolve buildx's ``--ssh ID[=PATH[,PATH...]]`` values to agent sockets by ID.
+    """Resolve buildx's ``--ssh ID[=PATH[,PATH...]]`` values to agents by ID.
 
-    ``default`` (or no PATH) is ``$SSH_AUTH_SOCK``.  Key files (served by an in-memory agent
-    in buildx) are refused with a clear message: bxtui forwards agent sockets only.
+    ``default`` (or no PATH) is ``$SSH_AUTH_SOCK``; a PATH is one agent socket or one or
+    more unencrypted private key files, served by an in-memory agent as buildx does.
     """
     agents: dict[str, AgentSource] = {}
     for spec in specs:
@@ -64,11 +73,11 @@ def parse_ssh(specs: Sequence[str], environ: Mapping[str, str]) -> dict[str, Age
             paths = [environ.get("SSH_AUTH_SOCK", "")]
         if not paths[0]:
             raise SSHSpecError("invalid empty ssh agent socket: make sure SSH_AUTH_SOCK is set")
-        socket = _socket_of(paths)
+        socket, keys = _agent_of(paths)
         sid = sid or DEFAULT_ID
         if sid in agents:
             raise SSHSpecError(f"invalid duplicate ID {sid}")
-        agents[sid] = AgentSource(sid, socket)
+        agents[sid] = AgentSource(sid, socket, keys)
     return agents
 
 
@@ -78,10 +87,15 @@ def _go_error(exc: OSError) -> str:
     return reason[:1].lower() + reason[1:]
 
 
-def _socket_of(paths: Sequence[str]) -> str:
-    """The one agent socket among ``paths`` (buildx's checks and messages, in its order)."""
+def _agent_of(paths: Sequence[str]) -> tuple[str, KeyAgent | None]:
+    """The one agent socket, or an agent over the key files, among ``paths``.
+
+    buildx's checks and messages, in its order.
+    """
+    from tui.buildkit.session.sshkeys import KeyAgent, KeyFileError, load_key_file
+
     socket = ""
-    keys: list[str] = []
+    keys: list[SigningKey] = []
     for p in paths:
         if socket:
             raise SSHSpecError("only single socket allowed")
@@ -90,8 +104,6 @@ def _socket_of(paths: Sequence[str]) -> str:
         except OSError as exc:
             raise SSHSpecError(f"stat {p}: {_go_error(exc)}") from None
         if stat.S_ISSOCK(mode):
-            if keys:
-                raise SSHSpecError("invalid combination of keys and sockets")
             socket = p
             continue
         try:
@@ -99,13 +111,13 @@ def _socket_of(paths: Sequence[str]) -> str:
                 head = fh.read(KEY_FILE_LIMIT)
         except OSError as exc:
             raise SSHSpecError(f"failed to open {p}: {_go_error(exc)}") from None
-        if b"-----BEGIN " not in head or b"PRIVATE KEY-----" not in head:
-            raise SSHSpecError(f"failed to parse {p}: ssh: no key found")
-        keys.append(p)
-    if keys:
-        raise SSHSpecError(f"--ssh with key files is not supported by bxtui ({keys[0]}): "
-                           "add the key to an ssh-agent and pass its socket")
-    return socket
+        try:
+            keys.append(load_key_file(p, head))
+        except KeyFileError as exc:
+            raise SSHSpecError(str(exc)) from None
+    if socket and keys:
+        raise SSHSpecError("invalid combination of keys and sockets")
+    return socket, KeyAgent(keys) if keys else None
 
 
 class AgentFrames:
@@ -163,6 +175,9 @@ class SSHService(ssh_pb2_grpc.SSHServicer):
         """Relay one agent connection: read-only requests go to the agent, replies come back."""
         md = decode_metadata(context.invocation_metadata() or ())
         src = await self._source((md.get(SSH_ID_KEY) or [""])[0], context)
+        if src.keys is not None:
+            await _serve_keys(src, src.keys, request_iterator, context)
+            return
         try:
             async with asyncio.timeout(CONNECT_TIMEOUT):
                 reader, writer = await asyncio.open_unix_connection(src.socket)
@@ -188,3 +203,18 @@ class SSHService(ssh_pb2_grpc.SSHServicer):
             writer.close()
             with contextlib.suppress(OSError):
                 await writer.wait_closed()
+
+
+async def _serve_keys(
+    src: AgentSource, agent: KeyAgent, request_iterator: AsyncIterator[ssh_pb2.BytesMessage],
+    context: grpc.aio.ServicerContext,
+) -> None:
+    """Answer one agent connection from the in-memory key agent."""
+    debuglog.LOG.debug("session: ssh keys %r connected", src.id)
+    frames = AgentFrames()
+    try:
+        async for msg in request_iterator:
+            for request in frames.feed(msg.data):
+                await context.write(ssh_pb2.BytesMessage(data=agent.answer(request)))
+    except ValueError as exc:
+        debuglog.LOG.debug("session: ssh keys %r connection ended: %s", src.id, exc)
