@@ -136,8 +136,8 @@ def _build_parser() -> argparse.ArgumentParser:
     b.add_argument("--secret", action="append", default=[], metavar="id=ID,src=PATH|env=VAR")
     b.add_argument("--allow", action="append", default=[], metavar="ENTITLEMENT")
     b.add_argument("--ssh", action="append", default=[], metavar="default|ID=PATH",
-                   help="forward an ssh agent socket (default: $SSH_AUTH_SOCK) to RUN "
-                        "--mount=type=ssh steps")
+                   help="forward an ssh agent socket (default: $SSH_AUTH_SOCK) or private "
+                        "key files to RUN --mount=type=ssh steps")
     b.add_argument("--progress", default="auto",
                    choices=["auto", "tui", "plain", "tty", "quiet", "rawjson"],
                    help="auto (the app on a terminal, else plain), tui (the app), plain, "

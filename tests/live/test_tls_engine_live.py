@@ -39,6 +39,30 @@ class TLSEngine:
                 "DOCKER_CERT_PATH": cert_path or self.cert_path}
 
 
+def peer_env(tmp_path: Path, host: str, cert_path: str,
+             skip_verify: bool = False) -> dict[str, str]:
+    """The same endpoint and certificates for the buildx peer, as a docker context.
+
+    The standalone docker-buildx 0.13.1 ignores DOCKER_TLS_VERIFY/DOCKER_CERT_PATH (it talks
+    plain HTTP to the TLS port); a context holding the TLS files works for 0.13.1 and 0.29.
+    """
+    import hashlib
+    import json
+
+    cfg = tmp_path / "peer-docker-config"
+    name = "bxtui-tls"
+    key = hashlib.sha256(name.encode()).hexdigest()
+    meta, tls = cfg / "contexts" / "meta" / key, cfg / "contexts" / "tls" / key / "docker"
+    meta.mkdir(parents=True)
+    tls.mkdir(parents=True)
+    for f in ("ca.pem", "cert.pem", "key.pem"):
+        if (Path(cert_path) / f).exists():
+            shutil.copy(Path(cert_path) / f, tls / f)
+    (meta / "meta.json").write_text(json.dumps({"Name": name, "Metadata": {}, "Endpoints": {
+        "docker": {"Host": host, "SkipTLSVerify": skip_verify}}}))
+    return {"DOCKER_HOST": "", "DOCKER_CONFIG": str(cfg), "DOCKER_CONTEXT": name}
+
+
 @pytest.fixture(scope="module")
 def tls_engine(docker_host: str) -> TLSEngine:
     """The test engine's TLS endpoint; fails (never skips) when it is missing."""
@@ -90,7 +114,7 @@ def test_build_uploads_the_context_like_buildx(tmp_path: Path, tls_engine: TLSEn
     assert ours.returncode == 0, ours.stderr
     assert f"Docker Engine at {tls_engine.host}" in ours.stderr
     peer = run_buildx("build", "--progress=plain", "-o", f"type=local,dest={tmp_path / 'b'}",
-                      str(ctx), env=tls_engine.env())
+                      str(ctx), env=peer_env(tmp_path, tls_engine.host, tls_engine.cert_path))
     assert peer.returncode == 0, peer.stderr
     manifest = (tmp_path / "a" / "manifest").read_text()
     assert manifest == (tmp_path / "b" / "manifest").read_text()
@@ -144,7 +168,7 @@ def test_tls_failure_is_one_clear_line(case: str, needle: str, peer_needle: str,
     assert tls_engine.host in lines[0] and needle in lines[0]
     assert not list(private.iterdir()), "private directory left behind"
     peer = run_buildx("build", str(EXAMPLES / "success"), timeout=30,
-                      env=tls_engine.env(certs))
+                      env=peer_env(tmp_path, tls_engine.host, certs))
     assert peer.returncode != 0 and peer_needle in peer.stderr
 
 
@@ -188,5 +212,6 @@ def test_docker_tls_without_verify_skips_the_server_check(tmp_path: Path, tls_en
            "DOCKER_CERT_PATH": certs}
     ours = run_bxtui("build", "--progress=plain", str(EXAMPLES / "success"), env=env)
     assert ours.returncode == 0, ours.stderr
-    peer = run_buildx("build", "--progress=plain", str(EXAMPLES / "success"), env=env)
+    peer = run_buildx("build", "--progress=plain", str(EXAMPLES / "success"),
+                      env=peer_env(tmp_path, tls_engine.host, certs, skip_verify=True))
     assert peer.returncode == 0, peer.stderr
