@@ -56,10 +56,15 @@ need_root() {
   fi
 }
 
+# Installed for real: "dpkg -s" also succeeds for a removed package whose config files remain.
+installed() {
+  [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "install ok installed" ]
+}
+
 apt_updated=
 apt_install() {
   local missing=()
-  for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+  for p in "$@"; do installed "$p" || missing+=("$p"); done
   [ ${#missing[@]} -eq 0 ] && return 0
   if [ -z "$apt_updated" ]; then apt-get update -qq; apt_updated=1; fi
   log "installing ${missing[*]}"

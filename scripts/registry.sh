@@ -35,10 +35,15 @@ need_root() {
   fi
 }
 
+# Installed for real: "dpkg -s" also succeeds for a removed package whose config files remain.
+installed() {
+  [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "install ok installed" ]
+}
+
 install_packages() {
   local missing=() p
   for p in docker-registry apache2-utils openssl curl; do
-    dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+    installed "$p" || missing+=("$p")
   done
   [ ${#missing[@]} -eq 0 ] && return 0
   log "installing ${missing[*]}"
