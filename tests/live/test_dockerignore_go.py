@@ -15,6 +15,7 @@ pytestmark = pytest.mark.daemon
 DOCKERFILE = "FROM busybox:local\nCOPY . /c\nRUN find /c | sort\n"
 FILES = ("ax", "bx", "1x", "a.z", "az", "a\\z", "keep")
 Run = Callable[..., subprocess.CompletedProcess[str]]
+CANCELED = "failed to solve: Canceled: context canceled"
 
 
 def _sent(run, ctx: Path) -> list[str]:  # type: ignore[no-untyped-def]
@@ -74,14 +75,17 @@ def _error(res: subprocess.CompletedProcess[str]) -> str:
 def test_bad_patterns_fail_as_buildx_fails(ignore: str, tmp_path: Path, run_bxtui: Run,
                                            run_buildx: Run) -> None:
     ctx = _context(tmp_path, ignore.encode())
-    # FROM scratch: the context is the only thing loaded. With a base image loaded beside it,
-    # BuildKit 0.13 sometimes reports the sibling's cancellation ("context canceled") instead
-    # of the pattern error, to buildx as well (seen in CI)
-    (ctx / "Dockerfile").write_text("FROM scratch\nCOPY . /c\n")
+    (ctx / "Dockerfile").write_text("FROM scratch\nCOPY . /c\n")  # the context alone
     args = ("build", "--progress=plain", "--no-cache", str(ctx))
-    # one after the other: two failing builds at once share their base image's vertex, and
-    # the first to fail may cancel it under the other ("context canceled")
-    bx, ours = run_buildx(*args), run_bxtui(*args)
+    # BuildKit 0.13 sometimes answers a refused transfer with "Canceled: context canceled"
+    # instead of the refusal, to buildx as much as to bxtui (seen in CI, also with the
+    # builds one after the other and nothing but the context to load): that pair is not a
+    # comparison, and is asked again (at most three times). The builds run one after the
+    # other: two at once would share vertices.
+    for _ in range(3):
+        bx, ours = run_buildx(*args), run_bxtui(*args)
+        if CANCELED not in bx.stderr + ours.stderr:
+            break
     assert "Traceback" not in ours.stderr, ours.stderr
     assert bx.returncode == ours.returncode == 1
     assert "pattern" in _error(bx), bx.stderr[-2000:]
