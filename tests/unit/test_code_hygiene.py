@@ -8,9 +8,11 @@ from pathlib import Path
 
 TUI = Path(__file__).resolve().parents[2] / "tui"
 
-#: getattr is fine for a protobuf field named by a Python keyword (``def``) and for the
-#: emulator's cffi symbols; every other dynamic lookup is a probe a type should replace.
+#: getattr is fine for a protobuf field named by a Python keyword (``def``: only in
+#: tui/buildkit/defs.py, whose typed accessors the rest calls) and for the emulator's cffi
+#: symbols; every other dynamic lookup is a probe a type should replace.
 KEYWORD_FIELDS = {"def"}
+KEYWORD_ACCESSORS = "defs.py"
 CFFI = {("ghostty.py", "lib")}
 
 
@@ -26,7 +28,7 @@ def _allowed(path: Path, call: ast.Call) -> bool:
         return False
     target, name = call.args[0], call.args[1]
     if isinstance(name, ast.Constant) and name.value in KEYWORD_FIELDS:
-        return True
+        return path.name == KEYWORD_ACCESSORS
     return isinstance(target, ast.Name) and (path.name, target.id) in CFFI
 
 

@@ -16,6 +16,7 @@ import grpc
 from tui.buildkit.aio import cancel_child
 from tui.buildkit.client import BuildkitClient
 from tui.buildkit.debuglog import LOG
+from tui.buildkit.defs import ref_definition
 from tui.buildkit.errors import BuildError, error_from_rpc, status_from_error
 from tui.buildkit.gateway import Gateway
 from tui.buildkit.proto import control_pb2, gateway_pb2, ops_pb2
@@ -212,10 +213,6 @@ async def _drive(gw: Gateway, build_func: BuildFunc) -> None:
     await gw.return_result(result if result is not None else gateway_pb2.Result())
 
 
-def _has_definition(ref: gateway_pb2.Ref) -> bool:
-    return ref.HasField("def") and len(getattr(getattr(ref, "def"), "def")) > 0
-
-
 def result_refs(result: gateway_pb2.Result) -> dict[str, gateway_pb2.Ref]:
     """The refs of a result by key (``""`` for a single ref, else platform ids)."""
     kind = result.WhichOneof("result")
@@ -244,11 +241,11 @@ async def evaluate_result(gw: Gateway, result: gateway_pb2.Result,
     ``reuse_cache`` re-evaluates a result that was just built: the ops' ``--no-cache`` marks
     are dropped so that nothing runs twice.
     """
-    refs = result_refs(result)
-    keys = [k for k, r in refs.items() if _has_definition(r)]
-    if not keys:
+    own = {k: d for k, r in result_refs(result).items() if (d := ref_definition(r)) is not None}
+    if not own:
         return result
-    defs = [getattr(refs[k], "def") for k in keys]
+    keys = list(own)
+    defs = list(own.values())
     if reuse_cache:
         defs = [with_cache(d) for d in defs]
     solved = await asyncio.gather(*(gw.solve(definition=d, evaluate=True) for d in defs))
@@ -281,8 +278,9 @@ class OwnNames:
     def adopt(self, result: gateway_pb2.Result) -> None:
         """Take the names of every op of ``result``'s definitions."""
         for ref in result_refs(result).values():
-            if _has_definition(ref):
-                for digest, meta in getattr(ref, "def").metadata.items():
+            definition = ref_definition(ref)
+            if definition is not None:
+                for digest, meta in definition.metadata.items():
                     name = meta.description.get("llb.customname")
                     if name:
                         self.names[digest] = name

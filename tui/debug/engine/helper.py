@@ -16,6 +16,7 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from tui.buildkit.defs import op_blobs
 from tui.buildkit.gateway import Gateway
 from tui.buildkit.proto import ops_pb2
 from tui.debug.engine.container import Container, ContainerProcess, Drain, OutputFn
@@ -60,7 +61,7 @@ def image_definition(image: str, platform: ops_pb2.Platform | None = None) -> op
     data = op.SerializeToString()
     terminal = ops_pb2.Op(inputs=[ops_pb2.Input(digest=op_digest(data), index=0)])
     out = ops_pb2.Definition()
-    getattr(out, "def").extend([data, terminal.SerializeToString()])
+    op_blobs(out).extend([data, terminal.SerializeToString()])
     return out
 
 

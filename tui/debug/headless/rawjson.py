@@ -12,6 +12,7 @@ import base64
 import time
 from typing import TYPE_CHECKING, TextIO
 
+from tui.buildkit.defs import op_blobs
 from tui.debug.model.gojson import go_dumps
 
 if TYPE_CHECKING:
@@ -97,7 +98,7 @@ def _source_info(info: ops_pb2.SourceInfo) -> Doc:
     doc: Doc = {}
     _put(doc, "filename", info.filename)
     _put(doc, "data", _b64(info.data) if info.data else "")
-    ops = getattr(info.definition, "def")  # a Python keyword
+    ops = op_blobs(info.definition)
     if ops:
         doc["definition"] = {"def": [_b64(op) for op in ops]}
     _put(doc, "language", info.language)

@@ -13,6 +13,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from tui.buildkit.defs import op_blobs, ref_definition
 from tui.buildkit.proto import gateway_pb2, ops_pb2
 from tui.debug.model.failure import SourceSnippet
 from tui.debug.model.graph import OpInfo, SourceRange, VertexSource
@@ -42,7 +43,7 @@ class LLBDefinition:
         self.definition = definition
         self.raw: dict[str, bytes] = {}
         self.ops: dict[str, ops_pb2.Op] = {}
-        for data in getattr(definition, "def"):
+        for data in op_blobs(definition):
             op = ops_pb2.Op()
             op.ParseFromString(data)
             digest = op_digest(data)
@@ -100,7 +101,7 @@ class LLBDefinition:
         if digest not in self.ops:
             raise KeyError(digest)
         out = ops_pb2.Definition()
-        body = getattr(out, "def")
+        body = op_blobs(out)
         for d in reversed(self.ancestors(digest)):
             body.append(self.raw[d])
             if d in self.definition.metadata:
@@ -215,9 +216,10 @@ def merged_definition(refs: Iterable[gateway_pb2.Ref]) -> LLBDefinition | None:
     """The definitions of a result's refs as one (None when no ref carries one)."""
     merged: LLBDefinition | None = None
     for ref in refs:
-        if not ref.HasField("def"):
+        definition = ref_definition(ref)
+        if definition is None:
             continue
-        one = LLBDefinition(getattr(ref, "def"))
+        one = LLBDefinition(definition)
         if merged is None:
             merged = one
         else:
