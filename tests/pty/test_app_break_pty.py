@@ -73,15 +73,20 @@ def test_break_initial_state_next_continue(docker_host: str, tmp_path: Path) -> 
         run.close()
 
 
-def test_quit_while_paused_releases_everything(docker_host: str, tmp_path: Path) -> None:
+def _paused_at_three(docker_host: str, tmp_path: Path, rows: int, cols: int) -> PtyScreen:
+    """The app on a fresh three-step build, breakpoint before step 3 (``touch /file``)."""
     (tmp_path / "Dockerfile").write_text(
         "FROM busybox:local\n"
         f"RUN echo {secrets.token_hex(6)} > /one\n"
         "RUN touch /file\n")
-    before = active_builds(docker_host)
     env = dict(os.environ, DOCKER_HOST=docker_host, TERM="xterm-256color")
-    run = PtyScreen([bxtui_binary(), "build", "--break", "3", str(tmp_path)], env,
-                    rows=40, cols=140)
+    return PtyScreen([bxtui_binary(), "build", "--break", "3", str(tmp_path)], env,
+                     rows=rows, cols=cols)
+
+
+def test_quit_while_paused_releases_everything(docker_host: str, tmp_path: Path) -> None:
+    before = active_builds(docker_host)
+    run = _paused_at_three(docker_host, tmp_path, 40, 140)
     try:
         run.wait_for(r"paused before \[3/3\] RUN touch /file")
         assert active_builds(docker_host) - before, "the paused build is open on the daemon"
@@ -98,13 +103,7 @@ def test_quit_while_paused_releases_everything(docker_host: str, tmp_path: Path)
 
 def test_narrow_terminal_shows_the_paused_step(docker_host: str, tmp_path: Path) -> None:
     """80x24, one pane at a time: the pause brings its step pane forward, as a failure does."""
-    (tmp_path / "Dockerfile").write_text(
-        "FROM busybox:local\n"
-        f"RUN echo {secrets.token_hex(6)} > /one\n"
-        "RUN touch /file\n")
-    env = dict(os.environ, DOCKER_HOST=docker_host, TERM="xterm-256color")
-    run = PtyScreen([bxtui_binary(), "build", "--break", "3", str(tmp_path)], env,
-                    rows=24, cols=80)
+    run = _paused_at_three(docker_host, tmp_path, 24, 80)
     try:
         run.wait_for(r"(?m)^ +PAUSED ")
         run.wait_for(r"─ Paused step ─")
