@@ -362,7 +362,7 @@ class BxtuiApp(App[int], inherit_bindings=False):
                 self.terminal.hint = "f: toolbox shell with /dest and /src · b: their files"
             else:
                 self.terminal.hint = "f: shell in the final state · i: in the initial " \
-                    "state · e: retry the command"
+                    "state · e: retry the command · r: build again"
             if self.main.narrow and self.focused in (None, self.graph_view):
                 self.failure_pane.focus()  # one pane at a time: the failure first
         elif isinstance(outcome, Succeeded):
