@@ -126,9 +126,10 @@ def test_failed_copy_browses_the_received_context(docker_host: str, tmp_path: Pa
         run.send("ls /src /dest/app; echo DONE$((2*2))\r")
         run.wait_for(r"DONE4")
         assert "config.json" not in run.text().split("DONE")[0].split("/src # ")[-1]
-        run.send(CHORD)
-        run.wait_for(r"q Quit")
-        _quit(run, docker_host, before)
+        run.send(CHORD + b"q")  # in one write: q reaches the app, not the shell
+        assert run.wait_exit(timeout=30) == 1
+        assert "Traceback" not in run.tail()
+        assert wait_until(lambda: not (active_builds(docker_host) - before), 10)
     finally:
         run.close()
 

@@ -126,6 +126,17 @@ async def test_chord_releases_focus_and_sends_nothing():
         assert bytes(link.sent) == b"x"
 
 
+async def test_keys_read_with_the_chord_reach_the_app():
+    """ctrl+] then q in one read: q is a binding of the app, never a byte for the process."""
+    app = PaneApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        _pane, link = await attached(pilot)
+        for key, char in (("ctrl+right_square_bracket", None), ("q", "q")):
+            app.post_message(events.Key(key, char))  # both queued before either is handled
+        await until(pilot, lambda: app.marks == ["q"], what="q reaching the app's binding")
+        assert bytes(link.sent) == b""
+
+
 async def test_size_sent_on_attach_and_on_resize():
     app = PaneApp()
     async with app.run_test(size=(80, 24)) as pilot:

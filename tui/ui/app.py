@@ -734,7 +734,8 @@ class BxtuiApp(App[int], inherit_bindings=False):
 
     def on_terminal_pane_release_focus(self) -> None:
         """``ctrl+]`` in the terminal: back to the panes; the process keeps running."""
-        self.graph_view.focus()
+        if self.screen.focused is None:  # unless a key since the chord focused something
+            self.screen.set_focus(self.graph_view)
 
     def action_focus_terminal(self) -> None:
         """Back to the terminal pane."""

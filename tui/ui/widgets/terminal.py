@@ -240,7 +240,13 @@ class TerminalPane(Widget, can_focus=True):
         return self._live and key != CHORD_KEY
 
     def action_release_focus(self) -> None:
-        """ctrl+]: ask the app to focus its other panes."""
+        """ctrl+]: let go of focus now, and ask the app to focus its other panes.
+
+        Focus leaves the pane before this returns: the keys typed right after the chord
+        (read with it, already queued ahead of the message) must reach the app's bindings,
+        not the process.
+        """
+        self.screen.set_focus(None)
         self.post_message(self.ReleaseFocus())
 
     async def _on_key(self, event: events.Key) -> None:
