@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from tui.debug.model.pause import PausedStep, Resume
     from tui.debug.model.reload import DockerfileChanges, StepChange
 
-__all__ = ["Drain", "OpenError", "SessionFacade"]
+__all__ = ["Drain", "NotStarted", "OpenError", "SessionFacade"]
 
 #: Awaited after each output chunk of a shell (flow control for a slow screen).
 Drain = Callable[[], Awaitable[None]]
@@ -27,6 +27,10 @@ Drain = Callable[[], Awaitable[None]]
 
 class OpenError(Exception):
     """A shell could not be opened: nothing to open, or the process did not start (one line)."""
+
+
+class NotStarted(OpenError):
+    """The process was asked for but did not start (the daemon's reason, as it said it)."""
 
 
 class SessionFacade(Protocol):

@@ -6,9 +6,9 @@ import os
 
 from tui.debug.engine.options import BuildOptions
 from tui.debug.model.graph import BuildGraph, VertexState
-from tui.debug.model.reload import PreviousBuild
+from tui.debug.model.reload import PreviousBuild, StepChange, classify
 
-__all__ = ["read_dockerfile", "snapshot"]
+__all__ = ["read_dockerfile", "snapshot", "step_change"]
 
 #: A Dockerfile larger than this is not compared line by line.
 MAX_DOCKERFILE = 4 << 20
@@ -36,3 +36,17 @@ def snapshot(graph: BuildGraph, dockerfile: str | None) -> PreviousBuild:
     """The build's vertices that ran, and its Dockerfile text, for the next build's comparison."""
     return PreviousBuild.of(((v.digest, v.name) for v in graph
                              if v.declared and v.state in _RAN), dockerfile)
+
+
+def step_change(previous: PreviousBuild | None, graph: BuildGraph, digest: str
+                ) -> StepChange | None:
+    """Whether step ``digest`` of a reloaded build came from cache, ran again or is new.
+
+    None for the first build (no ``previous``), for a vertex that is no Dockerfile step (no
+    source location) and for a step that did not complete or fail.
+    """
+    v = graph.get(digest)
+    if previous is None or v is None or v.source is None or \
+            v.state in (VertexState.QUEUED, VertexState.RUNNING, VertexState.CANCELED):
+        return None
+    return classify(previous, digest, v.name, v.state is VertexState.CACHED)
