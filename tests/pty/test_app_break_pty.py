@@ -96,7 +96,7 @@ def test_quit_while_paused_releases_everything(docker_host: str, tmp_path: Path)
         run.wait_for(r"c Continue")
         run.send("q")
         assert run.wait_exit(timeout=30) == 1  # the build did not finish
-        wait_until(lambda: not active_builds(docker_host) - before, timeout=20)
+        assert wait_until(lambda: not active_builds(docker_host) - before, timeout=20)
     finally:
         run.close()
 

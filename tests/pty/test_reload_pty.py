@@ -46,7 +46,7 @@ def test_reload_after_fixing_the_failing_line(docker_host: str, tmp_path: Path) 
         assert "CACHED" in screen  # the unchanged steps came from the cache
         assert "NEW" in screen  # the edited RUN ran for the first time
         # the previous build was released on the daemon
-        wait_until(lambda: not (first & active_builds(docker_host)), timeout=20)
+        assert wait_until(lambda: not (first & active_builds(docker_host)), timeout=20)
         run.send("q")
         assert run.wait_exit(timeout=30) == 0
     finally:
