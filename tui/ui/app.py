@@ -48,7 +48,7 @@ from tui.ui.features.retry import Retry
 from tui.ui.features.shells import Shells
 from tui.ui.framestats import FrameStats
 from tui.ui.heap import HEAP
-from tui.ui.keys import APP_BINDINGS, key_sections
+from tui.ui.keys import APP_BINDINGS, key_sections, palette_commands
 from tui.ui.screens.help import HelpScreen, KeySection
 from tui.ui.screens.main import MainScreen, Middle, Slot
 from tui.ui.statusline import StatusLine, status_line
@@ -509,26 +509,7 @@ class BxtuiApp(App[int], inherit_bindings=False):
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         """The palette: the debugger's actions that work now first, then Textual's own."""
-        opening = [
-            (SystemCommand("Shell in the final state", "Open a shell where the failed step "
-                           "ended (or in the result)", lambda: self.action_shell("final")),
-             "shell", ("final",)),
-            (SystemCommand("Shell in the initial state", "Open a shell where the failed step "
-                           "started", lambda: self.action_shell("initial")),
-             "shell", ("initial",)),
-            (SystemCommand("Shell in the selected step", "Open a shell in the state the "
-                           "selected step produced", self.action_step_shell), "step_shell", ()),
-            (SystemCommand("Browse files", "Files of the selected step, the failed step's "
-                           "states or the result", self.action_browse), "browse", ()),
-            (SystemCommand("Diff of the failed step", "What the failed step changed",
-                           self.action_diff), "diff", ()),
-        ]
-        yield from (command for command, action, params in opening
-                    if self.check_action(action, params))
-        yield SystemCommand("Zoom the terminal", "Toggle the terminal over the whole screen",
-                            self.action_zoom)
-        yield SystemCommand("Keys", "Show every key", self.action_help)
-        yield SystemCommand("Quit", "Release everything and exit", self.action_close_view)
+        yield from palette_commands(self)
         yield from super().get_system_commands(screen)
 
     def on_unmount(self) -> None:

@@ -1,10 +1,14 @@
-"""The app's keys: its bindings, and the help's sections gathered from every pane's bindings.
+"""The app's keys: its bindings, the help's sections and the command palette's commands.
 
-A binding's tooltip is its line in the help screen (``?``).
+A binding's tooltip is its line in the help screen (``?``); the help gathers every pane's.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from textual.app import SystemCommand
 from textual.binding import Binding, BindingType
 
 from tui.ui.screens.help import KeySection, key_rows
@@ -13,6 +17,9 @@ from tui.ui.widgets.files.pane import FileBrowser
 from tui.ui.widgets.graph.pane import GraphView
 from tui.ui.widgets.logs.pane import LogView
 from tui.ui.widgets.terminal import TerminalPane
+
+if TYPE_CHECKING:
+    from tui.ui.app import BxtuiApp
 
 #: What Textual names alt+1..9 as most terminals send them (ESC then the digit: Textual reads
 #: them as the characters a Mac keyboard's option+digit types).
@@ -96,3 +103,27 @@ def key_sections(app_bindings: list[BindingType]) -> list[KeySection]:
         KeySection("Terminal", key_rows(TerminalPane.BINDINGS, TerminalPane.OTHER_KEYS)),
         KeySection("Retry line (e)", key_rows(_retry_keys())),
     ]
+
+
+def palette_commands(app: BxtuiApp) -> Iterator[SystemCommand]:
+    """The debugger's actions for the command palette: those that open a state if they work now."""
+    opening = [
+        (SystemCommand("Shell in the final state", "Open a shell where the failed step "
+                       "ended (or in the result)", lambda: app.action_shell("final")),
+         "shell", ("final",)),
+        (SystemCommand("Shell in the initial state", "Open a shell where the failed step "
+                       "started", lambda: app.action_shell("initial")),
+         "shell", ("initial",)),
+        (SystemCommand("Shell in the selected step", "Open a shell in the state the "
+                       "selected step produced", app.action_step_shell), "step_shell", ()),
+        (SystemCommand("Browse files", "Files of the selected step, the failed step's "
+                       "states or the result", app.action_browse), "browse", ()),
+        (SystemCommand("Diff of the failed step", "What the failed step changed",
+                       app.action_diff), "diff", ()),
+    ]
+    yield from (command for command, action, params in opening
+                if app.check_action(action, params))
+    yield SystemCommand("Zoom the terminal", "Toggle the terminal over the whole screen",
+                        app.action_zoom)
+    yield SystemCommand("Keys", "Show every key", app.action_help)
+    yield SystemCommand("Quit", "Release everything and exit", app.action_close_view)
