@@ -101,11 +101,7 @@ class Breakpoints:
         if pause is None:
             return
         rows, cols = app.terminal.pty_size
-        title = f"shell: {pause.state_words()}"
-        pane, link, on_output, drain = await app.shells.pane_for("paused", title)
-        try:
-            shell = await app.session.open_paused_shell(rows, cols, on_output, drain)
-        except OpenError as exc:
-            app.shells.not_opened(pane, exc)
-            return
-        await app.shells.follow(shell, pane, link, title)
+        session = app.session
+        await app.shells.open_in_tab(
+            "paused", f"shell: {pause.state_words()}",
+            lambda on_output, drain: session.open_paused_shell(rows, cols, on_output, drain))

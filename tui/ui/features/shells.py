@@ -30,6 +30,8 @@ SPECULATE_S = 0.05
 BACKLOG_LIMIT = 8 << 20
 
 Drain = Callable[[], Awaitable[None]]
+#: Starts a shell whose output goes to the hook given, held by the drain given.
+Opener = Callable[[OutputFn, Drain], Awaitable[Shell]]
 
 
 class Shells:
@@ -194,6 +196,16 @@ class Shells:
         shell.proc.set_drain(drain)
         return shell
 
+    async def open_in_tab(self, name: str, title: str, opener: Opener) -> None:
+        """The shell ``opener`` starts, in a tab called ``name``, followed to its end."""
+        pane, link, on_output, drain = await self.pane_for(name, title)
+        try:
+            shell = await opener(on_output, drain)
+        except OpenError as exc:
+            self.not_opened(pane, exc)
+            return
+        await self.follow(shell, pane, link, title)
+
     async def follow(self, shell: Shell, pane: TerminalPane, link: ShellLink,
                      title: str) -> None:
         """The shell is shown in ``pane``: connect it, then report its end."""
@@ -237,14 +249,10 @@ class Shells:
 
     async def _exec_into(self, base: Shell, tab: int) -> None:
         rows, cols = self.app.terminal.pty_size
-        title = f"exec: {base.label}"
-        pane, link, on_output, drain = await self.pane_for(f"exec {tab}", title)
-        try:
-            shell = await self.app.session.exec_shell(base, rows, cols, on_output, drain)
-        except OpenError as exc:
-            self.not_opened(pane, exc)
-            return
-        await self.follow(shell, pane, link, title)
+        session = self.app.session
+        await self.open_in_tab(
+            f"exec {tab}", f"exec: {base.label}",
+            lambda on_output, drain: session.exec_shell(base, rows, cols, on_output, drain))
 
     def side_by_side(self) -> Worker[None]:
         """``v``: the failed step's initial and final states in two terminals at once."""
