@@ -30,7 +30,7 @@ from textual.pilot import Pilot
 
 from tui.ui.widgets.terminal import CHORD_KEY, PASTE_WINDOW, TerminalPane
 
-BACKLOG_LIMIT = 8 << 20  # what the app holds a process's output at (tui/ui/app.py)
+BACKLOG_LIMIT = 8 << 20  # what the app holds a process's output at (tui/ui/features/shells.py)
 
 
 class PaneApp(App[None]):
