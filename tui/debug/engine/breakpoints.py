@@ -50,9 +50,12 @@ class Breakpoints:
 
         ``toggles``: breakpoints may be set later too (:meth:`toggle`, the app).
         """
+        if not (selectors or toggles):  # a plain build: nothing to walk (nor to import)
+            self._stepper = None
+            return
         from tui.debug.engine.stepping import Stepper
 
-        self._stepper = Stepper(selectors) if selectors or toggles else None
+        self._stepper = Stepper(selectors)
         if self._stepper is not None and on_first_pause is not None:
             self._stepper.on_first_pause = on_first_pause
 

@@ -11,7 +11,6 @@ import binascii
 import contextlib
 import json
 import os
-import tempfile
 from collections.abc import Mapping
 
 from tui.debug.model.gojson import go_dumps
@@ -64,6 +63,8 @@ def remove_stale(path: str, what: str) -> None:
 def write_atomic(path: str, text: str) -> None:
     """Write ``text`` to ``path`` (mode 0644) through a temporary file renamed over it."""
     folder = os.path.dirname(os.path.abspath(path))
+    import tempfile  # only when a file is written (start-up time counts)
+
     fd, tmp = tempfile.mkstemp(prefix=f".tmp-{os.path.basename(path)}", dir=folder)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
