@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, TextIO
 from tui.debug.headless.plain_mux import TextMux
 from tui.debug.headless.plain_trace import Trace
 from tui.debug.headless.plain_vertex import LOGS_BUFFER_SIZE
-from tui.debug.headless.warnings_summary import _format_warnings
+from tui.debug.headless.warnings_summary import render_warnings
 
 if TYPE_CHECKING:
     from tui.buildkit.proto import control_pb2
@@ -117,7 +117,7 @@ class PlainPrinter:
         text = self._decoder.decode(bytes(self._buf), final=True)
         self._buf.clear()
         if warnings:
-            text += _format_warnings(self._trace.warnings, debug=self._debug, color=self._color)
+            text += render_warnings(self._trace.warnings, debug=self._debug, color=self._color)
         self._write_text(text)
 
     async def consume(self, stream: AsyncIterable[control_pb2.StatusResponse]) -> None:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from tui.debug.headless.plain_trace import Trace
 from tui.debug.headless.plain_vertex import Write
-from tui.debug.model.textfmt import _go_div
+from tui.debug.model.textfmt import go_div
 
 __all__ = ["TextMux"]
 
@@ -107,14 +107,14 @@ class TextMux:
             if v is None or v.last_block_time is None:
                 continue
             tm = now - v.last_block_time
-            speed = _go_div(float(v.count), tm)
+            speed = go_div(float(v.count), tm)
             over = tm > _MAX_DELAY and d != current
             stats[d] = [tm, speed, 0.0, 1.0 if over else 0.0]
             total += speed
             if over or not best or stats[best][1] < speed:
                 best = d
         for s in stats.values():
-            s[2] = _go_div(s[1], total)
+            s[2] = go_div(s[1], total)
 
         if current in completed or not current:
             if best:
@@ -127,7 +127,7 @@ class TextMux:
                 return
         # fair split between concurrently active steps
         cs = stats.get(current)
-        if cs is not None and best and _go_div(1.0, 1.0 - cs[2]) * _ANTI_FLICKER < cs[0]:
+        if cs is not None and best and go_div(1.0, 1.0 - cs[2]) * _ANTI_FLICKER < cs[0]:
             self._print_vtx(best)
 
     def print_error_logs(self) -> None:

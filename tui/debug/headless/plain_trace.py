@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from tui.debug.headless.plain_vertex import GroupMember, PlainStatus, PlainVertex
-from tui.debug.headless.warnings_summary import _Warn
+from tui.debug.headless.warnings_summary import Warn
 from tui.debug.model.timing import merge_intervals, timestamp_ns
 
 if TYPE_CHECKING:
@@ -35,7 +35,7 @@ class Trace:
         self.updates: dict[str, None] = {}
         #: digests of started, unfinished, visible steps
         self.open: dict[str, None] = {}
-        self.warnings: list[_Warn] = []
+        self.warnings: list[Warn] = []
 
     def update(self, resp: control_pb2.StatusResponse, now: float) -> None:
         """Merge one status message received at monotonic time ``now``."""
@@ -130,7 +130,7 @@ class Trace:
 
     def _update_warnings(self, warnings: Iterable[control_pb2.VertexWarning], now: float) -> None:
         for pw in warnings:
-            w = _Warn(pw)
+            w = Warn(pw)
             self.warnings.append(w)
             v = self.by.get(pw.vertex)
             if v is None:

@@ -11,13 +11,15 @@ from tui.debug.model.snippet import format_source
 if TYPE_CHECKING:
     from tui.debug.model.graph import BuildWarning
 
-__all__ = ["format_warnings"]
+__all__ = ["Warn", "format_warnings", "render_warnings"]
 
 _YELLOW = "\x1b[33m"
 _RESET = "\x1b[0m"
 
 
-class _Warn:
+class Warn:
+    """One warning as the summary prints it (from a status message or the graph)."""
+
     __slots__ = ("detail", "filename", "has_source", "ranges", "short", "source", "url")
 
     def __init__(self, w: control_pb2.VertexWarning | BuildWarning) -> None:
@@ -50,10 +52,11 @@ def format_warnings(
     Takes ``VertexWarning`` messages or ``BuildGraph.warnings``. buildx 0.13 colours the
     heading yellow even when stderr is not a terminal; ``debug`` is ``--debug``'s form.
     """
-    return _format_warnings([_Warn(w) for w in warnings], debug=debug, color=color)
+    return render_warnings([Warn(w) for w in warnings], debug=debug, color=color)
 
 
-def _format_warnings(ws: list[_Warn], *, debug: bool, color: bool) -> str:
+def render_warnings(ws: list[Warn], *, debug: bool, color: bool) -> str:
+    """The summary of warnings already gathered as :class:`Warn` (the plain printer's)."""
     if not ws:
         return ""
     head = "1 warning found" if len(ws) == 1 else f"{len(ws)} warnings found"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["format_bytes"]
+__all__ = ["format_bytes", "go_div"]
 
 _UNITS = ("B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB")
 
@@ -31,7 +31,7 @@ def format_bytes(n: int) -> str:
     return f"{n / abs(base):.2f}{_UNITS[i]}"
 
 
-def _go_div(a: float, b: float) -> float:
+def go_div(a: float, b: float) -> float:
     """Float division with Go's IEEE semantics (x/0 is ±Inf or NaN, never an exception)."""
     if b == 0:
         if a == 0 or math.isnan(a):
