@@ -1,4 +1,4 @@
-"""UI-free model of a BuildKit build, fed with ``Control.Status`` responses.
+"""``BuildGraph``: the UI-free model of a build, fed with ``Control.Status`` responses.
 
 ``BuildGraph.apply`` merges one ``StatusResponse`` at a time. Every message only carries
 the items that changed, so the work done per message is proportional to its size: no
@@ -11,347 +11,40 @@ Merge rules follow buildkit's ``util/progress/progressui/display.go`` (``trace.u
 * every ``started`` value opens an interval keyed by its start time; the vertex's run time
   is the sum of its merged intervals and it is complete when the newest merged interval
   has a stop time;
-* vertices carrying a ``progressGroup`` are shown as one step per group; the group appears
-  once one of its non-weak members has started (or one of them failed).
-
-Group numbers follow the order in which progressui's trace first sees a step start (a cached
-step counts: BuildKit sends it with ``started == completed``). That is the order of buildx's
-tty view and of its error-log block. ``--progress=plain`` numbers a step when it first
-*prints* it, which is the same order unless steps run concurrently; see
-``tui.debug.headless.plain.PlainPrinter.step_of`` for that exact numbering.
+* vertices carrying a ``progressGroup`` are shown as one step per group
+  (``tui.debug.model.graph.groups``).
 """
 
 from __future__ import annotations
 
-import enum
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime
 from typing import TYPE_CHECKING
 
+from tui.debug.model.graph.groups import Group, StepNumbering
+from tui.debug.model.graph.values import (
+    BuildWarning,
+    Changes,
+    OpInfo,
+    ProgressGroup,
+    SourceRange,
+    StatusItem,
+    VertexState,
+)
+from tui.debug.model.graph.vertex import Vertex
 from tui.debug.model.logbuffer import DEFAULT_LOG_CAP, LogBuffer
 from tui.debug.model.progressui import CANCELED_SUFFIX
-from tui.debug.model.timing import (
-    Interval,
-    go_seconds,
-    merge_intervals,
-    ns_to_datetime,
-    timestamp_ns,
-)
+from tui.debug.model.timing import go_seconds, timestamp_ns
 
 if TYPE_CHECKING:
     from tui.buildkit.proto import control_pb2
 
-__all__ = [
-    "CANCELED_SUFFIX",
-    "BuildGraph",
-    "BuildWarning",
-    "Changes",
-    "Group",
-    "OpInfo",
-    "ProgressGroup",
-    "SourceRange",
-    "StatusItem",
-    "Vertex",
-    "VertexSource",
-    "VertexState",
-]
+__all__ = ["BuildGraph"]
 
 
 # StatusResponse field numbers
 _VERTEXES, _STATUSES, _LOGS, _WARNINGS = 1, 2, 3, 4
 _NS = 1_000_000_000
-
-
-class VertexState(enum.StrEnum):
-    """Display state of a vertex."""
-
-    QUEUED = "queued"
-    RUNNING = "running"
-    CACHED = "cached"
-    DONE = "done"
-    ERROR = "error"
-    CANCELED = "canceled"
-
-
-@dataclass(slots=True, frozen=True)
-class ProgressGroup:
-    """A ``pb.ProgressGroup``: vertices shown together as one step."""
-
-    id: str
-    name: str
-    weak: bool
-
-
-@dataclass(slots=True)
-class StatusItem:
-    """A ``VertexStatus`` (e.g. ``transferring context:``), replaced on every update."""
-
-    id: str
-    vertex: str
-    name: str
-    current: int
-    total: int
-    timestamp_ns: int | None
-    started_ns: int | None
-    completed_ns: int | None
-
-    @property
-    def done(self) -> bool:
-        """Whether the status has a completion time."""
-        return self.completed_ns is not None
-
-    @property
-    def started(self) -> datetime | None:
-        """Start time as a UTC datetime."""
-        return None if self.started_ns is None else ns_to_datetime(self.started_ns)
-
-    @property
-    def completed(self) -> datetime | None:
-        """Completion time as a UTC datetime."""
-        return None if self.completed_ns is None else ns_to_datetime(self.completed_ns)
-
-
-@dataclass(slots=True, frozen=True)
-class SourceRange:
-    """A ``pb.Range`` in a source file (1-based lines)."""
-
-    start_line: int
-    start_character: int
-    end_line: int
-    end_character: int
-
-
-@dataclass(slots=True, frozen=True)
-class VertexSource:
-    """Where a vertex comes from in the build's source (a Dockerfile's lines)."""
-
-    filename: str
-    ranges: tuple[SourceRange, ...]
-
-    def describe(self) -> str:
-        """``Dockerfile:3`` or ``Dockerfile:3-5``."""
-        if not self.ranges:
-            return self.filename
-        first = min(r.start_line for r in self.ranges)
-        last = max(r.end_line for r in self.ranges)
-        return f"{self.filename}:{first}" + (f"-{last}" if last > first else "")
-
-
-@dataclass(slots=True, frozen=True)
-class OpInfo:
-    """What this build's own LLB definition says of a vertex.
-
-    A vertex shared with another build on the daemon carries that build's name in the status
-    stream (the daemon names it after the build that asked first); this is ours.
-    """
-
-    name: str
-    inputs: tuple[str, ...]
-    source: VertexSource | None
-
-
-@dataclass(slots=True, frozen=True)
-class BuildWarning:
-    """A ``VertexWarning`` (e.g. a Dockerfile lint warning)."""
-
-    vertex: str
-    level: int
-    short: str
-    detail: tuple[str, ...]
-    url: str
-    filename: str
-    source: bytes
-    language: str
-    ranges: tuple[SourceRange, ...]
-    has_source: bool
-
-    @property
-    def line_ranges(self) -> list[tuple[int, int]]:
-        """``(start_line, end_line)`` pairs, as ``format_source_error`` takes them."""
-        return [(r.start_line, r.end_line) for r in self.ranges]
-
-
-def _cancelled(error: str) -> bool:
-    return error.endswith(CANCELED_SUFFIX)
-
-
-class Vertex:
-    """A build vertex and everything the status stream said about it."""
-
-    __slots__ = (
-        "_merged",
-        "cached",
-        "completed_ns",
-        "declared",
-        "digest",
-        "error",
-        "inferred",
-        "inputs",
-        "intervals",
-        "logs",
-        "name",
-        "progress_group",
-        "seq",
-        "source",
-        "started_ns",
-        "state",
-        "statuses",
-        "step",
-        "warnings",
-    )
-
-    def __init__(self, digest: str, seq: int, log_cap: int) -> None:
-        self.digest = digest
-        #: Position in first-seen order (0-based).
-        self.seq = seq
-        #: False while only logs/statuses referenced this digest (no Vertex item yet).
-        self.declared = False
-        self.name = ""
-        self.inputs: tuple[str, ...] = ()
-        self.cached = False
-        #: Done elsewhere: a dependent started although this build's status never showed
-        #: this vertex run (shared with another build, or not needed thanks to the cache).
-        self.inferred = False
-        #: Its lines in the Dockerfile, from this build's definition.
-        self.source: VertexSource | None = None
-        self.error = ""
-        self.started_ns: int | None = None
-        self.completed_ns: int | None = None
-        self.progress_group: ProgressGroup | None = None
-        #: start ns -> stop ns (or None), one entry per distinct ``started`` value.
-        self.intervals: dict[int, int | None] = {}
-        self._merged: list[Interval] = []
-        self.state = VertexState.QUEUED
-        #: Group number (1-based) once started; group members use their group's number.
-        self.step: int | None = None
-        self.logs = LogBuffer(log_cap)
-        self.statuses: dict[str, StatusItem] = {}
-        self.warnings: list[BuildWarning] = []
-
-    def __repr__(self) -> str:
-        return f"Vertex({self.digest[:19]!r}, {self.name!r}, {self.state.value}, step={self.step})"
-
-    @property
-    def merged_intervals(self) -> list[Interval]:
-        """Run intervals merged as progressui merges them."""
-        return self._merged
-
-    @property
-    def is_started(self) -> bool:
-        """Whether the vertex has started at least once."""
-        return bool(self._merged)
-
-    @property
-    def is_completed(self) -> bool:
-        """Whether the newest run interval has ended."""
-        return bool(self._merged) and self._merged[-1][1] is not None
-
-    @property
-    def started(self) -> datetime | None:
-        """``started`` of the last vertex update, as a UTC datetime."""
-        return None if self.started_ns is None else ns_to_datetime(self.started_ns)
-
-    @property
-    def completed(self) -> datetime | None:
-        """``completed`` of the last vertex update, as a UTC datetime."""
-        return None if self.completed_ns is None else ns_to_datetime(self.completed_ns)
-
-    @property
-    def first_started_ns(self) -> int | None:
-        """Start of the earliest run interval."""
-        return self._merged[0][0] if self._merged else None
-
-    def duration(self, now_ns: int | None = None) -> float | None:
-        """Run time in seconds (sum of merged intervals, as ``#N DONE 1.2s`` shows it).
-
-        An open interval counts up to ``now_ns`` (default: the current time).
-        """
-        if not self._merged:
-            return None
-        total = 0.0
-        for start, stop in self._merged:
-            if stop is None:
-                stop = now_ns if now_ns is not None else _now_ns()
-            total += go_seconds(stop - start)
-        return total
-
-    def _derive_state(self) -> VertexState:
-        if self.error:
-            return VertexState.CANCELED if _cancelled(self.error) else VertexState.ERROR
-        if self._merged:
-            if self._merged[-1][1] is not None:
-                return VertexState.CACHED if self.cached else VertexState.DONE
-            return VertexState.RUNNING
-        return VertexState.CACHED if self.inferred else VertexState.QUEUED
-
-
-class Group:
-    """A progress group: member vertices shown (and numbered) as one step.
-
-    Hidden until a non-weak member has started; ``cached`` when all members are, ``error``
-    is the first member error.
-    """
-
-    __slots__ = ("cached", "error", "hidden", "id", "intervals", "members", "name", "step")
-
-    def __init__(self, group: ProgressGroup) -> None:
-        self.id = group.id
-        self.name = group.name
-        self.members: dict[str, None] = {}
-        self.hidden = True
-        self.step: int | None = None
-        self.cached = False
-        self.error = ""
-        self.intervals: dict[int, int | None] = {}
-
-    def __repr__(self) -> str:
-        return f"Group({self.id!r}, {self.name!r}, step={self.step}, members={len(self.members)})"
-
-
-class Changes:
-    """What one ``apply`` call changed (sets of vertex digests)."""
-
-    __slots__ = ("logs", "new_steps", "statuses", "vertices", "warnings")
-
-    def __init__(self) -> None:
-        #: Vertices whose ``Vertex`` record was updated.
-        self.vertices: set[str] = set()
-        #: Vertices with updated status items.
-        self.statuses: set[str] = set()
-        #: Vertices that received log output.
-        self.logs: set[str] = set()
-        #: Vertices that received warnings.
-        self.warnings: set[str] = set()
-        #: Digests (or group ids) that received a step number, in numbering order.
-        self.new_steps: list[str] = []
-
-    def __repr__(self) -> str:
-        return (
-            f"Changes(vertices={self.vertices}, statuses={self.statuses}, logs={self.logs}, "
-            f"warnings={self.warnings}, new_steps={self.new_steps})"
-        )
-
-    @property
-    def digests(self) -> set[str]:
-        """Every digest touched by the message."""
-        return self.vertices | self.statuses | self.logs | self.warnings
-
-    def __bool__(self) -> bool:
-        return bool(self.vertices or self.statuses or self.logs or self.warnings)
-
-    def merge(self, other: Changes) -> None:
-        """Add ``other``'s changes to these (to batch several messages into one frame)."""
-        self.vertices |= other.vertices
-        self.statuses |= other.statuses
-        self.logs |= other.logs
-        self.warnings |= other.warnings
-        self.new_steps.extend(other.new_steps)
-
-
-def _now_ns() -> int:
-    return time.time_ns()
 
 
 class BuildGraph:
@@ -360,8 +53,7 @@ class BuildGraph:
     def __init__(self, log_cap: int = DEFAULT_LOG_CAP) -> None:
         self.log_cap = log_cap
         self._vertices: dict[str, Vertex] = {}
-        self._groups: dict[str, Group] = {}
-        self._steps: list[str] = []
+        self._numbering = StepNumbering()
         self._dependents: dict[str, list[str]] = {}
         self._open: dict[str, None] = {}
         self._errors: dict[str, None] = {}
@@ -398,31 +90,20 @@ class BuildGraph:
     @property
     def groups(self) -> Mapping[str, Group]:
         """Progress groups by id."""
-        return self._groups
+        return self._numbering.groups
 
     @property
     def steps(self) -> Sequence[str]:
         """Group keys (vertex digest or group id) by step number; ``steps[n - 1]`` is #n."""
-        return self._steps
+        return self._numbering.steps
 
     def step_of(self, digest: str) -> int | None:
         """Group number of a vertex digest or group id."""
-        v = self._vertices.get(digest)
-        if v is not None:
-            return v.step
-        g = self._groups.get(digest)
-        return g.step if g is not None else None
+        return self._numbering.step_of(digest, self._vertices)
 
     def vertex_for_step(self, step: int) -> Vertex | None:
         """The vertex numbered ``step``; for a group, its first member."""
-        if not 1 <= step <= len(self._steps):
-            return None
-        key = self._steps[step - 1]
-        v = self._vertices.get(key)
-        if v is not None:
-            return v
-        g = self._groups[key]
-        return self._vertices.get(next(iter(g.members)))
+        return self._numbering.vertex_for_step(step, self._vertices)
 
     def used_later(self, digest: str) -> bool:
         """Whether a vertex depending on ``digest`` (directly or not) has started.
@@ -480,7 +161,7 @@ class BuildGraph:
         """
         for d in self._errors:
             v = self._vertices[d]
-            if not _cancelled(v.error):
+            if not v.error.endswith(CANCELED_SUFFIX):
                 return v
         return None
 
@@ -498,7 +179,7 @@ class BuildGraph:
             return None
         end = self.last_completed_ns
         if self._open or end is None:
-            end = now_ns if now_ns is not None else _now_ns()
+            end = now_ns if now_ns is not None else time.time_ns()
         return go_seconds(end - self.first_started_ns)
 
     # ----------------------------------------------------------------- updates
@@ -524,7 +205,7 @@ class BuildGraph:
                 for pv in items:
                     self._apply_vertex(pv, ch, groups_seen)
                 for gid in groups_seen:
-                    self._refresh_group(self._groups[gid], ch)
+                    self._numbering.refresh(gid, self._vertices, ch)
             elif num == _STATUSES:
                 self._apply_statuses(items, ch)
             elif num == _WARNINGS:
@@ -563,18 +244,11 @@ class BuildGraph:
             grp = ProgressGroup(pg.id, pg.name, pg.weak)
             v.progress_group = grp
             groups_seen[grp.id] = None
-            g = self._groups.get(grp.id)
-            if g is None:
-                g = self._groups[grp.id] = Group(grp)
-            g.members[v.digest] = None
+            self._numbering.join(v.digest, grp)
         if has_started:
             start = timestamp_ns(pv.started)
             stop = timestamp_ns(pv.completed) if pv.HasField("completed") else None
-            v.started_ns = start
-            v.completed_ns = stop
-            if start not in v.intervals or v.intervals[start] != stop:
-                v.intervals[start] = stop
-                v._merged = merge_intervals(v.intervals.items())
+            v.record_run(start, stop)
             if self.first_started_ns is None or start < self.first_started_ns:
                 self.first_started_ns = start
             if stop is not None and (
@@ -582,8 +256,7 @@ class BuildGraph:
             ):
                 self.last_completed_ns = stop
             if v.step is None and v.progress_group is None:
-                self._number(v.digest, ch)
-                v.step = len(self._steps)
+                v.step = self._numbering.number(v.digest, ch)
         else:
             v.started_ns = None
             v.completed_ns = None
@@ -593,7 +266,7 @@ class BuildGraph:
             self._infer_inputs(v, ch)
 
     def _update_state(self, v: Vertex, old_state: VertexState | None) -> None:
-        new_state = v._derive_state()
+        new_state = v.derived_state()
         if new_state is not old_state:
             if old_state is not None:
                 self._counts[old_state] -= 1
@@ -661,10 +334,6 @@ class BuildGraph:
                 self._infer_inputs(v, ch)
         return ch
 
-    def _number(self, key: str, ch: Changes) -> None:
-        self._steps.append(key)
-        ch.new_steps.append(key)
-
     def _set_inputs(self, v: Vertex, inputs: tuple[str, ...]) -> None:
         for d in v.inputs:
             deps = self._dependents.get(d)
@@ -675,32 +344,6 @@ class BuildGraph:
             if v.digest not in deps:
                 deps.append(v.digest)
         v.inputs = inputs
-
-    def _refresh_group(self, g: Group, ch: Changes) -> None:
-        # progressui vertexGroup.refresh: cached iff all members cached, first error wins,
-        # revealed once a non-weak member started (or a second member brought an error).
-        cached = True
-        error = g.error
-        for d in g.members:
-            m = self._vertices[d]
-            if m.started_ns is not None:
-                g.intervals[m.started_ns] = m.completed_ns
-                pg = m.progress_group
-                if pg is not None and not pg.weak:
-                    g.hidden = False
-            cached = cached and m.cached
-            if not error:
-                error = m.error
-            else:
-                g.hidden = False
-        g.cached = cached
-        g.error = error
-        if not g.hidden and g.step is None:
-            self._number(g.id, ch)
-            g.step = len(self._steps)
-        if g.step is not None:
-            for d in g.members:
-                self._vertices[d].step = g.step
 
     def _apply_statuses(self, statuses: Iterable[control_pb2.VertexStatus], ch: Changes) -> None:
         for ps in statuses:
