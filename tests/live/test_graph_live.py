@@ -136,3 +136,53 @@ async def test_vertex_shared_with_another_build_keeps_our_name(docker_host: str,
             and not v.name.startswith("[internal]")]
     assert sorted(v.name.split("]")[0] + "]" for v in mine) == ["[1/3]", "[2/3]", "[3/3]"]
     assert all(v.state in (VertexState.DONE, VertexState.CACHED) for v in graph if v.declared)
+
+
+async def test_two_builds_of_one_dockerfile_show_one_row_per_step(
+        docker_host: str, tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """The same Dockerfile twice at once: the daemon runs the shared steps once, for either.
+
+    The steps after a COPY from the context have different digests in the two definitions
+    (the context names its session) and the same cache keys: each build may hear of their
+    run, and of the failure, only under the other's digest. Each graph still has one row per
+    step of its own definition, none left running, the failed one failed.
+    """
+    import secrets
+
+    from tui.debug.engine.launch import BuilderAddress
+    from tui.debug.model.outcome import Failed
+
+    monkeypatch.setenv("DOCKER_HOST", docker_host)
+    (tmp_path / "f.txt").write_text("hi\n")
+    (tmp_path / "Dockerfile").write_text(
+        "FROM busybox:local\nCOPY f.txt /f.txt\n"
+        f"RUN sleep 3 && echo {secrets.token_hex(6)}\nRUN false\n")
+    first_running = asyncio.Event()
+
+    def on_first(resp) -> None:  # type: ignore[no-untyped-def]
+        if any(v.name.startswith("[3/4] RUN sleep") and v.HasField("started")
+               for v in resp.vertexes):
+            first_running.set()
+
+    first = BuilderAddress().session(BuildOptions(context=str(tmp_path)), on_status=on_first)
+    second = BuilderAddress().session(BuildOptions(context=str(tmp_path)))
+    try:
+        first.start()
+        await asyncio.wait_for(first_running.wait(), 60)
+        second.start()
+        outcomes = await asyncio.wait_for(
+            asyncio.gather(first.wait_finished(), second.wait_finished()), 90)
+        for session, outcome in zip((first, second), outcomes, strict=True):
+            assert isinstance(outcome, Failed)
+            steps = [v for v in session.graph if v.name.startswith("[")
+                     and not v.name.startswith("[internal]")]
+            assert sorted(v.name.split(" ")[0] for v in steps) == \
+                ["[1/4]", "[2/4]", "[3/4]", "[4/4]"], [(v.digest, v.name) for v in steps]
+            states = {v.name.split(" ")[0]: v.state for v in steps}
+            assert states["[4/4]"] is VertexState.ERROR, states
+            assert all(s in (VertexState.DONE, VertexState.CACHED)
+                       for k, s in states.items() if k != "[4/4]"), states
+            assert session.graph.count(VertexState.RUNNING) == 0
+            assert outcome.failure.step_name.startswith("[4/4] RUN false")
+    finally:
+        await asyncio.gather(first.done(), second.done())

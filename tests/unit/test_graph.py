@@ -385,3 +385,70 @@ def test_shared_vertex_that_never_started_here_is_shown_cached() -> None:
                       completed=2, error="exit code: 1")))
     assert g2.get("sha256:b").state is VertexState.ERROR
     assert g2.count(VertexState.CACHED) == 0 and g2.count(VertexState.ERROR) == 1
+
+
+def _copy_then_run() -> BuildGraph:
+    """A graph that adopted ``FROM, COPY (from the context), RUN`` as its own definition."""
+    from tui.debug.model.graph import OpInfo, SourceRange, VertexSource
+
+    ours = {"sha256:a": OpInfo("[1/3] FROM x", (), None),
+            "sha256:b": OpInfo("[2/3] COPY f .", ("sha256:a",),
+                               VertexSource("Dockerfile", (SourceRange(2, 0, 2, 0),))),
+            "sha256:c": OpInfo("[3/3] RUN make", ("sha256:b",),
+                               VertexSource("Dockerfile", (SourceRange(3, 0, 3, 0),)))}
+    g = BuildGraph(1 << 16)
+    g.adopt(ours)
+    g.apply(resp(*(vtx(d, i.name, inputs=i.inputs) for d, i in ours.items())))  # queued
+    return g
+
+
+def test_a_step_reported_under_another_digest_first_is_one_row() -> None:
+    # the daemon reports a COPY from the context under another digest, then under ours
+    g = _copy_then_run()
+    g.apply(resp(vtx("sha256:a", "[1/3] FROM x", started=0, completed=1, cached=True),
+                 vtx("sha256:other", "[2/3] COPY f .", inputs=("sha256:ctx",), started=2,
+                     completed=3)))
+    assert "sha256:other" not in g and "sha256:ctx" not in g
+    assert g.get("sha256:b").state is VertexState.DONE  # the stand-in's run, on our row
+    g.apply(resp(vtx("sha256:b", "[2/3] COPY f .", inputs=("sha256:a",), started=4,
+                     completed=4, cached=True),
+                 vtx("sha256:other", "[2/3] COPY f .", started=5)))  # ignored from now on
+    b = g.get("sha256:b")
+    assert b.state is VertexState.CACHED and b.merged_intervals == [(BASE + 4, BASE + 4)]
+    assert [v.digest for v in g] == ["sha256:a", "sha256:b", "sha256:c"]
+
+
+def test_a_step_run_for_another_build_shows_on_our_row_with_its_logs() -> None:
+    # a second build of the same Dockerfile: the daemon runs RUN once, for the first build,
+    # and tells this one only under the first build's digest; then it fails there
+    g = _copy_then_run()
+    g.apply(resp(vtx("sha256:theirs", "[3/3] RUN make", inputs=("sha256:b2",), started=5),
+                 log("sha256:theirs", 6, b"compiling\n"), status("sha256:theirs", "step 1", at=6)))
+    c = g.get("sha256:c")
+    assert c.state is VertexState.RUNNING and c.inputs == ("sha256:b",)
+    assert c.logs.text().endswith("compiling\n") and "step 1" in c.statuses
+    assert "sha256:theirs" not in g and "sha256:b2" not in g
+    # the failure's digest is theirs; the error's Dockerfile line finds our step
+    assert g.own_step("sha256:theirs") == "sha256:c"
+    assert g.own_step("sha256:unseen", [("Dockerfile", 3, 3)]) == "sha256:c"
+    assert g.own_step("sha256:unseen", [("Dockerfile", 9, 9)]) is None
+
+
+def test_settle_marks_what_the_stream_never_ended() -> None:
+    g = _copy_then_run()
+    g.apply(resp(vtx("sha256:a", "[1/3] FROM x", started=0, completed=1, cached=True),
+                 vtx("sha256:b", "[2/3] COPY f .", inputs=("sha256:a",), started=2)))
+    assert g.get("sha256:b").state is VertexState.RUNNING
+    # the build failed in RUN, whose run this build never heard of
+    ch = g.settle("sha256:c", "process did not complete successfully: exit code: 2")
+    assert g.get("sha256:c").state is VertexState.ERROR and g.failed.digest == "sha256:c"
+    assert g.get("sha256:b").state is VertexState.DONE  # its dependent failed: it ended
+    assert {"sha256:b", "sha256:c"} <= ch.vertices and g.count(VertexState.RUNNING) == 0
+    # a late report of the start does not undo the failure
+    g.apply(resp(vtx("sha256:c", "[3/3] RUN make", inputs=("sha256:b",), started=7)))
+    assert g.get("sha256:c").state is VertexState.ERROR
+    # nothing depends on a running step that nothing followed: it is left as it is
+    g2 = _copy_then_run()
+    g2.apply(resp(vtx("sha256:b", "[2/3] COPY f .", inputs=("sha256:a",), started=2)))
+    g2.settle()
+    assert g2.get("sha256:b").state is VertexState.RUNNING

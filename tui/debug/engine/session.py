@@ -35,6 +35,7 @@ from tui.debug.engine.options import BuildOptions
 from tui.debug.model.outcome import (
     BuilderLost,
     Cancelled,
+    Failed,
     Outcome,
     Phase,
     StateKind,
@@ -250,6 +251,12 @@ class DebugSession:
             self._outcome = Cancelled()
             raise
         self._t_end, self._kept, self.pushed = ran.ended, ran.kept, ran.pushed
+        if self.keep:
+            match ran.outcome:
+                case Failed(failure):
+                    self._pending.merge(self.graph.settle(failure.vertex, failure.message))
+                case _:
+                    self._pending.merge(self.graph.settle())
         self._outcome = ran.outcome
 
     @property

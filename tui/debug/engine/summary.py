@@ -38,6 +38,10 @@ def failure_info(err: BuildError, graph: BuildGraph | None,
     )
     failed = graph.failed if graph is not None else None
     vertex = err.vertex or (failed.digest if failed is not None else None)
+    if graph is not None and vertex:  # ours, or another build's run of one of our steps
+        lines = [(src.filename, r.start_line, r.end_line or r.start_line)
+                 for src in err.sources for r in src.ranges]
+        vertex = graph.own_step(vertex, lines) or vertex
     step = graph.get(vertex) if graph is not None and vertex else None
     solve = err.solve
     ex = solve.exec if solve is not None else None

@@ -60,6 +60,14 @@ class BuildGraph:
         self._counts: dict[VertexState, int] = dict.fromkeys(VertexState, 0)
         self._warnings: list[BuildWarning] = []
         self._ops: dict[str, OpInfo] = {}
+        #: This build's steps by their (unique) names, once the definition is adopted.
+        self._own_names: dict[str, str] = {}
+        #: Another build's digest -> the step of ours it stands for (see :meth:`_stand_in`).
+        self._aliases: dict[str, str] = {}
+        #: Steps :meth:`settle` marked failed (a late report without the error keeps it).
+        self._failed_at_end: set[str] = set()
+        #: Our steps whose run the daemon reported under their own digest (stand-ins ignored).
+        self._reported: set[str] = set()
         self.first_started_ns: int | None = None
         self.last_completed_ns: int | None = None
         #: Number of ``StatusResponse`` messages applied.
@@ -203,6 +211,17 @@ class BuildGraph:
             elif num == _VERTEXES:
                 groups_seen: dict[str, None] = {}
                 for pv in items:
+                    if self._own_names and pv.digest not in self._ops:
+                        own = self._stand_in(pv)
+                        if own is None:
+                            continue  # one of ours, reported under its own digest too
+                        pv = own
+                    elif pv.digest not in self._reported and pv.digest in self._ops and (
+                            pv.HasField("started") or pv.error):
+                        self._reported.add(pv.digest)  # its run, not only its declaration
+                        stood_in = self._vertices.get(pv.digest)
+                        if stood_in is not None and pv.digest in self._aliases.values():
+                            stood_in.forget_runs()  # our own report replaces the stand-in's
                     self._apply_vertex(pv, ch, groups_seen)
                 for gid in groups_seen:
                     self._numbering.refresh(gid, self._vertices, ch)
@@ -211,6 +230,38 @@ class BuildGraph:
             elif num == _WARNINGS:
                 self._apply_warnings(items, ch)
         return ch
+
+    def _stand_in(self, pv: control_pb2.Vertex) -> control_pb2.Vertex | None:
+        """``pv`` as this build shows it when it is not in this build's definition.
+
+        Two builds of the same Dockerfile have different digests for the steps after a COPY
+        from the context (the context's source names its session), but the same cache keys:
+        the daemon then runs such a step once, and may report it to this build under the
+        other build's digest only. A vertex named as one of our steps stands in for it (with
+        our digest and inputs) until the daemon reports our own; then it is dropped (None).
+        Any other vertex is returned as it is.
+        """
+        own = self._aliases.get(pv.digest)
+        if own is None:
+            own = self._own_names.get(pv.name)
+            if own is None or pv.digest in self._vertices:
+                return pv  # not ours by name, or already shown as a row of its own
+            self._aliases[pv.digest] = own
+        if own in self._reported:
+            return None
+        alias = type(pv)()
+        alias.CopyFrom(pv)
+        alias.digest = own
+        del alias.inputs[:]
+        alias.inputs.extend(self._ops[own].inputs)
+        return alias
+
+    def _own_digest(self, digest: str) -> str | None:
+        """The digest a status or log line of ``digest`` goes to (None: dropped)."""
+        own = self._aliases.get(digest)
+        if own is None:
+            return digest
+        return None if own in self._reported else own
 
     def _apply_vertex(
         self, pv: control_pb2.Vertex, ch: Changes, groups_seen: dict[str, None]
@@ -236,9 +287,10 @@ class BuildGraph:
         v.cached = pv.cached
         if pv.error and not v.error:
             self._errors[v.digest] = None
-        elif not pv.error and v.error:
+        elif not pv.error and v.error and v.digest not in self._failed_at_end:
             self._errors.pop(v.digest, None)
-        v.error = pv.error
+        if pv.error or v.digest not in self._failed_at_end:  # a late report keeps the end's
+            v.error = pv.error
         if pv.HasField("progressGroup"):
             pg = pv.progressGroup
             grp = ProgressGroup(pg.id, pg.name, pg.weak)
@@ -321,6 +373,12 @@ class BuildGraph:
         """
         ch = Changes()
         self._ops.update(ops)
+        counts: dict[str, int] = {}
+        for info in self._ops.values():
+            if info.name:
+                counts[info.name] = counts.get(info.name, 0) + 1
+        self._own_names = {info.name: d for d, info in self._ops.items()
+                           if info.name and counts[info.name] == 1}
         for digest, info in ops.items():
             v = self._vertices.get(digest)
             if v is None or not v.declared:
@@ -332,6 +390,58 @@ class BuildGraph:
         for v in list(self._vertices.values()):
             if v.is_started:
                 self._infer_inputs(v, ch)
+        return ch
+
+    def own_step(self, digest: str, lines: Iterable[tuple[str, int, int]] = ()) -> str | None:
+        """The row of this build that a digest from an error stands for (None: unknown).
+
+        A step run once for two builds may fail under the other build's digest, never
+        reported to this one: it is then found by the Dockerfile lines the error points at
+        (``lines``: file name, first and last line), when one step of ours has exactly those.
+        """
+        if digest in self._vertices:
+            return digest
+        if digest in self._aliases:
+            return self._aliases[digest]
+        wanted = {(f, a, b) for f, a, b in lines}
+        if not wanted:
+            return None
+        found = [d for d, info in self._ops.items() if info.source is not None and wanted == {
+            (info.source.filename, r.start_line, r.end_line or r.start_line)
+            for r in info.source.ranges}]
+        return found[0] if len(found) == 1 else None
+
+    def settle(self, failed: str | None = None, error: str = "") -> Changes:
+        """The build has ended: what its status stream may not have said of our steps.
+
+        ``failed`` (a row, with the build's ``error``) is shown failed if the stream never
+        said so: a step run once for two builds may report its end only to the other one.
+        For the same reason a step still shown running is done once a step that depends on
+        it has started or failed (taken as its end: a dependent cannot start before).
+        Called once the build's outcome is known.
+        """
+        ch = Changes()
+        fv = self._vertices.get(failed) if failed is not None else None
+        if fv is not None and not fv.error and error:
+            old_state = fv.state if fv.declared else None
+            fv.declared = True
+            fv.error = error
+            self._errors[fv.digest] = None
+            self._failed_at_end.add(fv.digest)
+            self._update_state(fv, old_state)
+            ch.vertices.add(fv.digest)
+        for d in list(self._open):
+            v = self._vertices[d]
+            deps = [dv for dep in self._dependents.get(d, ())
+                    if (dv := self._vertices.get(dep)) is not None and (dv.is_started or dv.error)]
+            if not deps or v.started_ns is None:
+                continue
+            starts = [dv.first_started_ns for dv in deps if dv.first_started_ns is not None]
+            end = min(starts) if starts else time.time_ns()
+            old_state = v.state
+            v.record_run(v.started_ns, max(end, v.started_ns))
+            self._update_state(v, old_state)
+            ch.vertices.add(d)
         return ch
 
     def _set_inputs(self, v: Vertex, inputs: tuple[str, ...]) -> None:
@@ -347,10 +457,13 @@ class BuildGraph:
 
     def _apply_statuses(self, statuses: Iterable[control_pb2.VertexStatus], ch: Changes) -> None:
         for ps in statuses:
-            v = self._vertex(ps.vertex)
+            digest = self._own_digest(ps.vertex) if self._aliases else ps.vertex
+            if digest is None:
+                continue
+            v = self._vertex(digest)
             item = StatusItem(
                 ps.ID,
-                ps.vertex,
+                digest,
                 ps.name,
                 ps.current,
                 ps.total,
@@ -359,14 +472,20 @@ class BuildGraph:
                 timestamp_ns(ps.completed) if ps.HasField("completed") else None,
             )
             v.statuses[ps.ID] = item
-            ch.statuses.add(ps.vertex)
+            ch.statuses.add(digest)
 
     def _apply_logs(self, logs: Iterable[control_pb2.VertexLog], ch: Changes) -> None:
         vertices = self._vertices
         last_digest = ""
         buf: LogBuffer | None = None
+        aliases = self._aliases
         for pl in logs:
             d = pl.vertex
+            if aliases and d in aliases:
+                own = self._own_digest(d)
+                if own is None:
+                    continue
+                d = own
             if d != last_digest or buf is None:
                 v = vertices.get(d)
                 if v is None:

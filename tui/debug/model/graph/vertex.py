@@ -127,6 +127,13 @@ class Vertex:
             self.intervals[start] = stop
             self._merged = merge_intervals(self.intervals.items())
 
+    def forget_runs(self) -> None:
+        """Drop the run intervals taken so far (another build's, standing in for this one)."""
+        self.intervals.clear()
+        self._merged = []
+        self.started_ns = None
+        self.completed_ns = None
+
     def derived_state(self) -> VertexState:
         """The state its error, run intervals and flags give it."""
         if self.error:
