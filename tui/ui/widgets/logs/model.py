@@ -19,13 +19,18 @@ from tui.debug.model.textfmt import format_bytes
 from tui.debug.model.timing import go_seconds
 from tui.ui.widgets.logs.index import LogIndex
 
-__all__ = ["Decor", "Row", "SavedView", "SavedViews", "decor_rows", "format_status", "title"]
+__all__ = [
+    "STEP_SECONDS", "Decor", "Row", "SavedView", "SavedViews", "decor_rows", "format_status",
+    "title",
+]
 
 #: A header or footer row: (component name, text).
 Row = tuple[str, str]
 
 #: Per-vertex index/scroll states kept.
 REMEMBERED = 8
+#: Seconds between two bounded steps of work (indexing, counting matches): one frame.
+STEP_SECONDS = 1 / 60
 
 
 def format_status(s: StatusItem) -> str:

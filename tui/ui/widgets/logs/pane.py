@@ -30,9 +30,17 @@ from textual.timer import Timer
 
 from tui.debug.model.graph import Vertex
 from tui.ui.widgets.lineview import LineView
+from tui.ui.widgets.logs.find import Finder
 from tui.ui.widgets.logs.follow import Follow
 from tui.ui.widgets.logs.index import DEFAULT_BUDGET, LogIndex
-from tui.ui.widgets.logs.model import Decor, SavedView, SavedViews, format_status, title
+from tui.ui.widgets.logs.model import (
+    STEP_SECONDS,
+    Decor,
+    SavedView,
+    SavedViews,
+    format_status,
+    title,
+)
 from tui.ui.widgets.logs.render import (
     GUTTER,
     MAX_LINE_BYTES,
@@ -41,12 +49,8 @@ from tui.ui.widgets.logs.render import (
     prompt_strip,
     to_strip,
 )
-from tui.ui.widgets.logs.search import COUNT_LIMIT, LogSearch, PromptKey, SearchPrompt
 
-__all__ = ["COUNT_LIMIT", "GUTTER", "MAX_LINE_BYTES", "LogView", "format_status"]
-
-_STEP_SECONDS = 1 / 60
-
+__all__ = ["LogView", "format_status"]
 
 #: Help texts shared by several key bindings (the help screen groups keys by text).
 _SCROLL = "scroll a line"
@@ -114,10 +118,10 @@ class LogView(LineView, can_focus=True):
         self._saved = SavedViews()
         self._decor = Decor()
         self._step_timer: Timer | None = None
-        self._count_timer: Timer | None = None
         self._follow = Follow(self, self._update_subtitle)
-        self._prompt = SearchPrompt()
-        self._search = LogSearch()
+        self._finder = Finder(self)
+        self._search = self._finder.search
+        self._prompt = self._finder.prompt
 
     # ------------------------------------------------------------------ public API
     @property
@@ -183,7 +187,7 @@ class LogView(LineView, can_focus=True):
                 scroll_y = saved.scroll_y
             else:
                 self._index, self.follow, scroll_y = LogIndex(vertex.logs), True, 0.0
-        self._restart_count()
+        self._finder.restart_count()
         self._rebuild_decor()
         self._index_step()
         if not self.follow:
@@ -224,9 +228,8 @@ class LogView(LineView, can_focus=True):
         if delta.added or delta.head_changed or delta.first_changed is not None:
             self.refresh()
         if idx.pending and self._step_timer is None and self.is_mounted:
-            self._step_timer = self.set_timer(_STEP_SECONDS, self._index_step)
-        if self._search.resume_count(idx):
-            self._schedule_count()
+            self._step_timer = self.set_timer(STEP_SECONDS, self._index_step)
+        self._finder.resume_count(idx)
 
     def _update_size(self) -> None:
         idx = self._index
@@ -368,104 +371,49 @@ class LogView(LineView, can_focus=True):
 
     def action_search(self) -> None:
         """Open the search prompt on the last row."""
-        self._set_prompt("")
-        self._follow.catch_up()
-        self._update_subtitle()
+        self._finder.open_prompt()
 
     def action_clear_search(self) -> None:
         """Forget the search and its highlights."""
-        self._set_pattern("")
-        self._update_subtitle()
+        self._finder.clear()
 
     def action_match(self, direction: int) -> None:
         """Go to the next (1) or previous (-1) matching line, wrapping around."""
-        idx = self._index
-        if not self._search.pattern or idx is None or not len(idx):
-            return
-        self._goto_match(self._search.step(idx, direction, self._first_visible_line()))
+        self._finder.step(direction)
 
-    def _first_visible_line(self) -> int:
+    def on_key(self, event: events.Key) -> None:
+        """While the search prompt is open, keys edit it instead of acting as bindings."""
+        if self._finder.key(event.key, event.character if event.is_printable else None):
+            event.stop()
+            event.prevent_default()
+
+    def on_paste(self, event: events.Paste) -> None:
+        """Paste into the search prompt (first line only)."""
+        if self._finder.paste(event.text):
+            event.stop()
+
+    def on_blur(self, event: events.Blur) -> None:
+        """Losing focus closes the search prompt."""
+        self._finder.blur()
+
+    # ------------------------------------------------------------------ what the search needs
+    def first_visible_line(self) -> int:
+        """The log line at the top of the view."""
         idx = self._index
         top = round(self.scroll_y) - len(self._decor.header)
         return max(0, min(top, len(idx) - 1 if idx is not None else 0))
 
-    def _set_pattern(self, pattern: str) -> None:
-        if self._search.set_pattern(pattern):
-            self.invalidate()
-            self._restart_count()
-        self.refresh()
+    def reveal_line(self, line: int) -> None:
+        """Scroll log line ``line`` into view if it is not shown (following stops)."""
+        self._follow.reveal(len(self._decor.header) + line, self._page_height())
 
-    def _run_search(self, pattern: str) -> None:
-        pattern = pattern or self._search.pattern
-        if "\n" in pattern:
-            pattern = pattern.split("\n", 1)[0]
-        self._set_pattern(pattern)
-        if not pattern or self._index is None:
-            self._update_subtitle()
-            return
-        self._goto_match(self._search.find(self._index, self._first_visible_line()))
-
-    def _goto_match(self, line: int | None) -> None:
-        idx = self._index
-        if idx is None:
-            return
-        old = self._search.select(idx, line)
-        if line is not None:
-            self._follow.reveal(len(self._decor.header) + line, self._page_height())
-        for key in (old, self._search.current):
-            if key is not None:
-                self.forget(key)
-        self._update_subtitle()
-        self.refresh()
-
-    def _restart_count(self) -> None:
-        if self._search.restart_count(self._index):
-            self._schedule_count()
-
-    def _schedule_count(self) -> None:
-        if self._count_timer is None and self.is_mounted:
-            self._count_timer = self.set_timer(_STEP_SECONDS, self._count_step)
-
-    def _count_step(self) -> None:
-        """Count matching lines over the next few MB (bounded work per frame)."""
-        self._count_timer = None
-        idx = self._index
-        if idx is None or not self._search.counting:
-            return
-        if self._search.count_step(idx):
-            self._schedule_count()
-        self._update_subtitle()
-
-    def _set_prompt(self, text: str | None) -> None:
-        """Open the prompt with ``text`` (``None``: close it)."""
-        self._prompt.text = text
+    def prompt_toggled(self) -> None:
+        """The search prompt opened or closed: a row more or less."""
         self._update_size()
-        self.refresh()
-
-    def on_key(self, event: events.Key) -> None:
-        """While the search prompt is open, keys edit it instead of acting as bindings."""
-        prompt = self._prompt
-        pattern = prompt.text or ""
-        done = prompt.key(event.key, event.character if event.is_printable else None)
-        if done is PromptKey.IGNORED:  # also while the prompt is closed
-            return
-        if done is not PromptKey.EDITED:
-            self._set_prompt(None)
-        if done is PromptKey.SUBMIT:
-            self._run_search(pattern)
-        event.stop()
-        event.prevent_default()
-        self._update_subtitle()
-        self.refresh()
-
-    def on_paste(self, event: events.Paste) -> None:
-        """Paste into the search prompt (first line only)."""
-        if self._prompt.paste(event.text):
-            event.stop()
-            self.refresh()
-
-    def on_blur(self, event: events.Blur) -> None:
-        """Losing focus closes the search prompt."""
         if self._prompt.is_open:
-            self._set_prompt(None)
-            self._update_subtitle()
+            self._follow.catch_up()
+        self.refresh()
+
+    def search_changed(self) -> None:
+        """The prompt, the pattern or the match counts changed."""
+        self._update_subtitle()

@@ -1,27 +1,22 @@
-"""The logs pane's search, no Textual: pattern, current match, match counter and prompt.
+"""The logs pane's search state, no Textual: the pattern, the current match, the match counter.
 
 ``LogSearch`` holds a smart-case pattern (folded unless it has an upper-case letter), the
 current match as an absolute line number (``dropped + i``, stable while the buffer trims its
 head), and counts the matching lines a few MB at a time (:meth:`LogSearch.count_step`, one call
 per frame) up to :data:`COUNT_LIMIT`, for ``match i/N``.
-
-``SearchPrompt`` is the text typed after ``/``: the view draws it on its last row (a
-``ScrollView`` is not a container, so it cannot hold an ``Input``) and, while it is open, hands
-it the keys: printable keys, backspace, ctrl+u, enter and escape.
 """
 
 from __future__ import annotations
 
 from array import array
 from bisect import bisect_left
-from enum import Enum
 
 from rich.style import Style
 from rich.text import Text
 
 from tui.ui.widgets.logs.index import LogIndex, is_smart_case_sensitive
 
-__all__ = ["COUNT_LIMIT", "LogSearch", "PromptKey", "SearchPrompt"]
+__all__ = ["COUNT_LIMIT", "LogSearch"]
 
 #: Matching lines counted at most for "match i/N".
 COUNT_LIMIT = 100_000
@@ -191,51 +186,3 @@ class LogSearch:
         else:
             pos = "?"
         return f"match {pos}/{total}"
-
-
-class PromptKey(Enum):
-    """What a key did to the open prompt."""
-
-    IGNORED = "ignored"  # not the prompt's: it goes on as usual
-    EDITED = "edited"
-    CANCEL = "cancel"  # escape
-    SUBMIT = "submit"  # enter
-
-
-class SearchPrompt:
-    """The search prompt's text (``None`` while closed)."""
-
-    __slots__ = ("text",)
-
-    def __init__(self) -> None:
-        self.text: str | None = None
-
-    @property
-    def is_open(self) -> bool:
-        """Whether the prompt is open."""
-        return self.text is not None
-
-    def key(self, key: str, character: str | None) -> PromptKey:
-        """Handle ``key`` (``character``: its text if printable) while the prompt is open."""
-        if self.text is None:
-            return PromptKey.IGNORED
-        if key == "escape":
-            return PromptKey.CANCEL
-        if key == "enter":
-            return PromptKey.SUBMIT
-        if key == "backspace":
-            self.text = self.text[:-1]
-        elif key == "ctrl+u":
-            self.text = ""
-        elif character is not None:
-            self.text += character
-        else:
-            return PromptKey.IGNORED
-        return PromptKey.EDITED
-
-    def paste(self, text: str) -> bool:
-        """Paste the first line of ``text``; whether the prompt took it."""
-        if self.text is not None and text:
-            self.text += text.splitlines()[0]
-            return True
-        return False
