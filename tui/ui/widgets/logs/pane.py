@@ -11,10 +11,12 @@ error); the rows' data is in :mod:`~tui.ui.widgets.logs.model`, their drawing in
 :mod:`~tui.ui.widgets.logs.render`. Output arriving in one frame is indexed within a byte
 budget; a backlog (showing a vertex with a huge buffer) is indexed over the next frames.
 
-The view follows the newest output until scrolled up; the last vertices' index and scroll
-position are kept (``SavedViews``). ``/`` opens the search prompt on the last row; while it is
-open the keys go to it (:class:`~tui.ui.widgets.logs.search.SearchPrompt`), and the pattern,
-current match and match count are a :class:`~tui.ui.widgets.logs.search.LogSearch`.
+The view follows the newest output until scrolled up (:mod:`~tui.ui.widgets.logs.follow`);
+the last vertices' index and scroll position are kept (``SavedViews``). ``/`` opens the search
+prompt on the last row, which takes the keys while open: the search's keys, prompt and match
+counter are a :class:`~tui.ui.widgets.logs.find.Finder` on the view (it implements
+:class:`~tui.ui.widgets.logs.find.SearchTarget`), the pattern and its matches a
+:class:`~tui.ui.widgets.logs.search.LogSearch`.
 """
 
 from __future__ import annotations
