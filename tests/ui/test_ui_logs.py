@@ -19,6 +19,7 @@ from tui.debug.model.logbuffer import STDERR, STDOUT, LogBuffer
 from tui.ui.widgets.logs import index as logindex
 from tui.ui.widgets.logs.index import DEFAULT_BUDGET, LogIndex, sgr_strip
 from tui.ui.widgets.logs.pane import LogView, format_status
+from tui.ui.widgets.logs.raw import RawLog
 
 
 # ---------------------------------------------------------------------- helpers
@@ -154,14 +155,14 @@ def test_update_reads_only_new_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
     idx = LogIndex(buf)
     idx.update(None)
     read: list[int] = []
-    orig = logindex._Raw.slice
+    orig = RawLog.slice
 
     def spy(self: Any, lo: int, hi: int) -> bytes:
         data = orig(self, lo, hi)
         read.append(len(data))
         return data
 
-    monkeypatch.setattr(logindex._Raw, "slice", spy)
+    monkeypatch.setattr(RawLog, "slice", spy)
     buf.add(STDERR, 0, b"new line\n")
     idx.update()
     assert sum(read) == 9

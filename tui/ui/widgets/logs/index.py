@@ -30,6 +30,7 @@ from operator import add, mul, ne, sub
 from typing import NamedTuple
 
 from tui.debug.model.logbuffer import STDERR, STDOUT, LogBuffer
+from tui.ui.widgets.logs.raw import RawLog, signed
 
 __all__ = ["DEFAULT_BUDGET", "IndexDelta", "LogIndex", "is_smart_case_sensitive", "sgr_strip"]
 
@@ -43,11 +44,6 @@ _COMPACT_MIN = 1 << 16
 _NL_BYTE = [bytes(((i & _STREAM_MASK) | _NL,)) for i in range(256)]
 _SGR = re.compile(r"\x1b\[[0-9;:?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")
 _plus1 = (1).__add__
-
-
-def _signed(code: int) -> int:
-    """A stream as ``LogBuffer`` stores it (signed byte) from its unsigned byte value."""
-    return code - 256 if code > 127 else code
 
 
 def sgr_strip(text: str) -> str:
@@ -74,51 +70,6 @@ class IndexDelta(NamedTuple):
     added: int
 
 
-class _Raw:
-    """Access to a ``LogBuffer``'s storage without copying the whole kept text.
-
-    ``LogBuffer`` offers ``read(offset)`` (a copy of everything from ``offset`` on) and
-    chunk iteration from the head, both O(kept size); slicing a visible line or finding the
-    streams of the newest chunks needs its column arrays. All private access is here.
-    """
-
-    __slots__ = ("buf",)
-
-    def __init__(self, buf: LogBuffer) -> None:
-        self.buf = buf
-
-    def base(self) -> int:
-        """Absolute offset of ``_data[0]``."""
-        b = self.buf
-        return b.end_offset - len(b._data)
-
-    def slice(self, lo: int, hi: int) -> bytes:
-        """Bytes ``[lo, hi)`` (absolute, clamped to what is kept)."""
-        b = self.buf
-        base = self.base()
-        lo = max(lo, b.start_offset)
-        if hi <= lo:
-            return b""
-        with memoryview(b._data) as view:  # one copy; released before the buffer changes
-            return view[lo - base : hi - base].tobytes()
-
-    def chunks(self, lo: int, hi: int) -> tuple[bytes, array[int]]:
-        """Streams (as unsigned bytes) and absolute ends of the chunks covering ``[lo, hi)``.
-
-        The last end is clipped to ``hi``.
-        """
-        b = self.buf
-        ends, first = b._ends, b._first
-        n = len(ends)
-        k0 = bisect_right(ends, lo, first, n)
-        k1 = min(bisect_left(ends, hi, k0, n), n - 1)
-        seg = b._streams[k0 : k1 + 1].tobytes()
-        cut = ends[k0 : k1 + 1]
-        if cut and cut[-1] > hi:
-            cut[-1] = hi
-        return seg, cut
-
-
 class LogIndex:
     """Line index over one ``LogBuffer``; see the module docstring for the rules."""
 
@@ -137,7 +88,7 @@ class LogIndex:
 
     def __init__(self, buf: LogBuffer) -> None:
         self.buf = buf
-        self._raw = _Raw(buf)
+        self._raw = RawLog(buf)
         self._starts = array("q")  # absolute start offset of each line
         self._flags = array("B")  # stream | _NL
         self._first = 0  # index of line 0 in the arrays
@@ -239,7 +190,7 @@ class LogIndex:
         seg, ends = self._raw.chunks(lo, hi)
         data = self._raw.slice(lo, hi)
         if not seg or seg.count(seg[0]) == len(seg):  # one stream
-            self._feed(lo, data, _signed(seg[0]) if seg else STDOUT)
+            self._feed(lo, data, signed(seg[0]) if seg else STDOUT)
             return
         # the stream changes, and those that fall inside a line (they split it)
         changes = list(compress(map(sub, ends[:-1], repeat(lo)), map(ne, seg[:-1], seg[1:])))
@@ -254,7 +205,7 @@ class LogIndex:
         if ends_nl:
             nl_starts.pop()
         head: list[int] = []
-        if not self._open or (self._open_stream != _signed(seg[0]) and data[0] != 10):
+        if not self._open or (self._open_stream != signed(seg[0]) and data[0] != 10):
             head = [0]  # a new line begins at ``lo``
         starts = head + nl_starts
         if mid:
@@ -277,7 +228,7 @@ class LogIndex:
             else:
                 flags[-1] &= ~_NL & 0xFF
                 self._open = True
-                self._open_stream = _signed(codes[-1])
+                self._open_stream = signed(codes[-1])
             self._starts.extend(map(add, starts, repeat(lo)))
             self._flags.frombytes(flags)
         elif ends_nl:
@@ -340,15 +291,7 @@ class LogIndex:
     def visible_span(self, i: int) -> tuple[int, int]:
         """``span`` with carriage returns resolved (text after the last non-trailing CR)."""
         lo, hi = self.span(i)
-        b = self.buf
-        data = b._data
-        base = self._raw.base()
-        while hi > lo and data[hi - 1 - base] == 13:
-            hi -= 1
-        r = data.rfind(b"\r", lo - base, hi - base)
-        if r >= 0:
-            lo = r + 1 + base
-        return lo, hi
+        return self._raw.after_cr(lo, hi)
 
     def stream(self, i: int) -> int:
         """Stream of line ``i`` (1 stdout, 2 stderr)."""
