@@ -13,6 +13,7 @@ __all__ = [
     "Changes",
     "OpInfo",
     "ProgressGroup",
+    "RunTimes",
     "SourceRange",
     "StatusItem",
     "VertexSource",
@@ -40,8 +41,26 @@ class ProgressGroup:
     weak: bool
 
 
+class RunTimes:
+    """``started`` / ``completed`` as UTC datetimes, from ``started_ns`` / ``completed_ns``."""
+
+    __slots__ = ()
+    started_ns: int | None
+    completed_ns: int | None
+
+    @property
+    def started(self) -> datetime | None:
+        """Start time as a UTC datetime."""
+        return None if self.started_ns is None else ns_to_datetime(self.started_ns)
+
+    @property
+    def completed(self) -> datetime | None:
+        """Completion time as a UTC datetime."""
+        return None if self.completed_ns is None else ns_to_datetime(self.completed_ns)
+
+
 @dataclass(slots=True)
-class StatusItem:
+class StatusItem(RunTimes):
     """A ``VertexStatus`` (e.g. ``transferring context:``), replaced on every update."""
 
     id: str
@@ -57,16 +76,6 @@ class StatusItem:
     def done(self) -> bool:
         """Whether the status has a completion time."""
         return self.completed_ns is not None
-
-    @property
-    def started(self) -> datetime | None:
-        """Start time as a UTC datetime."""
-        return None if self.started_ns is None else ns_to_datetime(self.started_ns)
-
-    @property
-    def completed(self) -> datetime | None:
-        """Completion time as a UTC datetime."""
-        return None if self.completed_ns is None else ns_to_datetime(self.completed_ns)
 
 
 @dataclass(slots=True, frozen=True)

@@ -3,23 +3,23 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime
 
 from tui.debug.model.graph.values import (
     BuildWarning,
     ProgressGroup,
+    RunTimes,
     StatusItem,
     VertexSource,
     VertexState,
 )
 from tui.debug.model.logbuffer import LogBuffer
 from tui.debug.model.progressui import CANCELED_SUFFIX
-from tui.debug.model.timing import Interval, go_seconds, merge_intervals, ns_to_datetime
+from tui.debug.model.timing import Interval, go_seconds, merge_intervals
 
 __all__ = ["Vertex"]
 
 
-class Vertex:
+class Vertex(RunTimes):
     """A build vertex and everything the status stream said about it."""
 
     __slots__ = (
@@ -89,16 +89,6 @@ class Vertex:
     def is_completed(self) -> bool:
         """Whether the newest run interval has ended."""
         return bool(self._merged) and self._merged[-1][1] is not None
-
-    @property
-    def started(self) -> datetime | None:
-        """``started`` of the last vertex update, as a UTC datetime."""
-        return None if self.started_ns is None else ns_to_datetime(self.started_ns)
-
-    @property
-    def completed(self) -> datetime | None:
-        """``completed`` of the last vertex update, as a UTC datetime."""
-        return None if self.completed_ns is None else ns_to_datetime(self.completed_ns)
 
     @property
     def first_started_ns(self) -> int | None:
