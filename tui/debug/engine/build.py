@@ -100,10 +100,18 @@ def setup_for(opts: BuildOptions, engine: bool) -> SolveSetup:
 
 async def _read_status(client: BuildkitClient, ref: str, on_status: StatusCallback | None) -> None:
     call = client.control.Status(control_pb2.StatusRequest(Ref=ref))
+    failed = False
     try:
         async for resp in call:
-            if on_status is not None:
+            if on_status is None:
+                continue
+            try:
                 on_status(resp)
+            except Exception:  # a bug of ours: keep the stream (the build goes on)
+                if not failed:  # in the debug log (-D), once; never on the screen
+                    LOG.debug("build %s: a status message could not be shown", ref,
+                              exc_info=True)
+                failed = True
     except grpc.aio.AioRpcError:
         pass  # the job never appeared or was cancelled: Solve reports why
 
