@@ -84,8 +84,8 @@ async def test_breakpoint_on_a_step_reported_under_another_digest(
         docker_host: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A step whose cache key equals a vertex still open in another build (a failed build
     kept open for debugging) is reported under that vertex's digest, not under the one this
-    build's definition has (its context source carries its own session): a breakpoint set
-    on the row the graph shows still holds."""
+    build's definition has (its context source carries its own session): the report stands
+    in on this build's own row (no second row), and a breakpoint set on it still holds."""
     monkeypatch.setenv("DOCKER_HOST", docker_host)
     (tmp_path / "app.sh").write_text(f"echo {secrets.token_hex(6)}\n")
     dockerfile = tmp_path / "Dockerfile"
@@ -105,7 +105,12 @@ async def test_breakpoint_on_a_step_reported_under_another_digest(
         after = await session.wait_paused()
         assert after is not None and after.where is Where.AFTER
         shown = session.step_row(after.digest)
-        assert shown != after.digest and shown in holder.graph  # reported under its digest
+        assert shown == after.digest  # our row, not a row of the holder's digest
+        rows = [v for v in session.graph if v.name.startswith("[3/4] RUN sh /app.sh")]
+        assert [v.digest for v in rows] == [shown], [(v.digest, v.name) for v in rows]
+        assert rows[0].is_completed
+        assert any(v.name.startswith("[3/4] RUN") and v.digest not in session.graph
+                   for v in holder.graph)  # the holder's run has a digest of its own
         session.resume(Resume.CONTINUE)
         assert isinstance(await session.wait_finished(), Failed)
         assert shown in session.breakpoints  # the row shows the mark of --break 3
