@@ -22,13 +22,14 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import ContentSwitcher, Footer
+from textual.widgets import ContentSwitcher
 
 from tui.debug.model.graph import BuildGraph
 from tui.ui.statusline import StatusLine
 from tui.ui.widgets.diff.pane import DiffView
 from tui.ui.widgets.failure import FailurePane
 from tui.ui.widgets.files.pane import FileBrowser
+from tui.ui.widgets.footer import SettledFooter
 from tui.ui.widgets.graph.pane import GraphView
 from tui.ui.widgets.logs.pane import LogView
 from tui.ui.widgets.shelldeck import ShellDeck
@@ -91,7 +92,7 @@ class MainScreen(Screen[None]):
         """The status line, the panes in two columns, the footer."""
         yield self.status
         yield Horizontal(self._left, self._right, id="main")
-        yield Footer(show_command_palette=False)
+        yield SettledFooter(show_command_palette=False)
 
     def on_mount(self) -> None:
         """Titles and the first placement."""
