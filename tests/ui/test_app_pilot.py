@@ -180,3 +180,30 @@ async def test_frame_figures_per_phase_and_the_startup_heap(
     assert figures["max_loop_lag_ms"] == max(figures[f"max_loop_lag_{p}_ms"] for p in phases)
     assert figures["frames"] > 0 and figures["ticks"] > 0
     assert 0 <= figures["max_frame_cpu_ms"] <= figures["max_frame_ms"] + 1
+
+
+class _PausedReplay(ReplaySession):
+    """A replayed failure, shown as if the build were paused at its failed step."""
+
+    def __init__(self, where: str) -> None:
+        super().__init__("fail-run")
+        from tui.debug.model.pause import PausedStep, Where
+
+        self._pause = PausedStep("sha256:x", "[5/6] RUN test", Where(where), None)
+
+    @property
+    def paused(self) -> Any:
+        return self._pause
+
+
+@pytest.mark.parametrize(("where", "key", "other"), [("before", "initial", "final"),
+                                                     ("after", "final", "initial")])
+async def test_a_pause_offers_the_one_state_it_has(where: str, key: str, other: str) -> None:
+    # before the step: its inputs (i); after it: its result (f); the other key is dimmed
+    session = _PausedReplay(where)
+    app = BxtuiApp(session)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await _until(pilot, lambda: session.phase is Phase.FAILED)
+        assert app.check_action("shell", (key,)) is True
+        assert app.check_action("shell", (other,)) is None
+        await pilot.press("q")

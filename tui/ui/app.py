@@ -38,6 +38,7 @@ from tui.debug.model.outcome import (
     Succeeded,
     Unreachable,
 )
+from tui.debug.model.pause import Where
 from tui.debug.model.state import Phase
 from tui.ui.driver import WakeableLinuxDriver
 from tui.ui.features.breakpoints import Breakpoints
@@ -416,8 +417,10 @@ class BxtuiApp(App[int], inherit_bindings=False):
             return None if self.building or self.phase is Phase.UNREACHABLE else True
         if action in ("step_next", "step_continue"):
             return self.session.paused is not None  # shown only while paused
-        if action == "shell" and self.session.paused is not None:
-            return True
+        if action == "shell" and (pause := self.session.paused) is not None:
+            # the pause has one state: before the step its inputs (i), after it its result (f)
+            wanted = "initial" if pause.where is Where.BEFORE else "final"
+            return True if parameters == (wanted,) else None
         if action not in OPENING:
             return True
         if self.building:
