@@ -465,21 +465,21 @@ def _run(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
         from tui.debug.model.invoke import parse_invoke
 
         parse_invoke(args.invoke)  # a bad value is a one-line error before anything runs
+    if args.call != "build":  # a sub-request is always headless
+        from tui.debug.engine.subrequest import parse_call
+        from tui.debug.headless.call import run_call_headless
+
+        call = parse_call(args.call)
+        if call is not None:
+            _enable_debug(args, False, argv)
+            return asyncio.run(_interruptible(run_call_headless(
+                _address(args), opts, call, sys.stdout, sys.stderr,
+                progress=args.progress not in ("quiet", "rawjson"))))
     app = _use_app(args) and args.retry is None  # --retry is headless
     if app and args.copy_out:
         raise OptionsError("--copy-out is for --progress=plain or quiet (in the app, o in the "
                            "file browser copies)")
     log_path = _enable_debug(args, app, argv)
-    if args.call != "build":
-        from tui.debug.engine.subrequest import parse_call
-        from tui.debug.headless.call import run_call_headless
-
-        call = parse_call(args.call)
-
-        if call is not None:
-            return asyncio.run(_interruptible(run_call_headless(
-                _address(args), opts, call, sys.stdout, sys.stderr,
-                progress=args.progress not in ("quiet", "rawjson") and not args.quiet)))
     if app:
         # signals before the view is up (and after it closed) stop it like headless ones
         code = asyncio.run(_interruptible(_app(args, opts)))

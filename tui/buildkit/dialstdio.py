@@ -279,7 +279,7 @@ class StdioRelay:
             self._conns.add(conn)
         try:
             self._dialer.open(conn)
-        except (OSError, ConnectionError, ValueError, KeyError) as exc:
+        except (OSError, ValueError, KeyError) as exc:  # ConnectionError is an OSError
             debuglog.LOG.debug("dial-stdio connection failed: %s", exc)
         finally:
             with self._lock:

@@ -56,7 +56,7 @@ class Breakpoints:
         from tui.debug.engine.stepping import Stepper
 
         self._stepper = Stepper(selectors)
-        if self._stepper is not None and on_first_pause is not None:
+        if on_first_pause is not None:
             self._stepper.on_first_pause = on_first_pause
 
     def carry(self, previous: PreviousBuild | None, dockerfile: str | None) -> None:

@@ -12,8 +12,9 @@ import hashlib
 import json
 import secrets
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -25,7 +26,9 @@ from tui.buildkit.errors import BuildError, PostSolveError
 from tui.buildkit.proto import control_pb2
 from tui.buildkit.session.auth import CredentialsError, lookup_credentials
 
-StatusCallback = Callable[[control_pb2.StatusResponse], None]
+if TYPE_CHECKING:
+    from tui.debug.engine.build import StatusCallback
+
 
 
 @dataclass(frozen=True)

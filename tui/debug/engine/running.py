@@ -16,6 +16,7 @@ from tui.debug.model.outcome import BuilderLost, Failed, Outcome, Succeeded
 if TYPE_CHECKING:
     from tui.buildkit.client import BuildkitClient
     from tui.buildkit.proto import control_pb2
+    from tui.debug.engine.build import StatusCallback
     from tui.debug.engine.options import BuildOptions
     from tui.debug.engine.result import ResultContext
     from tui.debug.engine.stepping import Stepper
@@ -24,7 +25,6 @@ if TYPE_CHECKING:
 
 __all__ = ["BuildRun", "Ran"]
 
-OnStatus = Callable[["control_pb2.StatusResponse"], None]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,7 +50,7 @@ class BuildRun:
         self._started = started
         self._pushed = pushed
 
-    async def plain(self, on_status: OnStatus | None) -> Ran:
+    async def plain(self, on_status: StatusCallback | None) -> Ran:
         """A plain build: the status goes to ``on_status`` only, nothing is kept open."""
         from tui.debug.engine.build import run_dockerfile_build
 
@@ -64,7 +64,7 @@ class BuildRun:
             return self._ran(self._failed(pushed, None, None), ended)
         return self._ran(self._succeeded(None, resp, None, ended), ended)
 
-    async def kept(self, graph: BuildGraph, on_status: OnStatus,
+    async def kept(self, graph: BuildGraph, on_status: StatusCallback,
                    on_definition: Callable[[LLBDefinition], None], stepper: Stepper | None,
                    toolbox: str | None) -> Ran:
         """A build kept open for debugging (its result context; ``toolbox``: None, default).
@@ -95,7 +95,7 @@ class BuildRun:
     def _ran(self, outcome: Outcome, ended: float, kept: Kept | None = None) -> Ran:
         return Ran(outcome, ended, self._pushed, kept)
 
-    async def _push(self, on_status: OnStatus | None) -> BuildError | None:
+    async def _push(self, on_status: StatusCallback | None) -> BuildError | None:
         """Push the built image when asked (after a successful solve); the push's error."""
         if not self._opts.pushes or self._client.endpoint.kind != "docker":
             return None

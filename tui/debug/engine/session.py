@@ -267,8 +267,8 @@ class DebugSession:
     @property
     def lost(self) -> str:
         """Why the kept-open build is gone (the builder stopped or restarted); empty if not."""
-        if self._kept is not None and self._kept.ctx.lost is not None:
-            return self._kept.lost
+        if self._kept is not None and (lost := self._kept.lost):
+            return lost
         match self._outcome:
             case BuilderLost(failure):
                 return failure.message

@@ -53,7 +53,7 @@ class Breakpoints:
     def watch_pauses(self) -> Worker[None]:
         """Show each pause (the step, its state's keys) until the build has finished."""
         return self.app.run_worker(self._watch_pauses, name="_watch_pauses", group="pauses",
-                                   exit_on_error=False)
+                                   exclusive=True, exit_on_error=False)  # a reload's replaces
 
     async def _watch_pauses(self) -> None:
         app = self.app

@@ -32,8 +32,7 @@ class ReloadWatch:
 
     async def _reload(self) -> None:
         app = self.app
-        shell = app.shell
-        shell_open = shell is not None and not shell.finished
+        shell_open = app.shells.any_running  # in any tab: they all end with the build
         app.build_shown.clear()
         app.shells.drop_reserves()
         app.phase = Phase.CONNECTING
