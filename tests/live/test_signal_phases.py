@@ -36,6 +36,8 @@ SIGNALS = {"INT": signal.SIGINT, "TERM": signal.SIGTERM, "HUP": signal.SIGHUP}
 SPIN = "[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏]"
 PROMPT = r"/work # "
 CHORD = b"\x1d"  # ctrl+]
+#: The context's transfer ended (a signal in the "sending" phase came too late).
+SENT = r"transferring context: [\d.]+MB.* done"
 DEBUG_LINE = re.compile(r"\d\d:\d\d:\d\d\.\d+ DEBUG ")
 #: Big enough that sending it takes a few seconds; sparse, yet sent in full.
 CONTEXT_SIZE = 320 << 20
@@ -236,7 +238,8 @@ def test_signal_in_phase(case: Case, tmp_path: Path, big_context: Path, docker_h
     headless_closing = case.mode == "plain" and case.phase in ("closing", "second")
     # the app's release may be over before the second signal arrives (a miss: try again)
     app_second = case.mode == "app" and case.phase == "second"
-    for attempt in range(5 if headless_closing or app_second else 1):
+    sending = case.phase == "sending"
+    for attempt in range(5 if headless_closing or app_second else 3 if sending else 1):
         where = tmp_path / f"try{attempt}"
         out = _attempt(case, where, big_context, docker_host, runs)
         _assert_clean(out, where, docker_host, case.phase)
@@ -247,6 +250,11 @@ def test_signal_in_phase(case: Case, tmp_path: Path, big_context: Path, docker_h
             assert out.rc == (128 + case.sig if handled else 1), out.run.transcript[-3000:]
             continue
         if app_second and missed:  # the first closed the view; the second came too late
+            assert handled and out.rc == 128 + case.sig, out.run.transcript[-3000:]
+            continue
+        if sending and re.search(SENT, out.run.transcript):
+            # the daemon took the whole context before the signal came (it reads only
+            # what changed: seen on BuildKit 0.25 in CI): not this phase, try again
             assert handled and out.rc == 128 + case.sig, out.run.transcript[-3000:]
             continue
         break
@@ -264,7 +272,7 @@ def test_signal_in_phase(case: Case, tmp_path: Path, big_context: Path, docker_h
         assert expected in run.tail(), run.tail()[-2000:]
     if case.phase in ("sending", "building"):  # the build itself was stopped
         assert re.search(r"rpc Control/Solve failed after .*: CancelledError", log), log
-        assert not re.search(r"transferring context: [\d.]+MB.* done", run.transcript)
+        assert not re.search(SENT, run.transcript)
     if case.phase in ("closing", "second"):  # it came once closing had begun
         if case.mode == "app":
             assert re.search(_handled(case.sig) + " closing", log), log
